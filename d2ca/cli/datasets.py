@@ -1,0 +1,3 @@
+"""CLI commands (datasets)."""
+
+from d2ca.cli.app import command  # noqa: F401

@@ -1,0 +1,3 @@
+"""CLI commands (synth)."""
+
+from d2ca.cli.app import command  # noqa: F401

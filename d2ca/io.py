@@ -1,0 +1,38 @@
+"""Atomic output files: written beside the destination, then renamed into place."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class OutputExistsError(FileExistsError):
+    """An output path exists and overwriting was not asked for."""
+
+
+@contextmanager
+def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path in the destination's folder; rename it onto ``path`` on success.
+
+    Nothing is left behind when the body raises, and an existing ``path`` is never replaced
+    unless ``overwrite`` is true.
+
+    Example:
+        >>> with atomic_path(tmp / "out.csv") as tmp_path:  # doctest: +SKIP
+        ...     tmp_path.write_text("a,b\\n")
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists (pass overwrite to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,12 @@ class D2CAConfig:
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)  # pixels in [0, 1] -> [-1, 1]
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
     # --- encoders (E_au, E_dm^s, E_dm^t share this structure): eight conv layers --------
-    enc_widths: tuple[int, ...] = (24, 32, 48, 64, 64, 96, 96, 128)
-    enc_strides: tuple[int, ...] = (1, 2, 1, 2, 1, 2, 1, 1)  # 128 -> 16
-    au_channels: int = 128  # channels of a = E_au(x); spatial size image_size / 8
-    dm_channels: int = 128  # channels of d = E_dm(x)
+    # 0.344 M parameters and 81.4 M multiply-adds each at 128x128 (paper: 0.35 M, 82.59 M)
+    enc_widths: tuple[int, ...] = (16, 24, 32, 48, 96, 96, 96, 128)
+    enc_strides: tuple[int, ...] = (2, 1, 2, 1, 2, 1, 2, 1)  # 128 -> 8; must multiply to 16
     # --- decoder G: seven conv layers + auxiliary branch re-injecting d ---------------
-    dec_widths: tuple[int, ...] = (128, 96, 64, 48, 32, 24)
+    dec_widths: tuple[int, ...] = (128, 96, 64, 64, 32, 16)  # layers 1-6; layer 7 -> RGB
+    dec_aux_channels: int = 16  # d projected and re-injected at each upsampled scale
     # --- discriminators D_s, D_t: multi-scale PatchGAN --------------------------------
     disc_widths: tuple[int, ...] = (32, 64, 128)
     disc_scales: int = 2
@@ -63,15 +64,15 @@ class D2CAConfig:
     def __post_init__(self) -> None:
         if len(self.enc_widths) != 8 or len(self.enc_strides) != 8:
             raise ValueError("enc_widths and enc_strides need eight entries (eight conv layers)")
-        down = 1
-        for s in self.enc_strides:
-            down *= s
-        if self.image_size % down:
-            raise ValueError(f"image_size {self.image_size} is not divisible by {down}")
+        if math.prod(self.enc_strides) != 16:
+            raise ValueError("enc_strides must downsample by 16 (the decoder upsamples by 16)")
+        if self.image_size % 16:
+            raise ValueError(f"image_size must be a multiple of 16, got {self.image_size}")
+        if len(self.dec_widths) != 6:
+            raise ValueError("dec_widths needs six entries (layers 1-6 of the decoder)")
         if self.au_thresholds is not None and len(self.au_thresholds) != len(self.au_names):
             raise ValueError(
-                f"au_thresholds has {len(self.au_thresholds)} values for "
-                f"{len(self.au_names)} AUs"
+                f"au_thresholds has {len(self.au_thresholds)} values for {len(self.au_names)} AUs"
             )
 
     @property
@@ -80,11 +81,18 @@ class D2CAConfig:
 
     @property
     def feature_size(self) -> int:
-        """Spatial side of the AU and domain feature maps."""
-        down = 1
-        for s in self.enc_strides:
-            down *= s
-        return self.image_size // down
+        """Spatial side of the AU and domain feature maps (``image_size / 16``)."""
+        return self.image_size // 16
+
+    @property
+    def au_channels(self) -> int:
+        """Channels of ``a = E_au(x)`` (the encoders' last width)."""
+        return self.enc_widths[-1]
+
+    @property
+    def dm_channels(self) -> int:
+        """Channels of ``d = E_dm(x)``; equal to :attr:`au_channels` (same structure)."""
+        return self.enc_widths[-1]
 
     @property
     def thresholds(self) -> tuple[float, ...]:

@@ -107,7 +107,9 @@ def read_manifest(path: str | Path) -> Manifest:
             try:
                 values = [int(float(row[a])) for a in au_names]
             except ValueError:
-                raise ManifestError(f"{path}: line {lineno}: AU labels must be 1, 0 or -1") from None
+                raise ManifestError(
+                    f"{path}: line {lineno}: AU labels must be 1, 0 or -1"
+                ) from None
             if any(v not in (1, 0, -1) for v in values):
                 raise ManifestError(f"{path}: line {lineno}: AU labels must be 1, 0 or -1")
             rows.append(row)
@@ -136,3 +138,22 @@ def write_manifest(
             writer.writeheader()
             writer.writerows(rows)
     return path
+
+
+def parse_data_spec(spec: str | Path) -> tuple[str | None, Path]:
+    """``"bp4d:DIR"`` -> ``("bp4d", Path(DIR))``; a plain folder or CSV has no dataset name.
+
+    >>> parse_data_spec("disfa:/data/disfa")
+    ('disfa', PosixPath('/data/disfa'))
+    """
+    from d2ca.aus import DATASET_AUS
+
+    text = str(spec)
+    name, sep, rest = text.partition(":")
+    if sep and name.lower() in DATASET_AUS:
+        return name.lower(), Path(rest)
+    if sep and not Path(text).exists() and len(name) > 1:
+        raise ManifestError(
+            f"unknown dataset {name!r} in {text!r}; known: {', '.join(DATASET_AUS)}"
+        )
+    return None, Path(text)

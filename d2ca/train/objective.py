@@ -1,0 +1,115 @@
+"""The D2CA objective (Eq. 9 and 12): composes the pure terms of :mod:`d2ca.losses`.
+
+This is the one place where the loss weights of :class:`~d2ca.config.D2CAConfig` meet.
+Both functions return ``(loss, terms)`` with ``terms`` a dict of detached scalars named
+after the paper, in the style of StarGAN v2's ``compute_g_loss`` / ``compute_d_loss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from d2ca import losses
+from d2ca.config import D2CAConfig
+from d2ca.models import D2CAModel
+
+
+@dataclass
+class Swaps:
+    """The synthesised faces of a step, kept for the discriminator update."""
+
+    x_st: torch.Tensor  # G([a_t, d_s]): source domain, the target face's AUs (Eq. 2)
+    x_ts: torch.Tensor  # G([a_s, d_t]): target domain, the source face's AUs (Eq. 3)
+    x_s_hat: torch.Tensor  # cyclic reconstructions (Eq. 7)
+    x_t_hat: torch.Tensor
+
+
+def generator_loss(
+    model: D2CAModel,
+    x_s: torch.Tensor,
+    z_s: torch.Tensor,
+    subjects_s: torch.Tensor,
+    x_t: torch.Tensor,
+    config: D2CAConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], Swaps]:
+    """``L_tot`` (Eq. 12) for the encoders, decoder, classifier and projection head.
+
+    Args:
+        x_s: ``(N, 3, S, S)`` labelled source faces. z_s: ``(N, A)`` labels in {1, 0, -1}.
+        subjects_s: ``(N,)`` subject ids of the source faces (for FCL, Eq. 11).
+        x_t: ``(N, 3, S, S)`` unlabelled target faces.
+        config: weights (``gamma1..4``, ``lambda_``), ``tau``, ``alpha`` and the ablation
+            switches ``use_icl`` / ``use_fcl``.
+    """
+    # Stage 1: universal feature purification (Eq. 1-4)
+    a_s, d_s = model.encode_au(x_s), model.encode_dm(x_s, "source")
+    a_t, d_t = model.encode_au(x_t), model.encode_dm(x_t, "target")
+    x_st = model.decode(a_t, d_s)  # Eq. 2
+    x_ts = model.decode(a_s, d_t)  # Eq. 3
+    # Stages 2-3: cyclical feature alignment, re-encode the swapped faces
+    a_st, d_st = model.encode_au(x_st), model.encode_dm(x_st, "source")
+    a_ts, d_ts = model.encode_au(x_ts), model.encode_dm(x_ts, "target")
+    x_s_hat = model.decode(a_ts, d_st)  # Eq. 7
+    x_t_hat = model.decode(a_st, d_ts)
+
+    t: dict[str, torch.Tensor] = {}
+    t["ort"] = losses.orthogonality_loss(a_s, d_s) + losses.orthogonality_loss(a_t, d_t)
+    t["au_s"] = losses.au_loss(model.classify(a_s), z_s)
+    t["au_t"] = losses.au_loss(model.classify(a_ts), z_s)  # x_ts carries z_s (Eq. 4)
+    t["rep_s"] = losses.feature_consistency_loss(a_t, a_st, d_s, d_st)  # Eq. 5
+    t["rep_t"] = losses.feature_consistency_loss(a_s, a_ts, d_t, d_ts)  # Eq. 6
+    t["rec"] = losses.reconstruction_loss(x_s, x_s_hat) + losses.reconstruction_loss(x_t, x_t_hat)
+    t["adv_s"] = losses.adversarial_g_loss(model.disc_s(x_st))  # Eq. 8
+    t["adv_t"] = losses.adversarial_g_loss(model.disc_t(x_ts))
+    t["deco"] = (  # Eq. 9
+        t["au_s"]
+        + t["au_t"]
+        + config.gamma1 * (t["rep_s"] + t["rep_t"])
+        + config.gamma2 * t["rec"]
+        + config.gamma3 * (t["adv_s"] + t["adv_t"])
+        + config.gamma4 * t["ort"]
+    )
+    total = t["deco"]
+    if config.use_icl:  # Eq. 10 over the 8N images
+        x_st_hat = model.decode(a_st, d_st)
+        x_ts_hat = model.decode(a_ts, d_ts)
+        z = torch.stack(
+            [
+                model.proj(a_s, d_s),
+                model.proj(a_t, d_t),
+                model.proj(a_st, d_st),
+                model.proj(a_ts, d_ts),
+                *(
+                    model.proj(model.encode_au(x), model.encode_dm(x, domain))
+                    for x, domain in (
+                        (x_s_hat, "source"),
+                        (x_t_hat, "target"),
+                        (x_st_hat, "source"),
+                        (x_ts_hat, "target"),
+                    )
+                ),
+            ]
+        )
+        t["icl"] = losses.image_contrastive_loss(z, config.tau)
+        total = total + config.lambda_ * t["icl"]
+    if config.use_fcl:  # Eq. 11
+        t["fcl"] = losses.feature_contrastive_loss(d_s, subjects_s, config.alpha)
+        total = total + config.lambda_ * t["fcl"]
+    t["total"] = total  # Eq. 12
+    terms = {k: v.detach() for k, v in t.items()}
+    return total, terms, Swaps(x_st, x_ts, x_s_hat, x_t_hat)
+
+
+def discriminator_loss(
+    model: D2CAModel, x_s: torch.Tensor, x_t: torch.Tensor, swaps: Swaps
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Eq. 8, discriminator side: D_s tells ``x_s`` from ``x_st``, D_t ``x_t`` from ``x_ts``.
+
+    The synthesised faces are detached: this step changes only the discriminators.
+    """
+    d_s = losses.adversarial_d_loss(model.disc_s(x_s), model.disc_s(swaps.x_st.detach()))
+    d_t = losses.adversarial_d_loss(model.disc_t(x_t), model.disc_t(swaps.x_ts.detach()))
+    loss = d_s + d_t
+    return loss, {"disc_s": d_s.detach(), "disc_t": d_t.detach(), "disc": loss.detach()}

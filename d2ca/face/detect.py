@@ -1,0 +1,116 @@
+"""Face detection: an adapter over facenet-pytorch's MTCNN that returns :class:`Face` records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in the pixel coordinates of the frame it was found in.
+
+    Attributes:
+        box: ``(4,)`` float32 ``x1, y1, x2, y2``.
+        score: detection probability in ``[0, 1]``.
+        landmarks: ``(5, 2)`` float32 ``(x, y)`` of the left eye, right eye, nose tip, left and
+            right mouth corners (left and right as seen in the image).
+    """
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+
+
+class FaceDetector:
+    """Find every face in RGB frames with MTCNN (weights ship in the facenet-pytorch wheel).
+
+    Args:
+        device: torch device for the three MTCNN networks.
+        min_face_size: smallest face side, in pixels, searched for. 40 instead of MTCNN's 20
+            drops the finest pyramid levels and makes detection about 1.5x faster.
+        thresholds: score thresholds of MTCNN's three stages.
+        max_side: when set, frames whose longer side exceeds it are downscaled for detection
+            (boxes and landmarks are mapped back to full resolution). Halving a 640x480 frame
+            makes detection about 3x faster for about 5 px of box error.
+
+    Example:
+        >>> import skimage.data
+        >>> faces = FaceDetector().detect([skimage.data.astronaut()])[0]
+        >>> len(faces), faces[0].landmarks.shape
+        (1, (5, 2))
+    """
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        min_face_size: int = 40,
+        thresholds: Sequence[float] = (0.6, 0.7, 0.7),
+        max_side: int | None = None,
+    ) -> None:
+        from facenet_pytorch import MTCNN
+
+        # keep_all and select_largest=False: every face, ordered by score.
+        self.mtcnn = MTCNN(
+            min_face_size=min_face_size,
+            thresholds=list(thresholds),
+            keep_all=True,
+            select_largest=False,
+            device=device,
+        )
+        self.max_side = max_side
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Detect the faces of each frame.
+
+        Args:
+            frames: ``H x W x 3`` uint8 RGB arrays; sizes may differ between frames.
+
+        Returns:
+            One list per frame, every face found, highest score first; empty for no face.
+
+        Example:
+            >>> import numpy as np
+            >>> FaceDetector().detect([np.zeros((64, 64, 3), np.uint8)])
+            [[]]
+        """
+        import cv2
+
+        out: list[list[Face]] = [[] for _ in frames]
+        # MTCNN batches only frames of one shape; group them (a video has a single group).
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, frame in enumerate(frames):
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(
+                    f"frame {i}: expected HxWx3 uint8 RGB, got {frame.shape} {frame.dtype}"
+                )
+            groups.setdefault(frame.shape, []).append(i)
+        for shape, indices in groups.items():
+            height, width = shape[:2]
+            size = (width, height)
+            if self.max_side and max(height, width) > self.max_side:
+                ratio = self.max_side / max(height, width)
+                size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+            # per-axis factors that map detections back to full resolution
+            scale = np.array([width / size[0], height / size[1]], dtype=np.float32)
+            batch = np.stack(
+                [
+                    frames[i]
+                    if size == (width, height)
+                    else cv2.resize(frames[i], size, interpolation=cv2.INTER_AREA)
+                    for i in indices
+                ]
+            )
+            boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+            for i, b, p, pts in zip(indices, boxes, probs, points, strict=True):
+                if b is None:  # no face: numpy 2 gives object arrays holding None
+                    continue
+                b = np.asarray(b, dtype=np.float32).reshape(-1, 4) * np.tile(scale, 2)
+                p = np.asarray(p, dtype=np.float32).reshape(-1)
+                pts = np.asarray(pts, dtype=np.float32).reshape(-1, 5, 2) * scale
+                out[i] = [
+                    Face(box=b[k], score=float(p[k]), landmarks=pts[k]) for k in np.argsort(-p)
+                ]
+        return out

@@ -39,8 +39,9 @@ def frechet_distance(
     from scipy import linalg
 
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
-    covmean, _ = linalg.sqrtm(np.asarray(sigma1) @ np.asarray(sigma2), disp=False)
-    if not np.isfinite(covmean).all():
+    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
         eps = np.eye(len(sigma1)) * 1e-6
         covmean = linalg.sqrtm((sigma1 + eps) @ (sigma2 + eps))
     covmean = np.real(covmean)

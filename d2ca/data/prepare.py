@@ -1,0 +1,375 @@
+"""Detect and align every labelled frame of a dataset once: cached crops plus a manifest.
+
+Output folder::
+
+    DIR/
+      prepare.json      dataset, root, crop size (a rerun must match them)
+      progress.csv      one line per finished frame (``crop,status``): the resume log
+      crops/SUBJECT/VIDEO/000123.jpg
+      manifest.csv      path, subject, video, frame, fold or split, AU01... (1 / 0 / -1)
+      folds.json        subject -> fold (BP4D, BP4D+, DISFA); absent for official splits
+      no_face.csv       frames where no face was found (they are not in the manifest)
+
+Every crop is written atomically, so an interrupted run leaves only whole crops; a rerun
+skips frames that have a crop or a ``no_face`` line in ``progress.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from d2ca.aus import au_name
+from d2ca.data.manifest import write_manifest
+from d2ca.data.readers import FrameRecord, dataset_key, reader_for, subject_folds
+from d2ca.data.readers.base import DatasetError, read_folds
+from d2ca.io import atomic_path
+
+PROGRESS = "progress.csv"
+NUM_FOLDS = 3
+
+
+@dataclass(frozen=True)
+class PrepareSummary:
+    """What :func:`prepare` did.
+
+    Attributes:
+        out: the output folder.
+        frames: labelled frames the dataset has.
+        computed: frames detected and aligned by this run.
+        reused: frames finished by an earlier run (crop or no-face line found).
+        no_face: frames without a face (listed in ``no_face.csv``).
+        manifest: path of ``manifest.csv``.
+    """
+
+    out: Path
+    frames: int
+    computed: int
+    reused: int
+    no_face: int
+    manifest: Path
+
+
+def crop_path(record: FrameRecord) -> str:
+    """Relative path of a record's crop: ``crops/SUBJECT/VIDEO/000123.jpg``.
+
+    >>> from pathlib import Path
+    >>> r = FrameRecord(Path("a.avi"), 0, "SN001", "Left Camera", 1, (0,), (1,))
+    >>> crop_path(r)
+    'crops/SN001/Left_Camera/000001.jpg'
+    """
+
+    def safe(name: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
+
+    return f"crops/{safe(record.subject)}/{safe(record.video)}/{record.frame:06d}.jpg"
+
+
+def read_frames(records: Sequence[FrameRecord]) -> Iterator[tuple[FrameRecord, np.ndarray]]:
+    """Decode the RGB frames of records that share one source, in the order given.
+
+    Video records must come sorted by index: the video is decoded forward from the first.
+
+    Raises:
+        DatasetError: naming the file (and frame) that cannot be read.
+    """
+    import cv2
+
+    if records[0].index is None:
+        for r in records:
+            image = cv2.imread(str(r.source), cv2.IMREAD_COLOR)
+            if image is None:
+                raise DatasetError(f"{r.source}: cannot read the image (missing or corrupt)")
+            yield r, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return
+    video = records[0].source
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise DatasetError(f"{video}: cannot open the video (missing or corrupt)")
+    try:
+        position = records[0].index
+        cap.set(cv2.CAP_PROP_POS_FRAMES, position)
+        for r in records:
+            frame = None
+            while position <= r.index:
+                ok, frame = cap.read()
+                if not ok:
+                    raise DatasetError(
+                        f"{video}: frame {r.index} (label frame {r.frame}) cannot be read; "
+                        f"the video ends or is corrupt at frame {position}"
+                    )
+                position += 1
+            yield r, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+
+
+def choose_face(faces: Sequence, rule: str):
+    """The face a record asks for: ``largest`` box, or the ``left`` / ``right`` one."""
+    if not faces:
+        return None
+    if rule == "left":
+        return min(faces, key=lambda f: f.box[0] + f.box[2])
+    if rule == "right":
+        return max(faces, key=lambda f: f.box[0] + f.box[2])
+    return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+
+class _Worker:
+    """Detector and aligner of one process; built once per process."""
+
+    def __init__(self, out: Path, size: int, device: str, min_face_size: int) -> None:
+        from d2ca.face import FaceDetector
+
+        self.out, self.size = out, size
+        self.detector = FaceDetector(device=device, min_face_size=min_face_size)
+
+    def run(self, chunk: Sequence[FrameRecord]) -> Iterator[tuple[str, str]]:
+        """Yield ``(crop path, "ok" | "no_face")`` per record of a chunk, writing crops."""
+        import cv2
+
+        from d2ca.face import align_face
+
+        for record, image in read_frames(chunk):
+            rel = crop_path(record)
+            face = choose_face(self.detector.detect([image])[0], record.face)
+            if face is None:
+                yield rel, "no_face"
+                continue
+            crop, _ = align_face(image, face.landmarks, size=self.size)
+            ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                                    [cv2.IMWRITE_JPEG_QUALITY, 95])  # fmt: skip
+            if not ok:
+                raise OSError(f"cannot encode the crop of {record.source} frame {record.frame}")
+            with atomic_path(self.out / rel) as tmp:
+                tmp.write_bytes(data.tobytes())
+            yield rel, "ok"
+
+
+_PROCESS_WORKER: _Worker | None = None
+
+
+def _init_process(out: Path, size: int, device: str, min_face_size: int, threads: int) -> None:
+    import torch
+
+    global _PROCESS_WORKER
+    torch.set_num_threads(threads)
+    _PROCESS_WORKER = _Worker(out, size, device, min_face_size)
+
+
+def _run_in_process(chunk: Sequence[FrameRecord]) -> list[tuple[str, str]]:
+    assert _PROCESS_WORKER is not None
+    return list(_PROCESS_WORKER.run(chunk))
+
+
+def chunks(records: Sequence[FrameRecord], size: int) -> list[list[FrameRecord]]:
+    """Consecutive records of one source folder or video, at most ``size`` each, video
+    records sorted by index (decoded forward)."""
+    groups: dict[tuple[str, bool], list[FrameRecord]] = {}
+    for r in records:
+        key = str(r.source if r.index is not None else r.source.parent), r.index is not None
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (_, is_video), group in groups.items():
+        if is_video:
+            group = sorted(group, key=lambda r: r.index)
+        out += [group[i : i + size] for i in range(0, len(group), size)]
+    return out
+
+
+def read_progress(path: Path) -> dict[str, str]:
+    """``crop path -> status`` of a progress log; a torn last line (a kill) is ignored."""
+    if not path.is_file():
+        return {}
+    done = {}
+    for line in path.read_text().splitlines():
+        crop, _, status = line.partition(",")
+        if status in ("ok", "no_face"):
+            done[crop] = status
+    return done
+
+
+def check_output(out: Path, meta: dict[str, object]) -> None:
+    """Write ``prepare.json``, or check that an existing one is for this dataset and size."""
+    path = out / "prepare.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        for key in ("dataset", "size"):
+            if old.get(key) != meta[key]:
+                raise DatasetError(
+                    f"{out} holds {old.get('dataset')} crops of size {old.get('size')}; "
+                    f"use another --out for {meta['dataset']} at size {meta['size']}"
+                )
+        return
+    if out.exists() and any(out.iterdir()):
+        raise DatasetError(f"{out}: folder is not empty and was not made by d2ca prepare")
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def prepare(
+    dataset: str,
+    root: str | Path,
+    out: str | Path,
+    *,
+    size: int = 128,
+    workers: int = 1,
+    device: str = "cpu",
+    min_face_size: int = 40,
+    folds: str | Path | None = None,
+    chunk_size: int = 64,
+    progress: bool = True,
+    on_frame: Callable[[int], None] | None = None,
+    **reader_options: object,
+) -> PrepareSummary:
+    """Detect, align and cache every labelled frame of a dataset; write its manifest.
+
+    Args:
+        dataset: ``bp4d``, ``bp4d+``, ``disfa``, ``gft`` or ``affwild2``.
+        root: the dataset folder as distributed (see ``docs/datasets.md``).
+        out: output folder (created; a rerun on the same folder resumes).
+        size: side of the aligned crops.
+        workers: processes detecting in parallel (1: this process).
+        device: torch device of the face detector.
+        min_face_size: smallest face searched for, in pixels.
+        folds: a ``folds.json`` to use instead of the default subject folds.
+        chunk_size: frames per unit of work.
+        progress: show a tqdm progress bar on stderr.
+        on_frame: called with the number of frames finished so far after each frame
+            (raising in it interrupts the run, as a kill would).
+        **reader_options: passed to the reader (``partitions=`` for GFT, ``camera=`` for DISFA).
+
+    Returns:
+        A :class:`PrepareSummary`.
+
+    Example:
+        >>> s = prepare("disfa", "/data/DISFA", "prepared/disfa", workers=4)  # doctest: +SKIP
+        >>> s.manifest  # doctest: +SKIP
+        PosixPath('prepared/disfa/manifest.csv')
+    """
+    from tqdm.auto import tqdm
+
+    key = dataset_key(dataset)
+    out = Path(out)
+    records = reader_for(key)(Path(root), **reader_options)  # type: ignore[call-arg]
+    check_output(out, {"dataset": key, "root": str(Path(root).resolve()), "size": size})
+
+    # 1. the protocol: official splits, or subject-independent folds recorded in folds.json
+    fold_of: dict[str, int] = {}
+    if all(r.split is None for r in records):
+        fold_of = read_folds(Path(folds)) if folds else subject_folds(r.subject for r in records)
+        missing = sorted({r.subject for r in records} - set(fold_of))
+        if missing:
+            raise DatasetError(f"{folds}: no fold for subject(s) {', '.join(missing[:5])}")
+
+    # 2. what an earlier run finished: crops on disk and the progress log
+    progress_path = out / PROGRESS
+    done = read_progress(progress_path)
+    todo = [
+        r
+        for r in records
+        if done.get(crop_path(r)) != "no_face" and not (out / crop_path(r)).is_file()
+    ]
+    reused = len(records) - len(todo)
+
+    # 3. detect and align what is left, logging each finished frame
+    finished = reused
+    bar = tqdm(total=len(records), initial=reused, unit="frame", disable=not progress)
+    with progress_path.open("a") as log:
+
+        def record(results: Sequence[tuple[str, str]]) -> None:
+            nonlocal finished
+            for rel, status in results:
+                log.write(f"{rel},{status}\n")
+                log.flush()
+                done[rel] = status
+                finished += 1
+                bar.update(1)
+                if on_frame is not None:
+                    on_frame(finished)
+
+        try:
+            work = chunks(todo, chunk_size)
+            if workers <= 1:
+                worker = _Worker(out, size, device, min_face_size)
+                for c in work:
+                    for result in worker.run(c):
+                        record([result])
+            elif work:
+                _run_pool(work, out, size, device, min_face_size, workers, record)
+        finally:
+            bar.close()
+
+    # 4. the manifest, the no-face list and the folds
+    rows, missing_face = [], []
+    for r in records:
+        rel = crop_path(r)
+        if done.get(rel) == "no_face":
+            missing_face.append(
+                {
+                    "source": str(r.source),
+                    "index": "" if r.index is None else r.index,
+                    "subject": r.subject,
+                    "video": r.video,
+                    "frame": r.frame,
+                }  # fmt: skip
+            )
+            continue
+        row: dict[str, object] = {"path": rel, "subject": r.subject, "video": r.video}
+        row["frame"] = r.frame
+        if fold_of:
+            row["fold"] = fold_of[r.subject]
+        else:
+            row["split"] = r.split
+        row.update({au_name(a): v for a, v in zip(r.aus, r.labels, strict=True)})
+        rows.append(row)
+    if fold_of:
+        folds_json = {"protocol": f"subject-independent {NUM_FOLDS}-fold", "folds": fold_of}
+        with atomic_path(out / "folds.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(folds_json, indent=2, sort_keys=True) + "\n")
+    with atomic_path(out / "no_face.csv", overwrite=True) as tmp:
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, ["source", "index", "subject", "video", "frame"])
+            writer.writeheader()
+            writer.writerows(missing_face)
+    if not rows:
+        raise DatasetError(f"{root}: no face found in any frame; nothing to put in a manifest")
+    manifest = write_manifest(out / "manifest.csv", rows, overwrite=True)
+    return PrepareSummary(out, len(records), len(todo), reused, len(missing_face), manifest)
+
+
+def _run_pool(
+    work: list[list[FrameRecord]],
+    out: Path,
+    size: int,
+    device: str,
+    min_face_size: int,
+    workers: int,
+    record: Callable[[Sequence[tuple[str, str]]], None],
+) -> None:
+    """Run chunks in ``workers`` spawned processes, recording results as chunks finish."""
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_process,
+        initargs=(out, size, device, min_face_size, threads),
+    )
+    try:
+        pending = {pool.submit(_run_in_process, c) for c in work}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record(future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

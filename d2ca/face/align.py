@@ -98,12 +98,15 @@ def paste_back(
 
     size = crop.shape[0]
     feather = size / 10 if feather is None else feather
-    # Mask: 1 in the middle, fading to 0 at the crop border, so no seam shows.
-    mask = np.zeros((size, size), np.float32)
-    edge = int(round(feather))
-    mask[edge : size - edge, edge : size - edge] = 1.0
+    # Mask: 0 on the crop's border pixels, rising smoothly to 1 over `feather` pixels, so
+    # no seam shows and nothing outside the crop's footprint changes.
     if feather > 0:
-        mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=feather / 2)
+        index = np.arange(size, dtype=np.float32)
+        ramp = np.clip(np.minimum(index, size - 1 - index) / feather, 0.0, 1.0)
+        ramp = ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep
+        mask = np.minimum.outer(ramp, ramp)
+    else:
+        mask = np.ones((size, size), np.float32)
     height, width = image.shape[:2]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(crop, matrix, (width, height), flags=flags, borderValue=0)

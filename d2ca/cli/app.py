@@ -19,8 +19,13 @@ app = typer.Typer(
 )
 
 
-def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``app.command`` whose D2CA and OS errors print ``error: ...`` and exit with code 1."""
+def command(
+    *args: Any, on: typer.Typer | None = None, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``app.command`` whose D2CA and OS errors print ``error: ...`` and exit with code 1.
+
+    ``on`` registers the command on a sub-app (e.g. ``d2ca plot ...``) instead of ``app``.
+    """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -32,6 +37,6 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callabl
                 typer.echo(f"error: {message}", err=True)
                 raise typer.Exit(1) from None
 
-        return app.command(*args, **kwargs)(run)
+        return (on or app).command(*args, **kwargs)(run)
 
     return register

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,14 +12,16 @@ from d2ca.cli.app import command
 
 @command("synth")
 def synth(
-    out_dir: Path = typer.Argument(..., help="Output folder: images/ and manifest.csv."),
-    preset: str = typer.Option("lab-a", help="Domain preset: lab-a, lab-b, social or wild."),
-    subjects: int = typer.Option(20, help="Number of subjects (split train/val/test)."),
-    frames: int = typer.Option(30, help="Frames rendered per subject."),
-    size: int = typer.Option(128, help="Crop side in pixels."),
-    seed: int = typer.Option(0, help="Master seed; the same arguments give the same dataset."),
-    workers: int = typer.Option(1, help="Rendering processes (the output does not depend on it)."),
-    overwrite: bool = typer.Option(False, help="Replace an existing dataset in OUT_DIR."),
+    out_dir: Annotated[Path, typer.Argument(help="output folder: images/ and manifest.csv")],
+    preset: Annotated[str, typer.Option(help="domain preset: lab-a, lab-b, social or wild")] = (
+        "lab-a"
+    ),
+    subjects: Annotated[int, typer.Option(help="number of subjects (split train/val/test)")] = 20,
+    frames: Annotated[int, typer.Option(help="frames rendered per subject")] = 30,
+    size: Annotated[int, typer.Option(help="crop side in pixels")] = 128,
+    seed: Annotated[int, typer.Option(help="master seed: same arguments, same dataset")] = 0,
+    workers: Annotated[int, typer.Option(help="rendering processes (output is the same)")] = 1,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing dataset in OUT_DIR")] = False,
 ) -> None:
     """Render SynthAU faces with known AU labels, subjects and domain.
 

@@ -1167,8 +1167,8 @@ def render_dataset(
         The path of ``manifest.csv``.
 
     Example:
-        >>> render_dataset(tmp / "wild", "wild", subjects=10, frames_per_subject=5)  # doctest: +SKIP
-        PosixPath('.../wild/manifest.csv')
+        >>> render_dataset("wild-ds", "wild", subjects=10, frames_per_subject=5)  # doctest: +SKIP
+        PosixPath('wild-ds/manifest.csv')
     """
     _preset(preset)
     for name, value, low in (

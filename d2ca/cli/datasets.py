@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from d2ca.cli.app import app, command
+from d2ca.data.manifest import Manifest, parse_data_spec, read_manifest
+from d2ca.errors import CheckpointError, InputError
 
 plot_app = typer.Typer(
     help="Figures: t-SNE of AU features (the paper's Fig. 12).", no_args_is_help=True
@@ -50,3 +53,162 @@ def prepare_command(
         f"{s.frames} frames: {s.computed} computed, {s.reused} reused, "
         f"{s.no_face} without a face (listed in {s.out / 'no_face.csv'}); wrote {s.manifest}"
     )
+
+
+def _target_dataset(name: str | None, path: Path) -> str | None:
+    """The dataset a manifest comes from: the ``NAME:`` of the spec, else ``prepare.json``."""
+    if name:
+        return name
+    meta = (path if path.is_dir() else path.parent) / "prepare.json"
+    return json.loads(meta.read_text()).get("dataset") if meta.is_file() else None
+
+
+def select_rows(manifest: Manifest, split: str, fold: int | None) -> tuple[Manifest, str]:
+    """The rows to evaluate and a description: fold ``K`` if given, else the split if the
+    manifest has one, else every row."""
+    first = manifest.rows[0] if manifest.rows else {}
+    if fold is not None:
+        if "fold" not in first:
+            raise InputError(f"{manifest.root}: the manifest has no fold column for --fold")
+        chosen, what = (
+            manifest.select([r["fold"] == str(fold) for r in manifest.rows]),
+            f"fold {fold}",
+        )
+    elif "split" in first:
+        chosen, what = manifest.split(split), f"split {split}"
+    else:
+        chosen, what = manifest, "all rows"
+    if not len(chosen):
+        raise InputError(f"{manifest.root}: no faces in {what}")
+    return chosen, what
+
+
+@command("evaluate")
+def evaluate_command(
+    model: Annotated[str, typer.Argument(help="checkpoint folder or Hub repo id")],
+    data: Annotated[str, typer.Option(help="NAME:DIR (e.g. disfa:prepared/disfa) or a manifest")],
+    split: Annotated[str, typer.Option(help="split to score when the manifest has one")] = "test",
+    fold: Annotated[int | None, typer.Option(help="score fold K (BP4D, BP4D+, DISFA)")] = None,
+    paper: Annotated[
+        str | None, typer.Option(help="source dataset: print the paper's rows for SOURCE -> data")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    batch_size: Annotated[int, typer.Option(help="faces per forward pass")] = 64,
+    device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+) -> None:
+    """Per-AU F1 and their average on the AUs the model and data share, like the paper's tables."""
+    from d2ca.aus import DATASET_AUS
+    from d2ca.evaluate_report import format_table, paper_rows, published_table
+    from d2ca.evaluation import evaluate
+    from d2ca.hub import load_pretrained
+
+    name, path = parse_data_spec(data)
+    manifest, what = select_rows(read_manifest(path), split, fold)
+    net = load_pretrained(model, device=device)
+    names = [a for a in net.config.au_names if a in manifest.au_names]
+    table = None
+    if paper is not None:
+        target = _target_dataset(name, path)
+        if target is None:
+            raise InputError(f"--paper needs the target dataset: give --data NAME:{path}")
+        if paper.lower() not in DATASET_AUS:
+            raise InputError(f"--paper {paper!r}: unknown dataset; known: {', '.join(DATASET_AUS)}")
+        table = published_table(paper, target)
+        names = [a for a in table.aus if a in names]
+    if not names:
+        raise InputError(
+            f"no AUs to evaluate: the model predicts {', '.join(net.config.au_names)}; "
+            f"{path} has {', '.join(manifest.au_names)}"
+        )
+    result = evaluate(net, manifest, au_names=names, batch_size=batch_size, device=device)
+    if as_json:
+        out = {"model": model, "data": data, "selection": what, **result}
+        if table is not None:
+            out["published"] = {"table": table.table, "unit": "%", "aus": list(table.aus),
+                                "rows": {m: {"f1": list(f), "avg": a}
+                                         for m, (f, a) in table.rows.items()}}  # fmt: skip
+        typer.echo(json.dumps(out, indent=2))
+        return
+    rows = {Path(model).name or model: {a: 100 * v for a, v in result["f1"].items()}}
+    title = None
+    if table is not None:
+        rows.update(paper_rows(table))
+        title = f"Source: {table.source}. Target: {table.target}. (paper: Table {table.table})"
+    typer.echo(format_table(rows, names, title=title))
+    typer.echo(f"F1 in %; {result['n']} faces ({what}) of {path}")
+
+
+@command("fid")
+def fid_command(
+    images_a: Annotated[Path, typer.Argument(help="folder of images (searched recursively)")],
+    images_b: Annotated[Path, typer.Argument(help="folder of images to compare with")],
+    extractor: Annotated[str, typer.Option(help="inception or random (offline)")] = "random",
+    inception_weights: Annotated[
+        Path | None, typer.Option(help="torchvision inception_v3 weights (.safetensors)")
+    ] = None,
+    limit: Annotated[int, typer.Option("-n", help="at most this many images per folder")] = 10000,
+    size: Annotated[int, typer.Option(help="images are resized to SIZE x SIZE")] = 128,
+    device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+) -> None:
+    """Fréchet distance of two image folders (the paper's Table IX) under a feature extractor."""
+    from d2ca.fid import fid, load_extractor, load_images
+
+    net = load_extractor(extractor, inception_weights).to(device)
+    a = load_images(images_a, limit, size)
+    b = load_images(images_b, limit, size)
+    value = fid(a, b, net)
+    note = (
+        "" if extractor == "inception" else " (random features: not comparable with published FID)"
+    )
+    typer.echo(f"FID {value:.2f} over {len(a)} and {len(b)} images, {extractor} extractor{note}")
+
+
+@command("tsne", on=plot_app)
+def tsne_command(
+    model: Annotated[str, typer.Argument(help="checkpoint folder or Hub repo id")],
+    data: Annotated[list[str], typer.Option(help="NAME:DIR, once per domain")],
+    au: Annotated[int, typer.Option(help="AU number whose label colours the points")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")],
+    split: Annotated[str, typer.Option(help="split to draw from when a manifest has one")] = "test",
+    per_domain: Annotated[int, typer.Option(help="faces drawn per domain")] = 500,
+    seed: Annotated[int, typer.Option(help="seed of the sampling and of t-SNE")] = 0,
+    device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+) -> None:
+    """t-SNE of AU features coloured by one AU's label, marked by domain (Fig. 12)."""
+    from d2ca.hub import load_pretrained
+    from d2ca.plots import plot_tsne
+
+    domains = []
+    for spec in data:
+        name, path = parse_data_spec(spec)
+        manifest, _ = select_rows(read_manifest(path), split, None)
+        domains.append(((name or path.name).upper(), manifest))
+    net = load_pretrained(model, device=device)
+    path = plot_tsne(net, domains, au, out, per_domain=per_domain, seed=seed, device=device,
+                     overwrite=overwrite)  # fmt: skip
+    typer.echo(f"wrote {path}")
+
+
+@command("push")
+def push_command(
+    model: Annotated[Path, typer.Argument(help="checkpoint folder to publish")],
+    repo_id: Annotated[str, typer.Argument(help="Hub model repo, OWNER/NAME")],
+    private: Annotated[bool, typer.Option(help="create the repo as private")] = False,
+) -> None:
+    """Publish a checkpoint folder (config.json, model.safetensors, README.md) to the Hub."""
+    from d2ca.config import CONFIG_NAME, WEIGHTS_NAME
+    from d2ca.hub import CARD_NAME, push_to_hub
+
+    if not model.is_dir():
+        raise CheckpointError(f"{model}: no such checkpoint folder")
+    missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME) if not (model / n).is_file()]
+    if missing:
+        raise CheckpointError(
+            f"{model}: missing {', '.join(missing)}; a checkpoint to publish holds "
+            f"{CONFIG_NAME}, {WEIGHTS_NAME} and a {CARD_NAME} model card"
+        )
+    owner, sep, name = repo_id.partition("/")
+    if not (sep and owner and name) or "/" in name:
+        raise InputError(f"repo id {repo_id!r} is not OWNER/NAME")
+    typer.echo(push_to_hub(model, repo_id, private=private))

@@ -149,7 +149,8 @@ def sample_identity(rng: np.random.Generator, preset: Preset | str) -> Identity:
     preset = _preset(preset)
     w = np.asarray(preset.skin_tones, dtype=float)
     tone = int(rng.choice(len(SKIN_PALETTE), p=w / w.sum()))
-    skin = _jitter(np.asarray(SKIN_PALETTE[tone]) / 255, rng, 0.04)
+    base = np.asarray(SKIN_PALETTE[tone]) / 255 * rng.normal(1, 0.05)  # lighter or darker
+    skin = _jitter(base, rng, 0.015)  # and a slight hue shift
     hair_p = np.array([0.3, 0.25, 0.2, 0.1, 0.07, 0.08])
     if tone >= 3:  # darker tones: mostly black or dark brown hair
         hair_p = np.array([0.6, 0.25, 0.07, 0.02, 0.02, 0.04])
@@ -184,7 +185,7 @@ def sample_identity(rng: np.random.Generator, preset: Preset | str) -> Identity:
         lip_rgb=_jitter(np.clip(lip, 0, 1), rng, 0.05),
         hair_style=str(rng.choice(["short", "long", "buzz", "curly"], p=[0.4, 0.35, 0.1, 0.15])),
         hair_rgb=hair_rgb,
-        hairline=round(r(-0.56, -0.42), 4),
+        hairline=round(r(-0.5, -0.38), 4),
         age=round(float(rng.beta(1.5, 3.0)), 4),
         clothes_rgb=tuple(round(float(v), 4) for v in rng.uniform(0.1, 0.8, 3)),
         texture_seed=int(rng.integers(2**31)),
@@ -404,7 +405,7 @@ def _plan(idt: Identity, k: Mapping[int, float]) -> _Plan:
     nw = 0.065 * idt.nose_w * (1 + 0.15 * k[10])
     ny = 0.095 * idt.nose_len
     my = ny + 0.17
-    mw = 0.125 * idt.mouth_w * (1 - 0.14 * k[23] - 0.1 * k[14]) * (1 + 0.1 * k[12])
+    mw = 0.14 * idt.mouth_w * (1 - 0.14 * k[23] - 0.1 * k[14]) * (1 + 0.1 * k[12])
     for s in (-1, 1):
         fold = _spline(
             [
@@ -451,8 +452,8 @@ def _plan(idt: Identity, k: Mapping[int, float]) -> _Plan:
     # --- mouth: AU12 up/out, AU15 down, AU14 in + dimple, AU10 upper lip up,
     #     AU17 lower lip up, AU23 thin and narrow, AU24 pressed thin and straight
     thin = min(0.6 * k[23] + 0.6 * k[24], 0.75)
-    ul = 0.026 * idt.lip_thick * (1 - thin - 0.15 * k[12])
-    ll = 0.036 * idt.lip_thick * (1 - thin - 0.1 * k[12])
+    ul = 0.03 * idt.lip_thick * (1 - thin - 0.15 * k[12])
+    ll = 0.04 * idt.lip_thick * (1 - thin - 0.1 * k[12])
     c_dy = -0.045 * k[12] + 0.04 * k[15] - 0.004 * k[14] + 0.008 * k[17]
     seam_mid = 0.006 * (1 - k[24]) - 0.016 * k[17]
     raise_ul = 0.03 * k[10]
@@ -735,11 +736,11 @@ def _draw_face(img, cam: _Camera, plan: _Plan, idt: Identity, scene: Scene) -> d
         np.array(
             [
                 [-1.6, 1.3],
-                [-1.2, 0.8],
-                [-0.45 * a, 0.74],
+                [-1.1, 0.7],
+                [-0.42 * a, 0.68],
                 [0, 0.8],
-                [0.45 * a, 0.74],
-                [1.2, 0.8],
+                [0.42 * a, 0.68],
+                [1.1, 0.7],
                 [1.6, 1.3],
             ]
         ),
@@ -799,7 +800,7 @@ def _draw_face(img, cam: _Camera, plan: _Plan, idt: Identity, scene: Scene) -> d
             q = [ccx + rng.uniform(-crx, crx) * 0.8, ccy + rng.uniform(-cry, cry) * 0.7]
             p = proj([q])[0]
             dots.append(_ellipse(p[0], p[1], 0.006 * px, 0.005 * px, 8))
-        _paint(albedo, _mask(img.shape[:2], dots, blur=0.004 * px), multiply=1 - 0.3 * dimp)
+        _paint(albedo, _mask(img.shape[:2], dots, blur=0.004 * px), multiply=1 - 0.2 * dimp)
     # brows
     for side in "lr":
         brow = proj(plan.shapes[f"brow_{side}"], 0.005)

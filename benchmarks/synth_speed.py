@@ -1,0 +1,135 @@
+"""SynthAU rendering speed per preset and size, and the figures of docs/synthau.md.
+
+Usage:
+    python benchmarks/synth_speed.py                       # speed table (markdown) on stdout
+    python benchmarks/synth_speed.py --sheet docs/img/synthau_presets.png \
+        --aus docs/img/synthau_aus.png --no-speed          # regenerate the figures
+
+Speed is measured in one process: ``render_face`` on pre-drawn parameters (the renderer
+alone), and ``render_dataset`` into a temporary folder (sampling, rendering, PNG writing
+and the manifest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from d2ca.aus import AU_DESCRIPTIONS
+from d2ca.data.synth import (
+    AUS,
+    PRESETS,
+    Scene,
+    render_dataset,
+    render_face,
+    sample_aus,
+    sample_identity,
+    sample_scene,
+)
+
+
+def speed(n: int, sizes: list[int]) -> None:
+    print("| preset | size | render_face img/s | render_dataset img/s (incl. PNG) |")
+    print("|---|---|---|---|")
+    for size in sizes:
+        for name in PRESETS:
+            rng = np.random.default_rng(0)
+            items = [
+                (sample_identity(rng, name), sample_aus(rng, name), sample_scene(rng, name))
+                for _ in range(n)
+            ]
+            render_face(*items[0], size=size)  # warm up
+            t = time.perf_counter()
+            for identity, aus, scene in items:
+                render_face(identity, aus, scene, size)
+            faces = n / (time.perf_counter() - t)
+            with tempfile.TemporaryDirectory() as tmp:
+                t = time.perf_counter()
+                render_dataset(
+                    Path(tmp) / "d",
+                    name,
+                    subjects=max(1, n // 10),
+                    frames_per_subject=10,
+                    size=size,
+                )
+                dataset = max(1, n // 10) * 10 / (time.perf_counter() - t)
+            print(f"| {name} | {size} | {faces:.0f} | {dataset:.0f} |", flush=True)
+
+
+def _label(img: np.ndarray, text: str, scale: float = 0.4) -> np.ndarray:
+    """``img`` with a white strip above it holding ``text``."""
+    strip = np.full((16, img.shape[1], 3), 255, np.uint8)
+    cv2.putText(strip, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([strip, img])
+
+
+def sheet(path: Path, columns: int = 8, size: int = 128) -> None:
+    """Rows: presets; columns: random subjects and frames of that preset."""
+    rows = []
+    for name in PRESETS:
+        faces = []
+        for j in range(columns):
+            rng = np.random.default_rng((7, j))
+            faces.append(
+                render_face(
+                    sample_identity(rng, name), sample_aus(rng, name), sample_scene(rng, name), size
+                )
+            )
+        rows.append(_label(np.hstack(faces), f"{name}: {PRESETS[name].description}"))
+    _write(path, np.vstack(rows))
+
+
+def au_figure(path: Path, size: int = 128) -> None:
+    """Top: one identity, neutral and each AU at intensity 5. Bottom: the change, amplified."""
+    identity = sample_identity(np.random.default_rng(3), "lab-a")
+    scene = Scene()
+    neutral = render_face(identity, {}, scene, size)
+    top, bottom = [_label(neutral, "neutral")], [_label(np.full_like(neutral, 255), "")]
+    for au in AUS:
+        img = render_face(identity, {au: 5.0}, scene, size)
+        diff = np.abs(img.astype(np.int16) - neutral).max(-1).astype(np.float32)
+        heat = cv2.applyColorMap(np.clip(diff * 4, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+        top.append(_label(img, f"AU{au}"))
+        bottom.append(_label(heat[..., ::-1], AU_DESCRIPTIONS[au], 0.33))
+    half = (len(top) + 1) // 2
+    pad = [np.full_like(top[0], 255)] * (2 * half - len(top))
+    top, bottom = top + pad, bottom + pad
+    grid = [
+        np.hstack(top[:half]),
+        np.hstack(bottom[:half]),
+        np.hstack(top[half:]),
+        np.hstack(bottom[half:]),
+    ]
+    _write(path, np.vstack(grid))
+
+
+def _write(path: Path, rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), rgb[..., ::-1]):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="faces per preset and size")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--sheet", type=Path, help="write the preset contact sheet here")
+    parser.add_argument("--aus", type=Path, help="write the AU effect figure here")
+    parser.add_argument("--no-speed", action="store_true", help="only write the figures")
+    args = parser.parse_args()
+    if args.sheet:
+        sheet(args.sheet)
+    if args.aus:
+        au_figure(args.aus)
+    if not args.no_speed:
+        speed(args.n, args.sizes)
+
+
+if __name__ == "__main__":
+    main()

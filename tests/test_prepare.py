@@ -64,6 +64,10 @@ def test_prepare_resumes_without_recomputing(tmp_path: Path) -> None:
     del expected["F002", "T1", 2]
     assert got == expected
     assert manifest.column("fold") == ["0", "0", "1", "2", "2"]
+    assert "split" not in manifest.rows[0]  # BP4D: every row, for cross-domain use
+    fold1 = read_manifest(out / "manifest-fold1.csv")  # within-domain: test on fold 1
+    assert fold1.column("split") == ["train", "train", "test", "train", "train"]
+    assert fold1.image_path(0) == manifest.image_path(0)
     assert json.loads((out / "folds.json").read_text())["folds"] == {
         "F001": 0,
         "F002": 1,
@@ -92,6 +96,7 @@ def test_prepare_videos_in_worker_processes(tmp_path: Path) -> None:
     }
     assert got == expected
     assert manifest.column("fold") == ["0", "0", "1", "1"]
+    assert manifest.column("split") == ["train", "train", "val", "val"]  # DISFA: folds 0/1/2
 
 
 def test_read_frames_seeks_to_the_right_frame(tmp_path: Path) -> None:

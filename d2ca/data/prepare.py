@@ -6,7 +6,10 @@ Output folder::
       prepare.json      dataset, root, crop size (a rerun must match them)
       progress.csv      one line per finished frame (``crop,status``): the resume log
       crops/SUBJECT/VIDEO/000123.jpg
-      manifest.csv      path, subject, video, frame, fold or split, AU01... (1 / 0 / -1)
+      manifest.csv      path, subject, video, frame, fold and/or split, AU01... (1 / 0 / -1)
+      manifest-fold0.csv  (fold datasets) the same rows, split = test for fold 0, train
+      manifest-fold1.csv  for the other folds: the within-domain 3-fold protocol
+      manifest-fold2.csv
       folds.json        subject -> fold (BP4D, BP4D+, DISFA); absent for official splits
       no_face.csv       frames where no face was found (they are not in the manifest)
 
@@ -35,6 +38,9 @@ from d2ca.io import atomic_path
 
 PROGRESS = "progress.csv"
 NUM_FOLDS = 3
+# The paper splits DISFA's three subject folds into training / validation / testing (Sec. IV);
+# BP4D and BP4D+ manifests keep every row (no split column) for cross-domain use.
+FOLD_SPLITS = {"disfa": ("train", "val", "test")}
 
 
 @dataclass(frozen=True)
@@ -269,6 +275,8 @@ def prepare(
         missing = sorted({r.subject for r in records} - set(fold_of))
         if missing:
             raise DatasetError(f"{folds}: no fold for subject(s) {', '.join(missing[:5])}")
+        if not set(fold_of.values()) <= set(range(NUM_FOLDS)):
+            raise DatasetError(f"{folds}: folds must be 0, 1 or 2")
 
     # 2. what an earlier run finished: crops on disk and the progress log
     progress_path = out / PROGRESS
@@ -313,10 +321,11 @@ def prepare(
     for r in records:
         rel = crop_path(r)
         if done.get(rel) == "no_face":
+            index = "" if r.index is None else r.index
             missing_face.append(
                 {
                     "source": str(r.source),
-                    "index": "" if r.index is None else r.index,
+                    "index": index,
                     "subject": r.subject,
                     "video": r.video,
                     "frame": r.frame,
@@ -327,14 +336,12 @@ def prepare(
         row["frame"] = r.frame
         if fold_of:
             row["fold"] = fold_of[r.subject]
+            if key in FOLD_SPLITS:
+                row["split"] = FOLD_SPLITS[key][fold_of[r.subject]]
         else:
             row["split"] = r.split
         row.update({au_name(a): v for a, v in zip(r.aus, r.labels, strict=True)})
         rows.append(row)
-    if fold_of:
-        folds_json = {"protocol": f"subject-independent {NUM_FOLDS}-fold", "folds": fold_of}
-        with atomic_path(out / "folds.json", overwrite=True) as tmp:
-            tmp.write_text(json.dumps(folds_json, indent=2, sort_keys=True) + "\n")
     with atomic_path(out / "no_face.csv", overwrite=True) as tmp:
         with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, ["source", "index", "subject", "video", "frame"])
@@ -342,6 +349,13 @@ def prepare(
             writer.writerows(missing_face)
     if not rows:
         raise DatasetError(f"{root}: no face found in any frame; nothing to put in a manifest")
+    if fold_of:
+        folds_json = {"protocol": f"subject-independent {NUM_FOLDS}-fold", "folds": fold_of}
+        with atomic_path(out / "folds.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(folds_json, indent=2, sort_keys=True) + "\n")
+        for k in range(NUM_FOLDS):
+            fold_rows = [{**r, "split": "test" if r["fold"] == k else "train"} for r in rows]
+            write_manifest(out / f"manifest-fold{k}.csv", fold_rows, overwrite=True)
     manifest = write_manifest(out / "manifest.csv", rows, overwrite=True)
     return PrepareSummary(out, len(records), len(todo), reused, len(missing_face), manifest)
 

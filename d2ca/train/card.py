@@ -1,0 +1,92 @@
+"""The model card (``README.md``) written beside a trained checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from d2ca.config import D2CAConfig
+from d2ca.train.config import TrainConfig
+
+_METHOD_TEXT = {
+    "d2ca": "D2CA (full objective, Eq. 12: L_deco + lambda (L_icl + L_fcl))",
+    "d2ca-no-fcl": "D2CA without the feature-level contrastive loss (FCL)",
+    "d2ca-no-icl-fcl": "D2CA without the image- and feature-level contrastive losses",
+    "source-only": "source-only baseline: E_au + C trained on source labels only",
+    "dann": "DANN baseline: E_au + C with a gradient-reversal domain classifier",
+    "target-only": "target-only upper bound: E_au + C trained on target labels",
+}
+_SPLIT_TEXT = {"target_test": "target, held-out test split", "source_val": "source, validation"}
+
+
+def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str, Any]) -> str:
+    """A Markdown model card: data, protocol, metrics table, intended use, limitations.
+
+    Args:
+        config: the trained model's config (its ``provenance`` names the data and steps).
+        train_config: the run's configuration.
+        metrics: ``{"target_test": evaluate(...), "source_val": evaluate(...)}`` (either may
+            be missing), F1 in [0, 1].
+
+    Example:
+        >>> tc = TrainConfig(source="bp4d:b", target="disfa:d", steps=1)
+        >>> "BP4D" in model_card(D2CAConfig(), tc, {})
+        True
+    """
+    prov = config.provenance
+    pair = prov.get("pair") or f"{train_config.source} -> {train_config.target}"
+    aus = ", ".join(config.au_names)
+    lines = [
+        "---",
+        "library_name: d2ca",
+        "tags: [facial-action-units, domain-adaptation, d2ca]",
+        "---",
+        f"# D2CA checkpoint: {pair.upper()}",
+        "",
+        f"Method: {_METHOD_TEXT[train_config.method]}.",
+        "",
+        "## Training data",
+        f"- Source (labelled): `{train_config.source}`, split `train`.",
+        f"- Target: `{train_config.target}`, split `train`"
+        + (
+            " with its labels (upper bound)."
+            if train_config.method == "target-only"
+            else " without labels (unsupervised adaptation)."
+            if train_config.method != "source-only"
+            else " not used for training."
+        ),
+        f"- AUs ({config.num_aus}): {aus}.",
+        f"- Steps: {prov.get('steps', '?')}, batch {train_config.batch_size} per domain "
+        f"({train_config.subjects} subjects x {train_config.images_per_subject} images on the "
+        f"source), lr {train_config.lr}, seed {train_config.seed}, "
+        f"image size {config.image_size}, d2ca {prov.get('d2ca_version', '?')}.",
+        "",
+        "## Evaluation",
+        "F1 per AU (threshold 0.5 on the sigmoid), in %.",
+        "",
+    ]
+    if metrics:
+        names = list(config.au_names)
+        lines.append("| split | n | " + " | ".join(names) + " | avg |")
+        lines.append("|---" * (len(names) + 3) + "|")
+        for key, m in metrics.items():
+            cells = [f"{100 * m['f1'][a]:.1f}" if a in m["f1"] else "-" for a in names]
+            label = _SPLIT_TEXT.get(key, key)
+            lines.append(
+                f"| {label} | {m['n']} | " + " | ".join(cells) + f" | {100 * m['avg_f1']:.1f} |"
+            )
+    else:
+        lines.append("No evaluation was run.")
+    lines += [
+        "",
+        "## Intended use",
+        "Research on cross-domain facial action unit detection: detecting the listed AUs on "
+        "aligned face crops like those of the training data, and comparing adaptation "
+        "methods. Not for decisions about people (emotion, health, hiring, policing).",
+        "",
+        "## Limitations",
+        f"- Trained only on the data named above; it detects only {aus}.",
+        "- Accuracy drops on faces unlike the training data (pose, lighting, age, ethnicity, "
+        "occlusion, image quality); the figures above hold for the named splits only.",
+        "- Frame-level detector: it does not use time, and AU intensity is not estimated.",
+    ]
+    return "\n".join(lines) + "\n"

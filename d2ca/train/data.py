@@ -1,0 +1,109 @@
+"""Training batches of one split: images cached in memory as uint8, or read by a DataLoader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from d2ca.config import D2CAConfig
+from d2ca.data.dataset import ManifestDataset
+from d2ca.data.manifest import Manifest
+from d2ca.models import to_model_input
+from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
+
+CACHE_LIMIT_BYTES = 2 << 30  # automatic caching below 2 GiB of uint8 pixels per split
+
+Sampler = SubjectBatchSampler | UniformBatchSampler
+
+
+class _Uint8Images(Dataset):
+    """Rows as ``(uint8 (3, S, S) image, row index)`` for the DataLoader path."""
+
+    def __init__(self, dataset: ManifestDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(self.dataset.load_image(i)).permute(2, 0, 1), i
+
+
+class _StepBatches:
+    """An endless batch sampler for ``DataLoader`` reading a step-indexed sampler."""
+
+    def __init__(self, sampler: Sampler, start_step: int) -> None:
+        self.sampler = sampler
+        self.start_step = start_step
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (b.tolist() for b in self.sampler.iter_from(self.start_step))
+
+
+class SplitData:
+    """One split of one domain: labels ``(n, A)`` in {1, 0, -1}, subject ids, images.
+
+    With ``cache`` the images are read once (threads) into a uint8 tensor on ``device``;
+    a batch is then a gather. Otherwise a DataLoader with ``num_workers`` reads them.
+    Batches are ``(x, labels, subjects)`` with ``x`` normalised ``(B, 3, S, S)`` on ``device``.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        config: D2CAConfig,
+        *,
+        device: torch.device,
+        cache: bool | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        self.manifest = manifest
+        self.config = config
+        self.device = device
+        self.num_workers = num_workers
+        self.dataset = ManifestDataset(manifest, config)
+        self.labels = torch.from_numpy(manifest.labels.astype(np.float32)).to(device)
+        self.subject_ids = torch.from_numpy(self.dataset.subject_ids).to(device)
+        nbytes = len(manifest) * 3 * config.image_size**2
+        self.cached = nbytes <= CACHE_LIMIT_BYTES if cache is None else cache
+        self.images = self._preload() if self.cached else None
+
+    def __len__(self) -> int:
+        return len(self.manifest)
+
+    def _preload(self) -> torch.Tensor:
+        s = self.config.image_size
+        out = np.empty((len(self), s, s, 3), dtype=np.uint8)
+
+        def load(i: int) -> None:
+            out[i] = self.dataset.load_image(i)
+
+        with ThreadPoolExecutor(max_workers=max(2, self.num_workers)) as pool:
+            list(pool.map(load, range(len(self))))
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(self.device)
+
+    def batches(
+        self, sampler: Sampler, start_step: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Batches of steps ``start_step, start_step + 1, ...`` (endless)."""
+        if self.images is not None:
+            for idx in sampler.iter_from(start_step):
+                i = torch.from_numpy(idx).to(self.device)
+                x = to_model_input(self.images[i], self.config)
+                yield x, self.labels[i], self.subject_ids[i]
+            return
+        loader = DataLoader(
+            _Uint8Images(self.dataset),
+            batch_sampler=_StepBatches(sampler, start_step),
+            num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
+        for images, idx in loader:
+            x = to_model_input(images.to(self.device, non_blocking=True), self.config)
+            i = idx.to(self.device)
+            yield x, self.labels[i], self.subject_ids[i]

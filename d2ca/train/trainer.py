@@ -1,0 +1,533 @@
+"""The training loop: data, alternating updates, checkpoints, evaluation, final checkpoint.
+
+The loop only orchestrates. The objective lives in :mod:`d2ca.train.objective` (D2CA) and
+:mod:`d2ca.train.baselines`; batches come from :mod:`d2ca.train.sampler` through
+:mod:`d2ca.train.data`; resumable state from :mod:`d2ca.train.checkpoint`.
+
+Run folder::
+
+    OUT/train_config.json           the TrainConfig
+    OUT/metrics.jsonl               one JSON object per logged step and per evaluation
+    OUT/checkpoints/step-XXXXXXXX/  the latest resumable checkpoint
+    OUT/model/                      the final checkpoint (config.json, model.safetensors,
+                                    README.md model card), loadable with d2ca.hub
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+import d2ca
+from d2ca.aus import au_name, shared_aus
+from d2ca.data.manifest import Manifest, parse_data_spec, read_manifest
+from d2ca.errors import D2CAError, InputError
+from d2ca.evaluation import evaluate
+from d2ca.hub import save_pretrained
+from d2ca.io import OutputExistsError, atomic_path
+from d2ca.models import D2CAModel
+from d2ca.train.baselines import DomainClassifier, dann_loss, grl_coefficient, supervised_loss
+from d2ca.train.card import model_card
+from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from d2ca.train.config import D2CA_METHODS, RESUMABLE_CHANGES, TRAIN_CONFIG_NAME, TrainConfig
+from d2ca.train.data import SplitData
+from d2ca.train.objective import discriminator_loss, generator_loss
+from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
+
+METRICS_NAME = "metrics.jsonl"
+RUN_FILES = (TRAIN_CONFIG_NAME, METRICS_NAME, "checkpoints", "model")
+AGGREGATES = ("deco", "total", "disc")  # sums of other terms, listed last in messages
+
+
+class TrainingDivergedError(D2CAError):
+    """A loss term became NaN or infinite; the last good checkpoint is kept."""
+
+
+class _Objective(nn.Module):
+    """The modules one optimiser trains (what DDP synchronises) and the loss over them."""
+
+    def __init__(self, parts: list[nn.Module], loss_fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.parts = nn.ModuleList(parts)
+        self.loss_fn = loss_fn
+
+    def forward(self, *args: Any) -> Any:
+        return self.loss_fn(*args)
+
+
+def _set_requires_grad(modules: list[nn.Module], flag: bool) -> None:
+    for m in modules:
+        for p in m.parameters():
+            p.requires_grad_(flag)
+
+
+def _say(message: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def select_aus(
+    source: tuple[str | None, Manifest], target: tuple[str | None, Manifest]
+) -> tuple[str, ...]:
+    """The AUs a source/target pair shares: the paper's subset when both name a dataset,
+    otherwise the intersection of the manifests' AU columns (in source order)."""
+    (name_s, m_s), (name_t, m_t) = source, target
+    if name_s and name_t:
+        aus = tuple(au_name(n) for n in shared_aus(name_s, name_t))
+        missing = [
+            (a, w)
+            for a in aus
+            for w, m in (("source", m_s), ("target", m_t))
+            if a not in m.au_names
+        ]
+        if missing:
+            raise InputError(
+                f"the {missing[0][1]} manifest has no column {missing[0][0]}, an AU the "
+                f"{name_s}/{name_t} pair shares"
+            )
+        return aus
+    aus = tuple(a for a in m_s.au_names if a in m_t.au_names)
+    if not aus:
+        raise InputError(
+            f"source and target share no AU column (source: {', '.join(m_s.au_names)}; "
+            f"target: {', '.join(m_t.au_names)})"
+        )
+    return aus
+
+
+def _split(manifest: Manifest, name: str, what: str) -> Manifest:
+    if not manifest.rows or "split" not in manifest.rows[0]:
+        _say(f"{what}: no split column, using all {len(manifest)} rows for {name}")
+        return manifest
+    return manifest.split(name)
+
+
+class Trainer:
+    """One training run of D2CA or a baseline (see :class:`TrainConfig` for the options).
+
+    Builds everything in ``__init__`` (data, model, optimisers; restores the latest
+    checkpoint with ``resume``); :meth:`train` runs the loop and writes ``OUT/model``.
+
+    Example:
+        >>> cfg = TrainConfig(source="bp4d:data/bp4d", target="disfa:data/disfa", steps=100,
+        ...                   out_dir="runs/bp4d-disfa")
+        >>> Trainer(cfg).train()  # doctest: +SKIP
+        PosixPath('runs/bp4d-disfa/model')
+    """
+
+    def __init__(self, config: TrainConfig, *, resume: bool = False, overwrite: bool = False):
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+        self.world_size = dist.get_world_size() if dist.is_initialized() else 1
+        self.is_main = self.rank == 0
+        self.out = Path(config.out_dir)
+        config = self._prepare_out_dir(config, resume=resume, overwrite=overwrite)
+        self.config = config
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.device = self._device(config.device)
+        cuda = self.device.type == "cuda"
+        for flag in ("bf16", "compile"):
+            if getattr(config, flag) and not cuda:
+                self.log(f"warning: --{flag} needs CUDA; ignored on {self.device}")
+        self.autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16) if cuda and config.bf16 else nullcontext()
+        )
+
+        # 1. data: shared AUs, splits
+        name_s, path_s = parse_data_spec(config.source)
+        name_t, path_t = parse_data_spec(config.target)
+        m_s, m_t = read_manifest(path_s), read_manifest(path_t)
+        self.au_names = select_aus((name_s, m_s), (name_t, m_t))
+        self.pair = f"{name_s or path_s.name} -> {name_t or path_t.name}"
+        self.log(f"AUs used ({len(self.au_names)}): {', '.join(self.au_names)}")
+        m_s, m_t = m_s.with_aus(self.au_names), m_t.with_aus(self.au_names)
+        self.source_train = _split(m_s, "train", "source")
+        self.source_val = m_s.split("val") if "split" in (m_s.rows or [{}])[0] else None
+        self.target_train = _split(m_t, "train", "target")
+        self.target_test = _split(m_t, "test", "target")
+        method = config.method
+        if method == "target-only" and not (self.target_train.labels >= 0).any():
+            raise InputError("target-only needs target labels; the target train split has none")
+
+        # 2. model and optimisers (same seed on every process: identical initialisation)
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        torch.manual_seed(config.seed)
+        self.model_config = config.model_config(self.au_names)
+        self.model = D2CAModel(self.model_config).to(self.device).train()
+        self.modules: dict[str, nn.Module] = {"model": self.model}
+        self._build_objectives()
+        if self.rank:  # dropout differs between processes
+            torch.manual_seed(config.seed + 1_000_003 * self.rank)
+
+        # 3. batches
+        cache, workers = config.cache_images, config.num_workers
+        kw = {"device": self.device, "cache": cache, "num_workers": workers}
+        shard = {"seed": config.seed, "rank": self.rank, "world_size": self.world_size}
+        self.main_data = SplitData(
+            self.target_train if method == "target-only" else self.source_train,
+            self.model_config,
+            **kw,
+        )
+        if method in D2CA_METHODS:
+            self.main_sampler = SubjectBatchSampler(
+                self.main_data.subject_ids.cpu().numpy(),
+                config.subjects,
+                config.images_per_subject,
+                **shard,
+            )
+        else:
+            self.main_sampler = UniformBatchSampler(len(self.main_data), config.batch_size, **shard)
+        self.target_data = self.target_sampler = None
+        if method in (*D2CA_METHODS, "dann"):
+            self.target_data = SplitData(self.target_train, self.model_config, **kw)
+            self.target_sampler = UniformBatchSampler(
+                len(self.target_data), config.batch_size, **{**shard, "seed": config.seed + 1}
+            )
+        per_step = config.batch_size * self.world_size
+        self.steps_per_epoch = max(1, math.ceil(len(self.main_data) / per_step))
+        self.total_steps = config.steps or config.epochs * self.steps_per_epoch
+        self.eval_every = config.eval_every or self.steps_per_epoch
+
+        # 4. resume
+        self.step = 0
+        self.last_eval: dict[str, Any] = {}
+        ckpt = latest_checkpoint(self.out / "checkpoints") if resume else None
+        if ckpt is not None:
+            self.step, extra = load_checkpoint(ckpt, self.modules, self.optimizers)
+            self.last_eval = extra.get("eval", {})
+            if self.rank:
+                torch.manual_seed(config.seed + 1_000_003 * self.rank + self.step)
+            self.log(f"resumed from {ckpt} (step {self.step})")
+            if self.is_main:
+                self._truncate_metrics(self.step)
+        elif resume:
+            self.log(f"no checkpoint in {self.out / 'checkpoints'}: starting from step 0")
+
+    # ------------------------------------------------------------------ setup helpers
+    def log(self, message: str) -> None:
+        if self.is_main:
+            _say(message)
+
+    def _device(self, name: str) -> torch.device:
+        device = torch.device(name)
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise InputError(f"device {name!r}: CUDA is not available")
+            if self.world_size > 1:  # one GPU per process, chosen by torchrun
+                import os
+
+                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
+            torch.cuda.set_device(device)
+        return device
+
+    def _prepare_out_dir(self, config: TrainConfig, *, resume: bool, overwrite: bool):
+        out = self.out
+        existing = [n for n in RUN_FILES if (out / n).exists()]
+        if resume and (out / TRAIN_CONFIG_NAME).exists():
+            saved = TrainConfig.load(out)
+            changed = [k for k in saved.changes(config) if k not in RESUMABLE_CHANGES]
+            if changed:
+                raise InputError(
+                    f"cannot resume {out} with different {', '.join(changed)} "
+                    f"(saved in {out / TRAIN_CONFIG_NAME}); only "
+                    f"{', '.join(sorted(RESUMABLE_CHANGES))} may change"
+                )
+            if self.is_main and saved != config:
+                config.save(out, overwrite=True)
+            return config
+        if existing and not (resume or overwrite):
+            raise OutputExistsError(
+                f"{out} already holds a run ({', '.join(existing)}); pass --resume to continue "
+                "it or --overwrite to start again"
+            )
+        if self.is_main:
+            if overwrite:
+                for name in existing:
+                    path = out / name
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+            out.mkdir(parents=True, exist_ok=True)
+            config.save(out, overwrite=True)
+        if dist.is_initialized():
+            dist.barrier()
+        return config
+
+    def _build_objectives(self) -> None:
+        """One ``_Objective`` (and Adam) per alternating update; DDP-wrapped when distributed."""
+        model, cfg, tc = self.model, self.model_config, self.config
+        method = tc.method
+        adam = {"lr": tc.lr, "betas": tc.betas}
+        self.discriminators = [model.disc_s, model.disc_t]
+        if method in D2CA_METHODS:
+            parts = [model.e_au, model.e_dm_s, model.e_dm_t, model.decoder, model.classifier]
+            if cfg.use_icl:
+                parts.append(model.proj)
+            objectives = {
+                "generator": _Objective(
+                    parts, lambda x_s, z_s, ids, x_t: generator_loss(model, x_s, z_s, ids, x_t, cfg)
+                ),
+                "discriminator": _Objective(
+                    self.discriminators,
+                    lambda x_s, x_t, sw: discriminator_loss(model, x_s, x_t, sw),
+                ),
+            }
+        elif method == "dann":
+            self.domain_head = DomainClassifier(cfg).to(self.device)
+            self.modules["domain_head"] = self.domain_head
+            objectives = {
+                "generator": _Objective(
+                    [model.e_au, model.classifier, self.domain_head],
+                    lambda x_s, z_s, x_t, c: dann_loss(model, self.domain_head, x_s, z_s, x_t, c),
+                )
+            }
+        else:
+            objectives = {
+                "generator": _Objective(
+                    [model.e_au, model.classifier], lambda x, z: supervised_loss(model, x, z)
+                )
+            }
+        self.optimizers = {
+            name: torch.optim.Adam(obj.parameters(), **adam) for name, obj in objectives.items()
+        }
+        if tc.compile and self.device.type == "cuda":
+            for part in {id(p): p for obj in objectives.values() for p in obj.parts}.values():
+                part.compile()
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # BN statistics stay per process (no buffer broadcast each forward); rank 0 saves
+            objectives = {
+                n: DDP(o, device_ids=ids, broadcast_buffers=False) for n, o in objectives.items()
+            }
+        self.objectives = objectives
+
+    # ------------------------------------------------------------------ the loop
+    def _batches(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        main = self.main_data.batches(self.main_sampler, self.step)
+        if self.target_data is None:
+            yield from main
+            return
+        target = self.target_data.batches(self.target_sampler, self.step)
+        for (x_s, z_s, ids), (x_t, _, _) in zip(main, target, strict=True):
+            yield x_s, z_s, ids, x_t
+
+    def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """One optimisation step (both alternating updates for D2CA); returns the terms."""
+        method = self.config.method
+        opt_g = self.optimizers["generator"]
+        if method in D2CA_METHODS:
+            x_s, z_s, ids, x_t = batch
+            _set_requires_grad(self.discriminators, False)  # the G step never updates D
+            with self.autocast:
+                loss, terms, swaps = self.objectives["generator"](x_s, z_s, ids, x_t)
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_g.step()
+            _set_requires_grad(self.discriminators, True)
+            opt_d = self.optimizers["discriminator"]
+            with self.autocast:
+                d_loss, d_terms = self.objectives["discriminator"](x_s, x_t, swaps)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            return {**terms, **d_terms}
+        if method == "dann":
+            x_s, z_s, _, x_t = batch
+            args = (x_s, z_s, x_t, grl_coefficient(self.step / self.total_steps))
+        else:
+            x, z, _ = batch
+            args = (x, z)
+        with self.autocast:
+            loss, terms = self.objectives["generator"](*args)
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+        return terms
+
+    def train(self, until: int | None = None) -> Path | None:
+        """Train up to step ``until`` (default: the end); at the end write ``OUT/model``.
+
+        Returns:
+            The final checkpoint folder, or None when stopped early by ``until`` (or on a
+            process other than rank 0).
+
+        Raises:
+            TrainingDivergedError: a loss term is NaN or infinite (the last checkpoint stays).
+        """
+        stop = min(until or self.total_steps, self.total_steps)
+        if self.step < stop:
+            self._loop(stop)
+        if self.step < self.total_steps:
+            return None
+        return self._finish()
+
+    def _loop(self, stop: int) -> None:
+        from tqdm import tqdm
+
+        tc = self.config
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not (self.is_main and tc.progress),
+            desc=tc.method,
+        )
+        metrics = (self.out / METRICS_NAME).open("a") if self.is_main else None
+        names: list[str] | None = None
+        acc: torch.Tensor | None = None
+        count, t_log = 0, time.perf_counter()
+        try:
+            for batch in self._batches():
+                terms = self.train_step(batch)
+                self.step += 1
+                values = torch.stack([v.float() for v in terms.values()])
+                if not bool(torch.isfinite(values).all()):
+                    self._diverged(terms)
+                names = names or list(terms)
+                acc = values if acc is None else acc + values
+                count += 1
+                bar.update(1)
+                if self.step % tc.log_every == 0 or self.step == stop:
+                    now = time.perf_counter()
+                    means = dict(zip(names, (acc / count).tolist(), strict=True))
+                    bar.set_postfix(
+                        {
+                            k: f"{v:.3g}"
+                            for k, v in means.items()
+                            if k not in ("deco", "disc_s", "disc_t")
+                        },
+                        refresh=False,
+                    )
+                    self._write(
+                        metrics,
+                        {
+                            "kind": "train",
+                            "step": self.step,
+                            "epoch": self._epoch(),
+                            "steps_per_s": round(count / (now - t_log), 4),
+                            "loss": means,
+                        },
+                    )
+                    acc, count, t_log = None, 0, now
+                if self.step % self.eval_every == 0 or self.step == self.total_steps:
+                    self._evaluate(metrics)
+                if self.step % tc.checkpoint_every == 0 or self.step == stop:
+                    self._checkpoint()
+                if self.step >= stop:
+                    break
+        finally:
+            bar.close()
+            if metrics is not None:
+                metrics.close()
+
+    def _epoch(self) -> float:
+        return round(self.step / self.steps_per_epoch, 4)
+
+    def _write(self, handle: Any, record: dict[str, Any]) -> None:
+        if handle is not None:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+
+    def _diverged(self, terms: dict[str, torch.Tensor]) -> None:
+        bad = [k for k, v in terms.items() if not bool(torch.isfinite(v).all())]
+        first = next((k for k in bad if k not in AGGREGATES), bad[0])
+        last = latest_checkpoint(self.out / "checkpoints")
+        kept = f"; the last good checkpoint is {last}" if last else "; no checkpoint was written"
+        raise TrainingDivergedError(
+            f"loss term {first!r} is not finite at step {self.step} "
+            f"(non-finite: {', '.join(bad)}){kept}"
+        )
+
+    def _evaluate(self, metrics: Any = None) -> dict[str, Any]:
+        """Per-AU F1 on the held-out target split and the source validation split (rank 0)."""
+        if not self.is_main:
+            return {}
+        result = {}
+        kw = {
+            "au_names": self.au_names,
+            "batch_size": self.config.eval_batch_size,
+            "device": self.device,
+        }
+        for key, manifest in (("target_test", self.target_test), ("source_val", self.source_val)):
+            if manifest is not None and len(manifest):
+                result[key] = evaluate(self.model, manifest, **kw)
+        self.last_eval = {"step": self.step, **result}
+        self._write(metrics, {"kind": "eval", "step": self.step, "epoch": self._epoch(), **result})
+        summary = ", ".join(f"{k} avg F1 {100 * v['avg_f1']:.1f}" for k, v in result.items())
+        self.log(f"step {self.step}: {summary}")
+        return result
+
+    def _checkpoint(self) -> None:
+        if self.is_main:
+            save_checkpoint(
+                self.out / "checkpoints",
+                self.step,
+                self.modules,
+                self.optimizers,
+                {"eval": self.last_eval},
+            )
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Drop log lines written after the checkpoint being resumed from."""
+        path = self.out / METRICS_NAME
+        if not path.exists():
+            return
+        lines = [
+            ln
+            for ln in path.read_text().splitlines()
+            if ln.strip() and json.loads(ln)["step"] <= step
+        ]
+        with atomic_path(path, overwrite=True) as tmp:
+            tmp.write_text("".join(ln + "\n" for ln in lines))
+
+    def _finish(self) -> Path | None:
+        if not self.is_main:
+            return None
+        if self.last_eval.get("step") != self.step:
+            self._evaluate()
+        final = {k: v for k, v in self.last_eval.items() if k != "step"}
+        tc = self.config
+        provenance = {
+            "source": tc.source,
+            "target": tc.target,
+            "pair": self.pair,
+            "aus": list(self.au_names),
+            "method": tc.method,
+            "steps": self.step,
+            "epochs": self._epoch(),
+            "seed": tc.seed,
+            "d2ca_version": d2ca.__version__,
+            "metrics": final,
+            "train_config": tc.to_dict(),
+        }
+        self.model.config = dataclasses.replace(self.model_config, provenance=provenance)
+        card = model_card(self.model.config, tc, final)
+        folder = save_pretrained(self.model, self.out / "model", overwrite=True, card=card)
+        self.log(f"wrote {folder}")
+        return folder
+
+
+def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Path | None:
+    """Train with ``config`` and return the final checkpoint folder (``OUT/model``).
+
+    Example:
+        >>> train(TrainConfig(source="bp4d:b", target="disfa:d", steps=10))  # doctest: +SKIP
+    """
+    return Trainer(config, resume=resume, overwrite=overwrite).train()

@@ -39,7 +39,7 @@ class ManifestDataset(Dataset):
                 im = im.convert("RGB")
                 if im.size != (size, size):
                     im = im.resize((size, size), Image.BILINEAR)
-                return np.asarray(im)
+                return np.array(im)  # writable: torch.from_numpy warns otherwise
         except (OSError, ValueError) as e:
             raise ManifestError(f"{path}: cannot read image ({e})") from None
 

@@ -325,99 +325,95 @@ class _Plan:
 def _plan(idt: Identity, k: Mapping[int, float]) -> _Plan:
     """Landmarks, creases and depth bumps of identity ``idt`` showing AUs ``k`` (0-1 each)."""
     plan = _Plan()
-    a, b = idt.face_w, idt.face_h
     # face outline: ellipse, widened or tapered in the jaw
     t = np.linspace(0, 2 * np.pi, 72, endpoint=False)
-    ox, oy = a * np.sin(t), _CY - b * np.cos(t)
-    rel = (oy - _CY) / b
+    ox, oy = idt.face_w * np.sin(t), _CY - idt.face_h * np.cos(t)
+    rel = (oy - _CY) / idt.face_h
     ox = ox * (1 + idt.jaw * np.exp(-(((rel - 0.65) / 0.2) ** 2)))
     plan.shapes["outline"] = np.stack([ox, oy], 1)
+    for side, s in (("l", -1), ("r", 1)):
+        _plan_brow_and_eye(plan, idt, k, side, s)
+    _plan_forehead(plan, idt, k)
+    nose_w, nose_y = _plan_nose(plan, idt, k)
+    _plan_mouth(plan, idt, k, nose_w, nose_y)
+    return plan
 
+
+def _plan_brow_and_eye(
+    plan: _Plan, idt: Identity, k: Mapping[int, float], side: str, s: int
+) -> None:
+    """One brow and eye (``s`` = -1 on the image's left): AU1, AU2, AU4, AU6, AU7."""
     # --- brows (AU1 inner raise, AU2 outer raise, AU4 lower and draw together)
     es, ey = idt.eye_spacing, idt.eye_y
     ew = 0.072 * idt.eye_size
     by = ey - 0.095 * idt.brow_height
-    for side, s in (("l", -1), ("r", 1)):
-        inner = np.array(
-            [s * (es - ew * 1.05 - 0.025 * k[4]), by + 0.012 - 0.06 * k[1] + 0.045 * k[4]]
+    inner = np.array([s * (es - ew * 1.05 - 0.025 * k[4]), by + 0.012 - 0.06 * k[1] + 0.045 * k[4]])
+    peak = np.array(
+        [s * (es + 0.25 * ew), by - idt.brow_arch - 0.025 * k[1] - 0.05 * k[2] + 0.02 * k[4]]
+    )
+    outer = np.array([s * (es + 1.45 * ew), by + 0.01 - 0.05 * k[2] + 0.008 * k[4]])
+    centre = _spline([inner, peak, outer], 6)
+    th = 0.022 * idt.brow_thick * np.linspace(1.0, 0.45, len(centre))
+    th = th * (1 + 0.2 * k[4])
+    normal = np.gradient(centre, axis=0)[:, ::-1] * np.array([1, -1])
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-9
+    normal *= -np.sign(normal[:, 1:2] + 1e-9)  # point up
+    top = centre + normal * th[:, None] * 0.55
+    bottom = centre - normal * th[:, None] * 0.45
+    plan.shapes[f"brow_{side}"] = np.vstack([top, bottom[::-1]])
+    # --- eyes (AU6 / AU7 raise the lower lid; AU4 / AU7 lower the upper lid)
+    cx = s * es
+    hu = 0.044 * idt.eye_size * (1 - 0.22 * k[4] - 0.2 * k[7] - 0.12 * k[6])
+    hl = 0.026 * idt.eye_size * (1 - 0.5 * k[6] - 0.65 * k[7])
+    lift = 0.012 * k[6] + 0.012 * k[7]
+    u = np.linspace(0, 1, 13)
+    xs = cx + s * ew * (2 * u - 1)
+    base = ey - idt.eye_tilt * (2 * u - 1) * 0.5  # outer corner higher for tilt > 0
+    upper = np.stack([xs, base - hu * np.sin(np.pi * u) ** 0.8 * (1 + 0.15 * (0.5 - u))], 1)
+    lower = np.stack([xs, base + hl * np.sin(np.pi * u) - lift * np.sin(np.pi * u) ** 2], 1)
+    plan.shapes[f"eye_{side}"] = np.vstack([upper, lower[::-1][1:-1]])
+    plan.shapes[f"upper_lid_{side}"] = upper
+    plan.shapes[f"lower_lid_{side}"] = lower
+    plan.shapes[f"iris_{side}"] = np.array([[cx, ey - 0.004], [0.034 * idt.eye_size, 0]])
+    # AU6: crow's feet at the outer corner and the infraorbital furrow
+    corner = np.array([cx + s * ew * 1.05, ey])
+    for j, ang in enumerate((-0.45, 0.0, 0.45)):
+        d = np.array([s * math.cos(ang), math.sin(ang)])
+        start = corner + d * 0.02
+        line = np.stack([start, start + d * 0.055 + np.array([0, 0.006 * j - 0.006])])
+        plan.creases.append((line, 0.45 * k[6] + 0.15 * idt.age, 0.006))
+    furrow = _spline(
+        [
+            [cx - s * ew * 0.8, ey + hl + 0.03],
+            [cx, ey + hl + 0.045 - lift],
+            [cx + s * ew * 0.9, ey + hl + 0.025],
+        ],
+        5,
+    )
+    plan.creases.append((furrow, 0.35 * k[6] + 0.1 * idt.age, 0.007))
+    plan.creases.append((lower + [0, 0.012], 0.4 * k[7] + 0.15 * k[6], 0.008))  # lid bulge
+    # cheeks (AU6 raise, AU12 a little)
+    plan.bumps.append(
+        (
+            s * 0.25,
+            0.1 - 0.035 * k[6] - 0.01 * k[12],
+            0.11,
+            0.09,
+            0.05 + 0.07 * k[6] + 0.025 * k[12],
         )
-        peak = np.array(
-            [s * (es + 0.25 * ew), by - idt.brow_arch - 0.025 * k[1] - 0.05 * k[2] + 0.02 * k[4]]
-        )
-        outer = np.array([s * (es + 1.45 * ew), by + 0.01 - 0.05 * k[2] + 0.008 * k[4]])
-        centre = _spline([inner, peak, outer], 6)
-        th = 0.022 * idt.brow_thick * np.linspace(1.0, 0.45, len(centre))
-        th = th * (1 + 0.2 * k[4])
-        normal = np.gradient(centre, axis=0)[:, ::-1] * np.array([1, -1])
-        normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-9
-        normal *= -np.sign(normal[:, 1:2] + 1e-9)  # point up
-        top = centre + normal * th[:, None] * 0.55
-        bottom = centre - normal * th[:, None] * 0.45
-        plan.shapes[f"brow_{side}"] = np.vstack([top, bottom[::-1]])
-        # --- eyes (AU6 / AU7 raise the lower lid; AU4 / AU7 lower the upper lid)
-        cx = s * es
-        hu = 0.044 * idt.eye_size * (1 - 0.22 * k[4] - 0.2 * k[7] - 0.12 * k[6])
-        hl = 0.026 * idt.eye_size * (1 - 0.5 * k[6] - 0.65 * k[7])
-        lift = 0.012 * k[6] + 0.012 * k[7]
-        u = np.linspace(0, 1, 13)
-        xs = cx + s * ew * (2 * u - 1)
-        base = ey - idt.eye_tilt * (2 * u - 1) * 0.5  # outer corner higher for tilt > 0
-        upper = np.stack([xs, base - hu * np.sin(np.pi * u) ** 0.8 * (1 + 0.15 * (0.5 - u))], 1)
-        lower = np.stack([xs, base + hl * np.sin(np.pi * u) - lift * np.sin(np.pi * u) ** 2], 1)
-        plan.shapes[f"eye_{side}"] = np.vstack([upper, lower[::-1][1:-1]])
-        plan.shapes[f"upper_lid_{side}"] = upper
-        plan.shapes[f"lower_lid_{side}"] = lower
-        plan.shapes[f"iris_{side}"] = np.array([[cx, ey - 0.004], [0.034 * idt.eye_size, 0]])
-        # AU6: crow's feet at the outer corner and the infraorbital furrow
-        corner = np.array([cx + s * ew * 1.05, ey])
-        for j, ang in enumerate((-0.45, 0.0, 0.45)):
-            d = np.array([s * math.cos(ang), math.sin(ang)])
-            start = corner + d * 0.02
-            line = np.stack([start, start + d * 0.055 + np.array([0, 0.006 * j - 0.006])])
-            plan.creases.append((line, 0.45 * k[6] + 0.15 * idt.age, 0.006))
-        furrow = _spline(
-            [
-                [cx - s * ew * 0.8, ey + hl + 0.03],
-                [cx, ey + hl + 0.045 - lift],
-                [cx + s * ew * 0.9, ey + hl + 0.025],
-            ],
-            5,
-        )
-        plan.creases.append((furrow, 0.35 * k[6] + 0.1 * idt.age, 0.007))
-        plan.creases.append((lower + [0, 0.012], 0.4 * k[7] + 0.15 * k[6], 0.008))  # lid bulge
-        # cheeks (AU6 raise, AU12 a little)
-        plan.bumps.append(
-            (
-                s * 0.25,
-                0.1 - 0.035 * k[6] - 0.01 * k[12],
-                0.11,
-                0.09,
-                0.05 + 0.07 * k[6] + 0.025 * k[12],
-            )
-        )
-        plan.bumps.append((cx, ey, 0.08, 0.05, -0.04))  # eye socket
-        # AU2: lateral forehead lines; AU1: central ones
-        for j in range(3):
-            y = by - 0.07 - 0.055 * j
-            lat = _spline([[s * 0.07, y + 0.004], [s * 0.18, y - 0.006], [s * 0.3, y + 0.02]], 5)
-            plan.creases.append((lat, 0.35 * k[2] + 0.12 * idt.age, 0.006))
-        # nasolabial fold (AU12 deepens and pushes it out, AU10 deepens its top, AU6 too)
-    nw = 0.065 * idt.nose_w * (1 + 0.15 * k[10])
-    ny = 0.095 * idt.nose_len
-    my = ny + 0.17
-    mw = 0.14 * idt.mouth_w * (1 - 0.14 * k[23] - 0.1 * k[14]) * (1 + 0.1 * k[12])
-    for s in (-1, 1):
-        fold = _spline(
-            [
-                [s * (nw + 0.025), ny - 0.01 - 0.01 * k[10]],
-                [s * (mw + 0.035 + 0.02 * k[12]), my - 0.04 - 0.01 * k[12]],
-                [s * (mw + 0.05 + 0.02 * k[12]), my + 0.06],
-            ],
-            6,
-        )
-        plan.creases.append(
-            (fold, 0.08 + 0.25 * idt.age + 0.4 * k[12] + 0.3 * k[10] + 0.1 * k[6], 0.012)
-        )
+    )
+    plan.bumps.append((cx, ey, 0.08, 0.05, -0.04))  # eye socket
+    # AU2: lateral forehead lines (AU1's central ones: _plan_forehead)
+    for j in range(3):
+        y = by - 0.07 - 0.055 * j
+        lat = _spline([[s * 0.07, y + 0.004], [s * 0.18, y - 0.006], [s * 0.3, y + 0.02]], 5)
+        plan.creases.append((lat, 0.35 * k[2] + 0.12 * idt.age, 0.006))
+
+
+def _plan_forehead(plan: _Plan, idt: Identity, k: Mapping[int, float]) -> None:
+    """AU1's central forehead lines, AU4's furrows and bunching, the brow ridge."""
+    ey = idt.eye_y
+    by = ey - 0.095 * idt.brow_height
     for j in range(3):  # AU1: central forehead lines
         y = by - 0.075 - 0.055 * j
         line = _spline([[-0.13, y + 0.008], [0, y - 0.004], [0.13, y + 0.008]], 5)
@@ -429,7 +425,12 @@ def _plan(idt: Identity, k: Mapping[int, float]) -> _Plan:
     plan.bumps.append((0.0, by + 0.02, 0.3, 0.04, 0.025))  # brow ridge
     plan.bumps.append((0.0, by + 0.035 + 0.02 * k[4], 0.06, 0.03, 0.02 * k[4]))  # AU4 bunching
 
-    # --- nose (AU10 raises and flares the wings)
+
+def _plan_nose(plan: _Plan, idt: Identity, k: Mapping[int, float]) -> tuple[float, float]:
+    """Nose bumps, nostrils and wings (AU10 raises and flares them); returns half-width, tip y."""
+    ey = idt.eye_y
+    nw = 0.065 * idt.nose_w * (1 + 0.15 * k[10])
+    ny = 0.095 * idt.nose_len
     plan.bumps.append((0.0, (ey + ny) / 2, 0.035, (ny - ey) / 2, 0.09))  # ridge
     plan.bumps.append((0.0, ny - 0.005, 0.04, 0.035, 0.06))  # tip
     for s in (-1, 1):
@@ -448,7 +449,26 @@ def _plan(idt: Identity, k: Mapping[int, float]) -> _Plan:
             5,
         )
         plan.creases.append((wing, 0.25 + 0.2 * k[10], 0.006))
+    return nw, ny
 
+
+def _plan_mouth(plan: _Plan, idt: Identity, k: Mapping[int, float], nw: float, ny: float) -> None:
+    """Lips, nasolabial folds, dimples, chin: AU10, AU12, AU14, AU15, AU17, AU23, AU24."""
+    my = ny + 0.17
+    mw = 0.14 * idt.mouth_w * (1 - 0.14 * k[23] - 0.1 * k[14]) * (1 + 0.1 * k[12])
+    # nasolabial folds (AU12 deepens and pushes them out, AU10 deepens the top, AU6 too)
+    for s in (-1, 1):
+        fold = _spline(
+            [
+                [s * (nw + 0.025), ny - 0.01 - 0.01 * k[10]],
+                [s * (mw + 0.035 + 0.02 * k[12]), my - 0.04 - 0.01 * k[12]],
+                [s * (mw + 0.05 + 0.02 * k[12]), my + 0.06],
+            ],
+            6,
+        )
+        plan.creases.append(
+            (fold, 0.08 + 0.25 * idt.age + 0.4 * k[12] + 0.3 * k[10] + 0.1 * k[6], 0.012)
+        )
     # --- mouth: AU12 up/out, AU15 down, AU14 in + dimple, AU10 upper lip up,
     #     AU17 lower lip up, AU23 thin and narrow, AU24 pressed thin and straight
     thin = min(0.6 * k[23] + 0.6 * k[24], 0.75)
@@ -505,7 +525,7 @@ def _plan(idt: Identity, k: Mapping[int, float]) -> _Plan:
         plan.bumps.append((cx + s * 0.04, cy, 0.02, 0.03, -0.025 * k[14]))
         marionette = np.array([[cx + s * 0.01, cy + 0.015], [cx + s * 0.03, cy + 0.09]])
         plan.creases.append((marionette, 0.45 * k[15] + 0.1 * idt.age, 0.009))  # AU15
-    chin_y = _CY + b
+    chin_y = _CY + idt.face_h
     sulcus = _spline(
         [[-0.08, my + ll + 0.045], [0, my + ll + 0.032 - 0.01 * k[17]], [0.08, my + ll + 0.045]], 5
     )
@@ -516,7 +536,6 @@ def _plan(idt: Identity, k: Mapping[int, float]) -> _Plan:
     plan.bumps.append((0.0, my + 0.01, mw * 0.9, 0.04, 0.035 + 0.015 * k[23] + 0.02 * k[17]))
     plan.bumps.append((0.0, my - ul - 0.03, mw * 0.9, 0.018, 0.03 * k[24]))  # AU24 bulges
     plan.bumps.append((0.0, my + ll + 0.03, mw * 0.9, 0.018, 0.03 * k[24]))
-    return plan
 
 
 def _rotation(scene: Scene) -> np.ndarray:
@@ -677,244 +696,216 @@ def _shade(cam: _Camera, depth: np.ndarray, scene: Scene) -> np.ndarray:
     return (shade[..., None] + 0.12 * spec[..., None]).astype(np.float32)
 
 
-def _draw_face(img, cam: _Camera, plan: _Plan, idt: Identity, scene: Scene) -> dict:
-    """Draw the head (hair, neck, ears, face, features) onto ``img``; return pixel landmarks."""
-    n = img.shape[0]
-    bumps = plan.bumps
-    skin = np.asarray(idt.skin, dtype=np.float32)
-    hair = np.asarray(idt.hair_rgb, dtype=np.float32)
+def _stroke(shape, line, width: float, blur: float = 0.0):
+    """Mask of an open polyline ``width`` pixels wide (see :func:`_mask`)."""
+    return _mask(shape, [line], fill=False, closed=False, width=width, blur=blur)
 
-    def proj(pts, lift=0.0):
+
+class _Head:
+    """Projection helpers shared by the drawing steps of one render."""
+
+    def __init__(self, cam: _Camera, plan: _Plan) -> None:
+        self.cam, self.plan, self.px = cam, plan, cam.px
+        outline = plan.shapes["outline"]
+        scales = (1.0, 0.95, 0.85, 0.7)  # rings of the outline on the ellipsoid surface
+        self.rings = [
+            np.stack([outline[:, 0] * s, _CY + (outline[:, 1] - _CY) * s], 1) for s in scales
+        ]
+        self.ring_z = [np.full(len(outline), cam.axes[2] * math.sqrt(1 - s * s)) for s in scales]
+
+    def proj(self, pts, lift: float = 0.0) -> np.ndarray:
+        """Face-space points on the surface (plus ``lift``) -> canvas pixels."""
         pts = np.asarray(pts, dtype=float)
-        return cam.project(pts, cam.surface_z(pts, bumps, lift))
+        return self.cam.project(pts, self.cam.surface_z(pts, self.plan.bumps, lift))
 
-    outline = plan.shapes["outline"]
-    rings = [
-        np.stack([outline[:, 0] * s, _CY + (outline[:, 1] - _CY) * s], 1)
-        for s in (1.0, 0.95, 0.85, 0.7)
-    ]
-    z_rings = [
-        np.full(len(outline), cam.axes[2] * math.sqrt(1 - s * s)) for s in (1.0, 0.95, 0.85, 0.7)
-    ]
-    face_px = cv2.convexHull(
-        np.vstack([cam.project(r, z) for r, z in zip(rings, z_rings, strict=True)]).astype(
-            np.float32
-        )
-    )[:, 0]
-    volume = 1.3 if idt.hair_style == "curly" else 1.08
-
-    def head_hull(scale):
+    def hull(self, scale: float = 1.0) -> np.ndarray:
+        """Silhouette of the head (``scale`` > 1: a hair volume around it), in pixels."""
         pts = [
-            cam.project(np.stack([r[:, 0] * scale, _CY + (r[:, 1] - _CY) * scale], 1), z * scale)
-            for r, z in zip(rings, z_rings, strict=True)
+            self.cam.project(
+                np.stack([r[:, 0] * scale, _CY + (r[:, 1] - _CY) * scale], 1), z * scale
+            )
+            for r, z in zip(self.rings, self.ring_z, strict=True)
         ]
         return cv2.convexHull(np.vstack(pts).astype(np.float32))[:, 0]
 
-    light_level = scene.ambient + (1 - scene.ambient) * 0.8
-    # hair behind the head
+
+def _light_level(scene: Scene) -> float:
+    """Brightness of flat, unshaded parts (hair, neck, ears, hands) under the scene's light."""
+    return scene.ambient + (1 - scene.ambient) * 0.8
+
+
+def _draw_behind(img, head: _Head, idt: Identity, scene: Scene) -> None:
+    """Long hair behind the head, neck, clothes and ears."""
+    n, a, light = img.shape[0], idt.face_w, _light_level(scene)
+    skin = np.asarray(idt.skin, dtype=np.float32)
+    cam = head.cam
     if idt.hair_style in ("long", "curly"):
-        a = idt.face_w
-        top = head_hull(volume + 0.04)
+        top = head.hull(_hair_volume(idt) + 0.04)
         top = top[top[:, 1] < cam.project(np.array([[0, _CY]]), np.array([0.0]))[0, 1]]
         drop = 0.95 if idt.hair_style == "long" else 0.35
         lower = cam.project(np.array([[1.25 * a, drop], [-1.25 * a, drop]]), np.zeros(2))
         back = cv2.convexHull(np.vstack([top, lower]).astype(np.float32))[:, 0]
-        _paint(img, _mask(img.shape[:2], [back]), hair * 0.75 * light_level)
-    # neck and clothes (the head turns on the neck: only roll and jitter apply)
-    neck_cam = _Camera(
-        idt,
-        Scene(roll=scene.roll, scale=scene.scale, shift_x=scene.shift_x, shift_y=scene.shift_y),
-        n,
+        _paint(img, _mask(img.shape[:2], [back]), np.asarray(idt.hair_rgb) * 0.75 * light)
+    # the head turns on the neck: only roll and jitter move the neck and clothes
+    still = Scene(roll=scene.roll, scale=scene.scale, shift_x=scene.shift_x, shift_y=scene.shift_y)
+    body = _Camera(idt, still, n)
+    neck = np.array([[-0.42 * a, 0.25], [0.42 * a, 0.25], [0.5 * a, 1.2], [-0.5 * a, 1.2]])
+    _paint(img, _mask(img.shape[:2], [body.project(neck, np.zeros(4))]), skin * 0.72 * light)
+    clothes = np.array(
+        [
+            [-1.6, 1.3],
+            [-1.1, 0.7],
+            [-0.42 * a, 0.68],
+            [0, 0.8],
+            [0.42 * a, 0.68],
+            [1.1, 0.7],
+            [1.6, 1.3],
+        ]
     )
-    a = idt.face_w
-    neck = neck_cam.project(
-        np.array([[-0.42 * a, 0.25], [0.42 * a, 0.25], [0.5 * a, 1.2], [-0.5 * a, 1.2]]),
-        np.zeros(4),
+    _paint(
+        img,
+        _mask(img.shape[:2], [body.project(clothes, np.zeros(7))]),
+        np.asarray(idt.clothes_rgb) * light,
     )
-    _paint(img, _mask(img.shape[:2], [neck]), skin * 0.72 * light_level)
-    clothes = neck_cam.project(
-        np.array(
-            [
-                [-1.6, 1.3],
-                [-1.1, 0.7],
-                [-0.42 * a, 0.68],
-                [0, 0.8],
-                [0.42 * a, 0.68],
-                [1.1, 0.7],
-                [1.6, 1.3],
-            ]
-        ),
-        np.zeros(7),
-    )
-    _paint(img, _mask(img.shape[:2], [clothes]), np.asarray(idt.clothes_rgb) * light_level)
-    # ears, slightly behind the face plane
-    for s in (-1, 1):
-        ear = cam.project(_ellipse(s * idt.face_w * 0.97, -0.08, 0.055, 0.1), np.full(24, -0.12))
-        _paint(img, _mask(img.shape[:2], [ear]), skin * 0.85 * light_level)
+    for s in (-1, 1):  # ears, slightly behind the face plane
+        ear = cam.project(_ellipse(s * a * 0.97, -0.08, 0.055, 0.1), np.full(24, -0.12))
+        _paint(img, _mask(img.shape[:2], [ear]), skin * 0.85 * light)
 
-    # --- the face: albedo with features, then shading, then composite
-    mb = _mask(img.shape[:2], [face_px])
-    if mb is None:
-        return {}
-    face_mask, box = mb
+
+def _hair_volume(idt: Identity) -> float:
+    return 1.3 if idt.hair_style == "curly" else 1.08
+
+
+def _draw_skin(albedo, head: _Head, idt: Identity, box) -> None:
+    """Skin colour with blotches, cheek colour, moles, creases and AU17's chin dimpling."""
     y0, y1, x0, x1 = box
-    albedo = np.empty((n, n, 3), np.float32)
+    shape, px, plan = albedo.shape[:2], head.px, head.plan
+    skin = np.asarray(idt.skin, dtype=np.float32)
     albedo[y0:y1, x0:x1] = skin
     # one generator per texture, so that drawing one (AU17's chin) never shifts another
     rng = np.random.default_rng((idt.texture_seed, 0))
-    blotch = cv2.resize(
-        rng.normal(0, 0.035, (6, 6, 3)).astype(np.float32),
-        (x1 - x0, y1 - y0),
-        interpolation=cv2.INTER_CUBIC,
+    blotch = rng.normal(0, 0.035, (6, 6, 3)).astype(np.float32)
+    albedo[y0:y1, x0:x1] *= 1 + cv2.resize(
+        blotch, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC
     )
-    albedo[y0:y1, x0:x1] *= 1 + blotch
-    px = cam.px
     for s in (-1, 1):  # cheek colour
-        cheek = proj(_ellipse(s * 0.25, 0.1, 0.09, 0.06))
-        _paint(albedo, _mask(img.shape[:2], [cheek], blur=0.03 * px), idt.lip_rgb, alpha=0.1)
+        cheek = head.proj(_ellipse(s * 0.25, 0.1, 0.09, 0.06))
+        _paint(albedo, _mask(shape, [cheek], blur=0.03 * px), idt.lip_rgb, alpha=0.1)
     for _ in range(int(rng.integers(0, 3))):  # moles: identity cues
-        p = proj([[rng.uniform(-0.3, 0.3), rng.uniform(-0.35, 0.45)]])[0]
+        p = head.proj([[rng.uniform(-0.3, 0.3), rng.uniform(-0.35, 0.45)]])[0]
         _paint(
-            albedo,
-            _mask(img.shape[:2], [_ellipse(p[0], p[1], 0.008 * px, 0.008 * px, 10)]),
-            skin * 0.45,
+            albedo, _mask(shape, [_ellipse(p[0], p[1], 0.008 * px, 0.008 * px, 10)]), skin * 0.45
         )
     # creases: dark soft strokes whose darkness carries the AU intensity
     for line, dark, width in plan.creases:
         if dark > 0.01:
-            m = _mask(
-                img.shape[:2],
-                [proj(line)],
-                fill=False,
-                closed=False,
-                width=width * px,
-                blur=0.25 * width * px,
-            )
+            m = _stroke(shape, head.proj(line), width * px, blur=0.25 * width * px)
             _paint(albedo, m, multiply=1 - min(dark, 0.9) * 0.55)
-    # chin dimpling of AU17 ("orange peel")
-    (ccx, ccy), (crx, cry) = plan.shapes["chin"]
-    dimp = plan.chin_texture
-    if dimp > 0.05:
-        dots, rng = [], np.random.default_rng((idt.texture_seed, 1))
-        for _ in range(24):
-            q = [ccx + rng.uniform(-crx, crx) * 0.8, ccy + rng.uniform(-cry, cry) * 0.7]
-            p = proj([q])[0]
-            dots.append(_ellipse(p[0], p[1], 0.006 * px, 0.005 * px, 8))
-        _paint(albedo, _mask(img.shape[:2], dots, blur=0.004 * px), multiply=1 - 0.2 * dimp)
-    # brows
-    for side in "lr":
-        brow = proj(plan.shapes[f"brow_{side}"], 0.005)
-        _paint(albedo, _mask(img.shape[:2], [brow], blur=0.003 * px), idt.brow_rgb, alpha=0.92)
-    # eyes: sclera, iris and pupil clipped to the lids, lid lines
-    eyes = {}
-    for side in "lr":
-        eye = proj(plan.shapes[f"eye_{side}"])
-        eyes[side] = eye
-        mb_eye = _mask(img.shape[:2], [eye])
-        if mb_eye is None:
-            continue
-        em, (ey0, ey1, ex0, ex1) = mb_eye
-        patch = albedo[ey0:ey1, ex0:ex1].copy()
-        patch[:] = (0.86, 0.84, 0.8)
-        (icx, icy), (ir, _) = plan.shapes[f"iris_{side}"]
-        centre = proj([[icx + scene.gaze_x * ir * 0.6, icy + scene.gaze_y * ir * 0.4]])[0]
-        centre -= [ex0, ey0]
-        r = ir * px
-        for rad, rgb in ((r, idt.iris), (r * 0.45, (0.03, 0.03, 0.03))):
-            mi = _mask(patch.shape[:2], [_ellipse(centre[0], centre[1], rad, rad, 20)])
-            _paint(patch, mi, rgb)
-        hl = _mask(
-            patch.shape[:2],
-            [_ellipse(centre[0] + 0.3 * r, centre[1] - 0.3 * r, 0.18 * r, 0.18 * r, 10)],
+    if plan.chin_texture > 0.05:  # AU17's "orange peel" chin
+        (ccx, ccy), (crx, cry) = plan.shapes["chin"]
+        rng = np.random.default_rng((idt.texture_seed, 1))
+        q = np.stack(
+            [ccx + rng.uniform(-0.8, 0.8, 24) * crx, ccy + rng.uniform(-0.7, 0.7, 24) * cry], 1
         )
-        _paint(patch, hl, (0.95, 0.95, 0.95), alpha=0.8)
-        m = em[..., None]
-        albedo[ey0:ey1, ex0:ex1] += m * (patch - albedo[ey0:ey1, ex0:ex1])
-        upper = proj(plan.shapes[f"upper_lid_{side}"])
-        _paint(
-            albedo,
-            _mask(img.shape[:2], [upper], fill=False, closed=False, width=0.011 * px),
-            (0.08, 0.06, 0.05),
-            alpha=0.9,
-        )
-        crease = proj(plan.shapes[f"upper_lid_{side}"] + [0, -0.018])
-        _paint(
-            albedo,
-            _mask(
-                img.shape[:2], [crease], fill=False, closed=False, width=0.006 * px, blur=0.004 * px
-            ),
-            multiply=0.8,
-        )
-        lower = proj(plan.shapes[f"lower_lid_{side}"])
-        _paint(
-            albedo,
-            _mask(img.shape[:2], [lower], fill=False, closed=False, width=0.005 * px),
-            multiply=0.7,
-        )
-    # nostrils and lips
-    for side in "lr":
-        nostril = proj(plan.shapes[f"nostril_{side}"])
-        _paint(albedo, _mask(img.shape[:2], [nostril], blur=0.003 * px), skin * 0.3)
-    if plan.teeth is not None:
-        _paint(albedo, _mask(img.shape[:2], [proj(plan.teeth)]), (0.9, 0.88, 0.8))
-    for part in ("upper_lip", "lower_lip"):
-        _paint(
-            albedo,
-            _mask(img.shape[:2], [proj(plan.shapes[part])], blur=0.002 * px),
-            idt.lip_rgb,
-            alpha=0.9,
-        )
-    seam = proj(plan.shapes["seam"])
-    _paint(
-        albedo,
-        _mask(img.shape[:2], [seam], fill=False, closed=False, width=0.007 * px),
-        multiply=0.55,
-    )
+        dots = [_ellipse(x, y, 0.006 * px, 0.005 * px, 8) for x, y in head.proj(q)]
+        _paint(albedo, _mask(shape, dots, blur=0.004 * px), multiply=1 - 0.2 * plan.chin_texture)
 
-    shade = _shade(cam, cam.depth_map(box, bumps), scene)
+
+def _draw_eye(albedo, head: _Head, idt: Identity, scene: Scene, side: str) -> np.ndarray:
+    """Sclera, iris, pupil and catch-light clipped to the lids, then the lid lines."""
+    shape, px, plan = albedo.shape[:2], head.px, head.plan
+    eye = head.proj(plan.shapes[f"eye_{side}"])
+    mb = _mask(shape, [eye])
+    if mb is None:
+        return eye
+    em, (y0, y1, x0, x1) = mb
+    patch = np.empty((y1 - y0, x1 - x0, 3), np.float32)
+    patch[:] = (0.86, 0.84, 0.8)
+    (icx, icy), (ir, _) = plan.shapes[f"iris_{side}"]
+    centre = head.proj([[icx + scene.gaze_x * ir * 0.6, icy + scene.gaze_y * ir * 0.4]])[0]
+    cx, cy, r = centre[0] - x0, centre[1] - y0, ir * px
+    for rad, rgb in ((r, idt.iris), (r * 0.45, (0.03, 0.03, 0.03))):
+        _paint(patch, _mask(patch.shape[:2], [_ellipse(cx, cy, rad, rad, 20)]), rgb)
+    glint = _ellipse(cx + 0.3 * r, cy - 0.3 * r, 0.18 * r, 0.18 * r, 10)
+    _paint(patch, _mask(patch.shape[:2], [glint]), (0.95, 0.95, 0.95), alpha=0.8)
+    albedo[y0:y1, x0:x1] += em[..., None] * (patch - albedo[y0:y1, x0:x1])
+    upper = plan.shapes[f"upper_lid_{side}"]
+    _paint(albedo, _stroke(shape, head.proj(upper), 0.011 * px), (0.08, 0.06, 0.05), alpha=0.9)
+    fold = _stroke(shape, head.proj(upper + [0, -0.018]), 0.006 * px, blur=0.004 * px)
+    _paint(albedo, fold, multiply=0.8)
+    lower = _stroke(shape, head.proj(plan.shapes[f"lower_lid_{side}"]), 0.005 * px)
+    _paint(albedo, lower, multiply=0.7)
+    return eye
+
+
+def _draw_features(albedo, head: _Head, idt: Identity) -> None:
+    """Brows, nostrils, teeth and lips."""
+    shape, px, plan = albedo.shape[:2], head.px, head.plan
+    for side in "lr":
+        brow = head.proj(plan.shapes[f"brow_{side}"], 0.005)
+        _paint(albedo, _mask(shape, [brow], blur=0.003 * px), idt.brow_rgb, alpha=0.92)
+        nostril = head.proj(plan.shapes[f"nostril_{side}"])
+        _paint(albedo, _mask(shape, [nostril], blur=0.003 * px), np.asarray(idt.skin) * 0.3)
+    if plan.teeth is not None:
+        _paint(albedo, _mask(shape, [head.proj(plan.teeth)]), (0.9, 0.88, 0.8))
+    for part in ("upper_lip", "lower_lip"):
+        lip = head.proj(plan.shapes[part])
+        _paint(albedo, _mask(shape, [lip], blur=0.002 * px), idt.lip_rgb, alpha=0.9)
+    _paint(albedo, _stroke(shape, head.proj(plan.shapes["seam"]), 0.007 * px), multiply=0.55)
+
+
+def _draw_hair_cap(img, head: _Head, idt: Identity, scene: Scene) -> None:
+    """Hair on top of the head: the hair volume above the hairline, with streaks."""
+    n, px = img.shape[0], head.px
+    hx = np.linspace(-1.15 * idt.face_w, 1.15 * idt.face_w, 15)
+    hy = idt.hairline + 0.22 * (hx / idt.face_w) ** 2 - 0.04 * (idt.hair_style == "curly")
+    line = head.proj(np.stack([hx, hy], 1), 0.01)
+    (lx, ly), (rx, ry) = line[0], line[-1]
+    up = np.array([[rx + n, ry], [rx + n, -2.0 * n], [lx - n, -2.0 * n], [lx - n, ly]])
+    above = _mask(img.shape[:2], [np.vstack([line, up])], blur=0.006 * px)
+    volume = _mask(img.shape[:2], [head.hull(_hair_volume(idt))])
+    if above is None or volume is None:
+        return
+    cover = np.zeros((n, n), np.float32)
+    (am, (a0, a1, b0, b1)), (vm, (v0, v1, w0, w1)) = above, volume
+    cover[a0:a1, b0:b1] = am
+    inside = np.zeros((n, n), np.float32)
+    inside[v0:v1, w0:w1] = vm
+    cover *= inside * (0.55 if idt.hair_style == "buzz" else 1.0)
+    rng = np.random.default_rng((idt.texture_seed, 2))
+    streaks = cv2.blur(rng.normal(0, 0.25, (n, n)).astype(np.float32), (3, 9))[..., None]
+    fall = np.linspace(1.15, 0.85, n, dtype=np.float32)[:, None, None]
+    colour = np.asarray(idt.hair_rgb, dtype=np.float32) * _light_level(scene) * (1 + streaks) * fall
+    img += cover[..., None] * (colour - img)
+
+
+def _draw_face(img, cam: _Camera, plan: _Plan, idt: Identity, scene: Scene) -> dict:
+    """Draw the head onto ``img``; return the landmarks in canvas pixels (empty if off-canvas)."""
+    head = _Head(cam, plan)
+    _draw_behind(img, head, idt, scene)
+    outline = head.hull()
+    mb = _mask(img.shape[:2], [outline])
+    if mb is None:
+        return {}
+    face_mask, box = mb
+    # the face: albedo (skin, creases, features), shaded by the depth map, composited
+    albedo = np.empty_like(img)
+    _draw_skin(albedo, head, idt, box)
+    eyes = {side: _draw_eye(albedo, head, idt, scene, side) for side in "lr"}
+    _draw_features(albedo, head, idt)
+    y0, y1, x0, x1 = box
+    shade = _shade(cam, cam.depth_map(box, plan.bumps), scene)
     roi = img[y0:y1, x0:x1]
     roi += face_mask[..., None] * (albedo[y0:y1, x0:x1] * shade - roi)
-
-    # hair on top of the head, above the hairline
-    if idt.hair_style:
-        hx = np.linspace(-1.15 * idt.face_w, 1.15 * idt.face_w, 15)
-        hy = idt.hairline + 0.22 * (hx / idt.face_w) ** 2
-        if idt.hair_style == "curly":
-            hy = hy - 0.04
-        line = proj(np.stack([hx, hy], 1), 0.01)
-        up = np.array(
-            [
-                [line[-1, 0] + n, line[-1, 1]],
-                [line[-1, 0] + n, -2.0 * n],
-                [line[0, 0] - n, -2.0 * n],
-                [line[0, 0] - n, line[0, 1]],
-            ]
-        )
-        above = _mask(img.shape[:2], [np.vstack([line, up])], blur=0.006 * px)
-        cap = _mask(img.shape[:2], [head_hull(volume)])
-        if above is not None and cap is not None:
-            full = np.zeros((n, n), np.float32)
-            (am, (a0, a1, b0, b1)), (cm, (c0, c1, d0, d1)) = above, cap
-            full[a0:a1, b0:b1] = am
-            part = np.zeros((n, n), np.float32)
-            part[c0:c1, d0:d1] = cm
-            full *= part
-            rng = np.random.default_rng((idt.texture_seed, 2))
-            streaks = cv2.blur(rng.normal(0, 0.25, (n, n)).astype(np.float32), (3, 9))
-            grad = np.linspace(1.15, 0.85, n, dtype=np.float32)[:, None]
-            colour = hair * light_level * (1 + streaks[..., None]) * grad[..., None]
-            alpha = 0.55 if idt.hair_style == "buzz" else 1.0
-            img += (alpha * full)[..., None] * (colour - img)
-
-    points = {k: proj(v) for k, v in plan.shapes.items() if not k.startswith(("iris", "chin"))}
-    points["outline"] = face_px
+    _draw_hair_cap(img, head, idt, scene)
+    points = {k: head.proj(v) for k, v in plan.shapes.items() if not k.startswith(("iris", "chin"))}
+    points["outline"] = outline
     points["eye_centre_l"], points["eye_centre_r"] = eyes["l"].mean(0), eyes["r"].mean(0)
     return points
 
 
 def _occlude(img, scene: Scene, idt: Identity, pts: dict, rng: np.random.Generator) -> None:
     n = img.shape[0]
-    light_level = scene.ambient + (1 - scene.ambient) * 0.8
     if scene.occluder in ("glasses", "sunglasses") and pts:
         frame = np.asarray(rng.uniform(0.02, 0.35, 3), dtype=np.float32)
         rims = []
@@ -933,7 +924,7 @@ def _occlude(img, scene: Scene, idt: Identity, pts: dict, rng: np.random.Generat
         mouth = pts["mouth"].mean(0)
         c = mouth + rng.normal(0, 0.08, 2) * n + [rng.choice([-1, 1]) * 0.12 * n, 0.06 * n]
         ang = rng.uniform(-0.8, 0.8) + (np.pi / 2 if rng.random() < 0.5 else 0)
-        skin = np.asarray(idt.skin, dtype=np.float32) * 0.95 * light_level
+        skin = np.asarray(idt.skin, dtype=np.float32) * 0.95 * _light_level(scene)
         palm = _ellipse(c[0], c[1], 0.14 * n, 0.11 * n, 24, ang)
         _paint(img, _mask(img.shape[:2], [palm]), skin)
         d = np.array([math.cos(ang), math.sin(ang)])

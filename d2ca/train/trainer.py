@@ -329,35 +329,47 @@ class Trainer:
 
     def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         """One optimisation step (both alternating updates for D2CA); returns the terms."""
+        terms, swaps = self.generator_update(batch)
+        if swaps is not None:
+            terms = {**terms, **self.discriminator_update(batch, swaps)}
+        return terms
+
+    def generator_update(self, batch: tuple[torch.Tensor, ...]) -> tuple[dict, Any]:
+        """The encoder/decoder/classifier/projection update (the only update of baselines).
+
+        Returns:
+            ``(terms, swaps)``; ``swaps`` (D2CA only, else None) feed the discriminator update.
+        """
         method = self.config.method
-        opt_g = self.optimizers["generator"]
+        swaps = None
         if method in D2CA_METHODS:
-            x_s, z_s, ids, x_t = batch
-            _set_requires_grad(self.discriminators, False)  # the G step never updates D
-            with self.autocast:
-                loss, terms, swaps = self.objectives["generator"](x_s, z_s, ids, x_t)
-            opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_g.step()
-            _set_requires_grad(self.discriminators, True)
-            opt_d = self.optimizers["discriminator"]
-            with self.autocast:
-                d_loss, d_terms = self.objectives["discriminator"](x_s, x_t, swaps)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            return {**terms, **d_terms}
-        if method == "dann":
+            _set_requires_grad(self.discriminators, False)  # this update never changes D
+            args = batch
+        elif method == "dann":
             x_s, z_s, _, x_t = batch
             args = (x_s, z_s, x_t, grl_coefficient(self.step / self.total_steps))
         else:
-            x, z, _ = batch
-            args = (x, z)
+            args = batch[:2]
         with self.autocast:
-            loss, terms = self.objectives["generator"](*args)
-        opt_g.zero_grad(set_to_none=True)
+            loss, terms, *rest = self.objectives["generator"](*args)
+        opt = self.optimizers["generator"]
+        opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt_g.step()
+        opt.step()
+        if method in D2CA_METHODS:
+            _set_requires_grad(self.discriminators, True)
+            swaps = rest[0]
+        return terms, swaps
+
+    def discriminator_update(self, batch: tuple[torch.Tensor, ...], swaps: Any) -> dict:
+        """Eq. 8, discriminator side, on the faces the generator update synthesised."""
+        x_s, _, _, x_t = batch
+        with self.autocast:
+            loss, terms = self.objectives["discriminator"](x_s, x_t, swaps)
+        opt = self.optimizers["discriminator"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
         return terms
 
     def train(self, until: int | None = None) -> Path | None:

@@ -1,0 +1,298 @@
+"""The trainer on tiny learnable data: routing, learning, resume, NaN guard, baselines, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from d2ca import losses
+from d2ca.cli import app
+from d2ca.data.manifest import write_manifest
+from d2ca.errors import InputError
+from d2ca.hub import load_folder
+from d2ca.io import OutputExistsError
+from d2ca.models import D2CAModel
+from d2ca.train import TrainConfig, Trainer, TrainingDivergedError, model_card
+from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+AUS = ("AU01", "AU02", "AU04", "AU06", "AU12")
+TINY = {  # a 32x32 D2CA small enough for CPU tests
+    "image_size": 32,
+    "enc_widths": [4, 4, 8, 8, 8, 8, 16, 16],
+    "dec_widths": [16, 16, 8, 8, 4, 4],
+    "disc_widths": [4, 8, 16],
+    "proj_hidden": 16,
+    "proj_dim": 8,
+    "dec_aux_channels": 2,
+}
+
+
+def make_domain(root: Path, *, seed: int, tint: int, subjects: int = 6, per_subject: int = 8,
+                labelled: bool = True) -> Path:
+    """Faces of 32x32: a subject colour, noise, and one bright bar per active AU.
+
+    The last subject is the ``test`` split, the one before ``val``, the others ``train``.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(subjects):
+        base = rng.integers(40, 120, 3) + tint
+        for j in range(per_subject):
+            img = rng.normal(0, 8, (32, 32, 3)) + base
+            labels = rng.integers(0, 2, len(AUS))
+            for k, on in enumerate(labels):
+                if on:
+                    img[6 * k + 1 : 6 * k + 5, 8:24] = 235
+            name = f"s{s}_{j}.png"
+            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / name)
+            split = "test" if s == subjects - 1 else "val" if s == subjects - 2 else "train"
+            values = labels if labelled else -np.ones_like(labels)
+            rows.append({"path": name, "subject": f"s{s}", "split": split,
+                         **dict(zip(AUS, values.tolist(), strict=True))})
+    write_manifest(root / "manifest.csv", rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("data")
+    return make_domain(root / "src", seed=0, tint=0), make_domain(root / "tgt", seed=1, tint=50)
+
+
+def config(data, out: Path, **kw) -> TrainConfig:
+    values = dict(source=str(data[0]), target=str(data[1]), steps=4, batch_size=8, subjects=4,
+                  model=TINY, out_dir=str(out), progress=False, threads=1)
+    return TrainConfig(**{**values, **kw})
+
+
+def params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> set[str]:
+    return {k for k, v in module.named_parameters() if not torch.equal(before[k], v)}
+
+
+def test_gradient_routing(data, tmp_path):
+    trainer = Trainer(config(data, tmp_path / "run"))
+    model = trainer.model
+    disc = {k for k, _ in model.named_parameters() if k.startswith(("disc_s.", "disc_t."))}
+    batch = next(trainer._batches())
+
+    before = params(model)
+    terms, swaps = trainer.generator_update(batch)
+    moved = changed(before, model)
+    assert not moved & disc, "the encoder/decoder update changed a discriminator weight"
+    assert moved == set(before) - disc, f"not updated: {sorted(set(before) - disc - moved)}"
+    assert all(p.grad is None for p in model.discriminator_parameters())
+
+    before = params(model)
+    d_terms = trainer.discriminator_update(batch, swaps)
+    assert changed(before, model) == disc
+    assert {"disc_s", "disc_t", "disc"} <= set(d_terms) and "rec" in terms
+
+    # the AU loss alone reaches exactly E_au and C, every parameter of both
+    model.zero_grad(set_to_none=True)
+    x_s, z_s = batch[0], batch[1]
+    losses.au_loss(model(x_s), z_s).backward()
+    with_grad = {
+        k for k, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0
+    }
+    expected = {k for k, _ in model.named_parameters() if k.startswith(("e_au.", "classifier."))}
+    assert with_grad == expected
+
+
+def test_training_reduces_au_and_reconstruction_loss(data, tmp_path):
+    out = tmp_path / "run"
+    folder = Trainer(config(data, out, steps=80, log_every=10, eval_every=80)).train()
+    logs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r["loss"] for r in logs if r["kind"] == "train"]
+    assert len(train) == 8
+    for term in ("au_s", "rec"):
+        assert train[-1][term] < 0.85 * train[0][term], (term, train[0][term], train[-1][term])
+    evals = [r for r in logs if r["kind"] == "eval"]
+    assert evals[-1]["step"] == 80 and set(evals[-1]["target_test"]["f1"]) == set(AUS)
+    assert "source_val" in evals[-1]
+    model = load_folder(folder)
+    prov = model.config.provenance
+    assert prov["steps"] == 80 and prov["method"] == "d2ca" and prov["aus"] == list(AUS)
+    assert prov["metrics"]["target_test"] == evals[-1]["target_test"]
+    card = (folder / "README.md").read_text()
+    assert str(data[0]) in card and "Limitations" in card and "| AU01 |" in card
+
+
+RUN = """
+import sys
+from d2ca.train import TrainConfig, Trainer
+cfg = TrainConfig.from_dict({cfg!r})
+Trainer(cfg, resume=len(sys.argv) > 1).train()
+"""
+
+
+def run_script(cfg: TrainConfig, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    code = RUN.format(cfg=cfg.to_dict())
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_and_resume_is_bit_exact(data, tmp_path):
+    kw = dict(steps=20, checkpoint_every=3, eval_every=6, log_every=2)
+    killed = config(data, tmp_path / "killed", **kw)
+    victim = run_script(killed)
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and victim.poll() is None:
+        last = latest_checkpoint(ckpts)
+        if last is not None and int(last.name.split("-")[1]) >= 6:
+            break
+        time.sleep(0.02)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    # only complete checkpoints are visible after a SIGKILL
+    last = latest_checkpoint(ckpts)
+    step = int(last.name.split("-")[1])
+    assert 6 <= step < 20 and not (tmp_path / "killed" / "model").exists()
+    for p in ckpts.iterdir():
+        if p.name.startswith("step-"):
+            assert {f.name for f in p.iterdir()} >= {"model.safetensors", "state.json"}
+    resumed = run_script(killed, "--resume")
+    Trainer(config(data, tmp_path / "full", **kw)).train()  # the uninterrupted reference
+    assert resumed.wait(timeout=180) == 0, resumed.stderr.read()
+    a = load_file(str(tmp_path / "full" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ"
+    # the metrics log holds each step once, as if never interrupted
+    steps = [json.loads(x)["step"] for x in (tmp_path / "killed" / "metrics.jsonl").open()
+             if json.loads(x)["kind"] == "train"]
+    assert steps == list(range(2, 21, 2))
+
+
+def test_checkpoint_is_atomic_and_round_trips(tmp_path):
+    model = D2CAModel(TrainConfig(source="a", target="b", steps=1, model=TINY).model_config(AUS))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    opt.step()
+    root = tmp_path / "ckpt"
+    with pytest.raises(TypeError):  # fails while writing state.json: nothing must remain
+        save_checkpoint(root, 5, {"model": model}, {"g": opt}, {"bad": object()})
+    assert list(root.iterdir()) == []
+    save_checkpoint(root, 5, {"model": model}, {"g": opt}, {"eval": {"avg_f1": 0.5}})
+    save_checkpoint(root, 10, {"model": model}, {"g": opt})
+    assert [p.name for p in root.iterdir()] == ["step-00000010"]  # older ones removed
+    state = opt.state_dict()
+    fresh = D2CAModel(model.config)
+    opt2 = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    step, extra = load_checkpoint(root / "step-00000010", {"model": fresh}, {"g": opt2})
+    assert step == 10 and extra == {}
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, fresh.state_dict()[k]), k
+    s2 = opt2.state_dict()
+    for i, st in state["state"].items():
+        for k, v in st.items():
+            assert torch.equal(v, s2["state"][i][k]), (i, k)
+    assert s2["param_groups"] == state["param_groups"]
+
+
+def test_nan_guard_names_the_term_and_keeps_the_checkpoint(data, tmp_path):
+    trainer = Trainer(config(data, tmp_path / "run", steps=8, checkpoint_every=2))
+    assert trainer.train(until=4) is None
+    with torch.no_grad():  # a fault: the ICL projection head (used by L_icl only) becomes NaN
+        trainer.model.proj.net[2].bias.fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match=r"loss term 'icl' is not finite at step 5"):
+        trainer.train()
+    last = latest_checkpoint(tmp_path / "run" / "checkpoints")
+    assert last.name == "step-00000004"
+    weights = load_file(str(last / "model.safetensors"))
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+    assert not (tmp_path / "run" / "model").exists()
+
+
+@pytest.mark.parametrize("method", ["source-only", "dann", "target-only"])
+def test_baselines_produce_loadable_checkpoints(data, tmp_path, method):
+    folder = Trainer(config(data, tmp_path / method, method=method, steps=3)).train()
+    model = load_folder(folder)
+    torch.manual_seed(0)
+    init = D2CAModel(model.config)  # the same seed: the untrained networks are still at init
+    for name in ("decoder", "disc_s", "e_dm_t", "proj"):
+        a, b = getattr(model, name).state_dict(), getattr(init, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert not torch.equal(model.e_au.state_dict()["layers.0.0.weight"],
+                           init.e_au.state_dict()["layers.0.0.weight"])
+    assert model.config.provenance["method"] == method
+
+
+def test_target_only_needs_target_labels(data, tmp_path):
+    unlabelled = make_domain(tmp_path / "unl", seed=3, tint=20, subjects=3, labelled=False)
+    with pytest.raises(InputError, match="target labels"):
+        Trainer(config((data[0], unlabelled), tmp_path / "run", method="target-only"))
+
+
+def test_train_config_round_trip_and_resume_guard(data, tmp_path):
+    cfg = config(data, tmp_path / "run", method="d2ca-no-fcl", model={**TINY, "gamma2": 2.0})
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    mc = cfg.model_config(AUS)
+    assert not mc.use_fcl and mc.use_icl and mc.gamma2 == 2.0 and mc.au_names == AUS
+    with pytest.raises(InputError, match="multiple of subjects"):
+        config(data, tmp_path, batch_size=10, subjects=4)
+    with pytest.raises(InputError, match="exactly one of steps or epochs"):
+        config(data, tmp_path, epochs=2)
+    Trainer(cfg)
+    with pytest.raises(OutputExistsError, match="--resume"):
+        Trainer(cfg)
+    with pytest.raises(InputError, match="different lr"):
+        Trainer(dataclasses.replace(cfg, lr=0.1), resume=True)
+
+
+def test_model_card_states_data_and_metrics(data):
+    cfg = config(data, Path("x"), method="dann")
+    metrics = {"target_test": {"f1": dict.fromkeys(AUS, 0.5), "avg_f1": 0.5, "n": 8}}
+    card = model_card(cfg.model_config(AUS), cfg, metrics)
+    assert "DANN" in card and str(data[1]) in card and "| 50.0 |" in card
+    assert "Intended use" in card and "Limitations" in card
+
+
+def test_cli_end_to_end(data, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    args = ["train", "--source", str(data[0]), "--target", str(data[1]), "--steps", "3",
+            "--batch-size", "8", "--subjects", "4", "--image-size", "32", "--out", str(out),
+            "--no-progress", "--threads", "1", "--method", "d2ca-no-icl-fcl"]
+    args += [x for k, v in TINY.items() if k != "image_size"
+             for x in ("--set", f"{k}={json.dumps(v)}")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out / "model")
+    model = load_folder(out / "model")
+    assert model.config.au_names == AUS and not model.config.use_icl
+    saved = TrainConfig.load(out)
+    assert saved.steps == 3 and saved.method == "d2ca-no-icl-fcl"
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and "--resume" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    # extend the finished run by two steps
+    more = runner.invoke(app, ["train", "--out", str(out), "--resume", "--steps", "5",
+                               "--no-progress"])
+    assert more.exit_code == 0, more.output
+    assert load_folder(out / "model").config.provenance["steps"] == 5
+    bad = runner.invoke(app, [*args[:-2], "--method", "nope", "--overwrite"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: unknown method 'nope'")
+    bad = runner.invoke(app, ["train", "--source", str(data[0]), "--steps", "1"])
+    assert bad.exit_code == 1 and "--target" in bad.stderr

@@ -19,8 +19,9 @@ class SubjectBatchSampler:
 
     At step ``s`` the global batch draws ``P * world_size`` distinct subjects (with
     replacement only when there are fewer) among those with at least two images, then ``K``
-    images of each (without replacement when the subject has ``K`` or more). Process
-    ``rank`` takes subjects ``rank * P .. rank * P + P - 1``. Indices are grouped by subject.
+    images of each (distinct when the subject has ``K`` or more, else all of its images
+    repeated cyclically). Process ``rank`` takes subjects ``rank * P .. rank * P + P - 1``.
+    Indices are grouped by subject.
 
     Args:
         subject_ids: ``(n,)`` subject label of each row.
@@ -66,9 +67,7 @@ class SubjectBatchSampler:
         replace = n_global > len(self.groups)
         chosen = rng.choice(len(self.groups), n_global, replace=replace)
         # draw for every subject of the global batch so every shard reads the same stream
-        picks = [
-            rng.choice(self.groups[g], self.k, replace=len(self.groups[g]) < self.k) for g in chosen
-        ]
+        picks = [np.resize(rng.permutation(self.groups[g]), self.k) for g in chosen]
         return np.concatenate(picks[self.rank * self.subjects : (self.rank + 1) * self.subjects])
 
     def iter_from(self, step: int) -> Iterator[np.ndarray]:

@@ -27,6 +27,9 @@ def prepare_command(
     workers: Annotated[int, typer.Option(help="detection processes")] = 1,
     device: Annotated[str, typer.Option(help="torch device of the face detector")] = "cpu",
     min_face_size: Annotated[int, typer.Option(help="smallest face searched for (px)")] = 40,
+    max_side: Annotated[
+        int, typer.Option(help="downscale frames to this longer side for detection; 0: never")
+    ] = 640,
     folds: Annotated[
         Path | None, typer.Option(help="folds.json to use instead of the default folds")
     ] = None,
@@ -47,7 +50,7 @@ def prepare_command(
         options["camera"] = camera
     s = prepare(
         key, root, out, size=size, workers=workers, device=device,
-        min_face_size=min_face_size, folds=folds, **options,
+        min_face_size=min_face_size, max_side=max_side or None, folds=folds, **options,
     )  # fmt: skip
     typer.echo(
         f"{s.frames} frames: {s.computed} computed, {s.reused} reused, "

@@ -132,11 +132,13 @@ def choose_face(faces: Sequence, rule: str):
 class _Worker:
     """Detector and aligner of one process; built once per process."""
 
-    def __init__(self, out: Path, size: int, device: str, min_face_size: int) -> None:
+    def __init__(
+        self, out: Path, size: int, device: str, min_face_size: int, max_side: int | None
+    ) -> None:
         from d2ca.face import FaceDetector
 
         self.out, self.size = out, size
-        self.detector = FaceDetector(device=device, min_face_size=min_face_size)
+        self.detector = FaceDetector(device=device, min_face_size=min_face_size, max_side=max_side)
 
     def run(self, chunk: Sequence[FrameRecord]) -> Iterator[tuple[str, str]]:
         """Yield ``(crop path, "ok" | "no_face")`` per record of a chunk, writing crops."""
@@ -163,12 +165,12 @@ class _Worker:
 _PROCESS_WORKER: _Worker | None = None
 
 
-def _init_process(out: Path, size: int, device: str, min_face_size: int, threads: int) -> None:
+def _init_process(threads: int, *worker_args: object) -> None:
     import torch
 
     global _PROCESS_WORKER
     torch.set_num_threads(threads)
-    _PROCESS_WORKER = _Worker(out, size, device, min_face_size)
+    _PROCESS_WORKER = _Worker(*worker_args)  # type: ignore[arg-type]
 
 
 def _run_in_process(chunk: Sequence[FrameRecord]) -> list[tuple[str, str]]:
@@ -230,6 +232,7 @@ def prepare(
     workers: int = 1,
     device: str = "cpu",
     min_face_size: int = 40,
+    max_side: int | None = 640,
     folds: str | Path | None = None,
     chunk_size: int = 64,
     progress: bool = True,
@@ -243,9 +246,12 @@ def prepare(
         root: the dataset folder as distributed (see ``docs/datasets.md``).
         out: output folder (created; a rerun on the same folder resumes).
         size: side of the aligned crops.
-        workers: processes detecting in parallel (1: this process).
+        workers: processes detecting in parallel (1: this process). Worker processes are
+            spawned: a script calling this needs an ``if __name__ == "__main__":`` guard.
         device: torch device of the face detector.
-        min_face_size: smallest face searched for, in pixels.
+        min_face_size: smallest face searched for, in pixels (of the detection image).
+        max_side: frames are downscaled to this longer side for detection only (the crop
+            is cut from the full frame); ``None`` detects at full size, several times slower.
         folds: a ``folds.json`` to use instead of the default subject folds.
         chunk_size: frames per unit of work.
         progress: show a tqdm progress bar on stderr.
@@ -307,12 +313,13 @@ def prepare(
         try:
             work = chunks(todo, chunk_size)
             if workers <= 1:
-                worker = _Worker(out, size, device, min_face_size)
+                worker = _Worker(out, size, device, min_face_size, max_side)
                 for c in work:
                     for result in worker.run(c):
                         record([result])
             elif work:
-                _run_pool(work, out, size, device, min_face_size, workers, record)
+                worker_args = (out, size, device, min_face_size, max_side)
+                _run_pool(work, worker_args, workers, record)
         finally:
             bar.close()
 
@@ -362,10 +369,7 @@ def prepare(
 
 def _run_pool(
     work: list[list[FrameRecord]],
-    out: Path,
-    size: int,
-    device: str,
-    min_face_size: int,
+    worker_args: tuple[object, ...],
     workers: int,
     record: Callable[[Sequence[tuple[str, str]]], None],
 ) -> None:
@@ -377,7 +381,7 @@ def _run_pool(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_process,
-        initargs=(out, size, device, min_face_size, threads),
+        initargs=(threads, *worker_args),
     )
     try:
         pending = {pool.submit(_run_in_process, c) for c in work}

@@ -251,7 +251,7 @@ class Trainer:
             if self.is_main and saved != config:
                 config.save(out, overwrite=True)
             return config
-        if existing and not (resume or overwrite):
+        if existing and not (resume or overwrite) and self.is_main:
             raise OutputExistsError(
                 f"{out} already holds a run ({', '.join(existing)}); pass --resume to continue "
                 "it or --overwrite to start again"

@@ -170,6 +170,8 @@ def test_bad_arguments_are_input_errors(tmp_path):
         render_face(Identity(), {12: 7.0})
     with pytest.raises(InputError, match="renders AUs"):
         render_face(Identity(), {9: 3.0})
+    with pytest.raises(InputError, match="occluder"):
+        Scene(occluder="hat")
 
 
 def test_cli_end_to_end(tmp_path):
@@ -186,3 +188,22 @@ def test_cli_end_to_end(tmp_path):
     assert bad.exit_code == 1
     lines = [line for line in bad.output.splitlines() if line.strip()]
     assert lines == ["error: unknown SynthAU preset 'studio'; known: lab-a, lab-b, social, wild"]
+
+
+def test_custom_preset_varies_one_factor(tmp_path):
+    import dataclasses
+
+    import cv2
+
+    dark = dataclasses.replace(PRESETS["lab-a"], name="lab-a-dark", exposure=(0.5, 0.5))
+    kw = dict(subjects=2, frames_per_subject=2, size=32)
+    m_dark = read_manifest(render_dataset(tmp_path / "dark", dark, **kw))
+    m_base = read_manifest(render_dataset(tmp_path / "base", "lab-a", **kw))
+    assert (
+        set(m_dark.column("domain")) == {"lab-a-dark"} and m_dark.subjects[0] == "lab-a-dark_s000"
+    )
+    mean = [
+        np.mean([cv2.imread(str(m.image_path(i))).mean() for i in range(4)])
+        for m in (m_dark, m_base)
+    ]
+    assert mean[0] < 0.7 * mean[1]

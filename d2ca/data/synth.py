@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import sys
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +34,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from d2ca.aus import DATASET_AUS, au_name
 from d2ca.data.manifest import write_manifest
@@ -58,6 +59,7 @@ __all__ = [
 AUS: tuple[int, ...] = DATASET_AUS["synthau"]  # (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 LABEL_THRESHOLD = 2.0  # an AU is present (label 1) when its intensity is >= 2 (FACS "B")
 _CY = -0.05  # head ellipsoid centre (face units: the crop spans [-1, 1], y down)
+OCCLUDERS = ("none", "glasses", "sunglasses", "hand", "bar")
 _SS = 2  # supersampling factor of the internal canvas
 _ZOOM, _ZOOM_Y = 1.3, 0.05  # an aligned crop: face units around y = 0.05 magnified 1.3x
 
@@ -124,6 +126,14 @@ class Scene:
     noise: float = 0.0  # std in 8-bit levels
     jpeg: int = 100  # 100: no JPEG compression
     seed: int = 0  # render-time randomness (background clutter, occluder placement, noise)
+
+    def __post_init__(self) -> None:
+        if self.background not in ("plain", "blurred", "clutter"):
+            raise InputError(f"unknown background {self.background!r}: plain, blurred, clutter")
+        if self.occluder not in OCCLUDERS:
+            raise InputError(f"unknown occluder {self.occluder!r}: {', '.join(OCCLUDERS)}")
+        if not 0 < self.camera_res <= 1 or not 1 <= self.jpeg <= 100 or self.scale <= 0:
+            raise InputError("camera_res must be in (0, 1], jpeg in [1, 100], scale > 0")
 
 
 # --------------------------------------------------------------------------- sampling
@@ -474,7 +484,7 @@ def _plan_mouth(plan: _Plan, idt: Identity, k: Mapping[int, float], nw: float, n
     thin = min(0.6 * k[23] + 0.6 * k[24], 0.75)
     ul = 0.03 * idt.lip_thick * (1 - thin - 0.15 * k[12])
     ll = 0.04 * idt.lip_thick * (1 - thin - 0.1 * k[12])
-    c_dy = -0.045 * k[12] + 0.04 * k[15] - 0.004 * k[14] + 0.008 * k[17]
+    c_dy = -0.045 * k[12] + 0.055 * k[15] - 0.004 * k[14] + 0.008 * k[17]
     seam_mid = 0.006 * (1 - k[24]) - 0.016 * k[17]
     raise_ul = 0.03 * k[10]
 
@@ -497,9 +507,9 @@ def _plan_mouth(plan: _Plan, idt: Identity, k: Mapping[int, float], nw: float, n
     seam_l = [lip(x, seam_mid * (1 - x * x)) for x in np.linspace(-1, 1, 9)]
     bottom = [
         lip(-1, 0),
-        lip(-0.55, 0.8 * ll + 0.01 * k[15]),
+        lip(-0.55, 0.8 * ll + 0.015 * k[15]),
         lip(0, ll - 0.02 * k[17]),
-        lip(0.55, 0.8 * ll + 0.01 * k[15]),
+        lip(0.55, 0.8 * ll + 0.015 * k[15]),
         lip(1, 0),
     ]
     top_c, seam_uc = _spline(top, 4), _spline(seam_u, 3)
@@ -524,7 +534,8 @@ def _plan_mouth(plan: _Plan, idt: Identity, k: Mapping[int, float], nw: float, n
         plan.creases.append((dimple, 0.9 * k[14], 0.012))  # AU14
         plan.bumps.append((cx + s * 0.04, cy, 0.02, 0.03, -0.025 * k[14]))
         marionette = np.array([[cx + s * 0.01, cy + 0.015], [cx + s * 0.03, cy + 0.09]])
-        plan.creases.append((marionette, 0.45 * k[15] + 0.1 * idt.age, 0.009))  # AU15
+        plan.creases.append((marionette, 0.65 * k[15] + 0.1 * idt.age, 0.011))  # AU15
+        plan.bumps.append((cx + s * 0.02, cy + 0.05, 0.025, 0.04, -0.02 * k[15]))
     chin_y = _CY + idt.face_h
     sulcus = _spline(
         [[-0.08, my + ll + 0.045], [0, my + ll + 0.032 - 0.01 * k[17]], [0.08, my + ll + 0.045]], 5
@@ -905,6 +916,7 @@ def _draw_face(img, cam: _Camera, plan: _Plan, idt: Identity, scene: Scene) -> d
 
 
 def _occlude(img, scene: Scene, idt: Identity, pts: dict, rng: np.random.Generator) -> None:
+    """Draw the scene's occluder (glasses, sunglasses, a hand, a bar) over the face."""
     n = img.shape[0]
     if scene.occluder in ("glasses", "sunglasses") and pts:
         frame = np.asarray(rng.uniform(0.02, 0.35, 3), dtype=np.float32)
@@ -919,7 +931,7 @@ def _occlude(img, scene: Scene, idt: Identity, pts: dict, rng: np.random.Generat
                 _paint(img, _mask(img.shape[:2], [rim]), (0.04, 0.04, 0.05), alpha=0.88)
         _paint(img, _mask(img.shape[:2], rims, fill=False, width=0.012 * n), frame)
         bridge = np.stack([rims[0][0], rims[1][len(rims[1]) // 2]])
-        _paint(img, _mask(img.shape[:2], [bridge], fill=False, closed=False, width=0.01 * n), frame)
+        _paint(img, _stroke(img.shape[:2], bridge, 0.01 * n), frame)
     elif scene.occluder == "hand" and pts:
         mouth = pts["mouth"].mean(0)
         c = mouth + rng.normal(0, 0.08, 2) * n + [rng.choice([-1, 1]) * 0.12 * n, 0.06 * n]
@@ -932,31 +944,16 @@ def _occlude(img, scene: Scene, idt: Identity, pts: dict, rng: np.random.Generat
         for j in range(4):
             base = c + d * 0.1 * n + o * (j - 1.5) * 0.055 * n
             tip = base + d * rng.uniform(0.12, 0.17) * n
-            m = _mask(
-                img.shape[:2], [np.stack([base, tip])], fill=False, closed=False, width=0.05 * n
-            )
-            _paint(img, m, skin * (0.95 - 0.03 * j))
-            gap = _mask(
-                img.shape[:2],
-                [np.stack([base + o * 0.027 * n, tip + o * 0.027 * n])],
-                fill=False,
-                closed=False,
-                width=0.004 * n,
-                blur=0.003 * n,
-            )
-            _paint(img, gap, multiply=0.7)
+            _paint(img, _stroke(img.shape[:2], np.stack([base, tip]), 0.05 * n), skin)
+            gap = np.stack([base, tip]) + o * 0.027 * n
+            _paint(img, _stroke(img.shape[:2], gap, 0.004 * n, blur=0.003 * n), multiply=0.7)
     elif scene.occluder == "bar":
         c = rng.uniform(0.2, 0.8, 2) * n
         d = rng.normal(0, 1, 2)
         d /= np.linalg.norm(d)
         line = np.stack([c - d * 2 * n, c + d * 2 * n])
-        _paint(
-            img,
-            _mask(
-                img.shape[:2], [line], fill=False, closed=False, width=rng.uniform(0.06, 0.14) * n
-            ),
-            rng.uniform(0.05, 0.9, 3),
-        )
+        width = rng.uniform(0.06, 0.14) * n
+        _paint(img, _stroke(img.shape[:2], line, width), rng.uniform(0.05, 0.9, 3))
 
 
 def _degrade(img: np.ndarray, scene: Scene, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -1069,12 +1066,12 @@ def _subject_splits(n: int, splits: Sequence[float], seed: int, preset: str) -> 
 def _render_subject(job: tuple) -> list[dict[str, object]]:
     out_dir, preset, subject, frames, size, seed, split = job
     images = Path(out_dir) / "images"
-    rng = _stream(seed, preset, subject)
+    rng = _stream(seed, preset.name, subject)
     idt = sample_identity(rng, preset)
-    sid = f"{preset}_s{subject:03d}"
+    sid = f"{preset.name}_s{subject:03d}"
     rows = []
     for frame in range(frames):
-        frng = _stream(seed, preset, subject, frame, 1)
+        frng = _stream(seed, preset.name, subject, frame, 1)
         aus = sample_aus(frng, preset)
         scene = sample_scene(frng, preset)
         rel = f"images/{sid}_f{frame:03d}.png"
@@ -1087,7 +1084,7 @@ def _render_subject(job: tuple) -> list[dict[str, object]]:
         row: dict[str, object] = {
             "path": rel,
             "subject": sid,
-            "domain": preset,
+            "domain": preset.name,
             "split": split,
             "video": sid,
             "frame": frame,
@@ -1124,7 +1121,7 @@ def _render_subject(job: tuple) -> list[dict[str, object]]:
 
 def render_dataset(
     out_dir: str | Path,
-    preset: str,
+    preset: str | Preset,
     *,
     subjects: int,
     frames_per_subject: int,
@@ -1145,7 +1142,8 @@ def render_dataset(
 
     Args:
         out_dir: output folder (created).
-        preset: domain name, a key of :data:`PRESETS`.
+        preset: domain: a key of :data:`PRESETS`, or a :class:`Preset` of your own (e.g.
+            ``dataclasses.replace(PRESETS["lab-a"], name="lab-a-noisy", noise=(8, 12))``).
         subjects: number of subjects; ids are ``{preset}_s000``, ...
         frames_per_subject: frames rendered per subject.
         size: crop side in pixels.
@@ -1162,7 +1160,7 @@ def render_dataset(
         >>> render_dataset("wild-ds", "wild", subjects=10, frames_per_subject=5)  # doctest: +SKIP
         PosixPath('wild-ds/manifest.csv')
     """
-    _preset(preset)
+    preset = _preset(preset)
     for name, value, low in (
         ("subjects", subjects, 1),
         ("frames_per_subject", frames_per_subject, 1),
@@ -1178,13 +1176,14 @@ def render_dataset(
     manifest = out_dir / "manifest.csv"
     images, params_path = out_dir / "images", out_dir / "synthau.json"
     params = {
-        "preset": preset,
+        "preset": asdict(preset),
         "subjects": subjects,
         "frames_per_subject": frames_per_subject,
         "size": size,
         "seed": seed,
         "splits": [float(s) for s in splits],
     }
+    params = json.loads(json.dumps(params))  # tuples -> lists, as read back
     previous = json.loads(params_path.read_text()) if params_path.is_file() else None
     resumable = previous == params and not manifest.exists()
     if out_dir.is_dir() and any(out_dir.iterdir()) and not resumable:
@@ -1199,17 +1198,15 @@ def render_dataset(
     with atomic_path(params_path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(params, indent=1) + "\n")
 
-    split_of = _subject_splits(subjects, splits, seed, preset)
+    split_of = _subject_splits(subjects, splits, seed, preset.name)
     jobs = [
         (str(out_dir), preset, s, frames_per_subject, size, seed, split_of[s])
         for s in range(subjects)
     ]
-    from tqdm import tqdm
-
     bar = tqdm(
         total=subjects * frames_per_subject,
         unit="img",
-        desc=f"synth {preset}",
+        desc=f"synth {preset.name}",
         disable=not progress,
     )
     rows: list[dict[str, object]] = []
@@ -1219,7 +1216,9 @@ def render_dataset(
     else:
         import multiprocessing
 
-        pool = multiprocessing.get_context("spawn" if os.name == "nt" else "fork").Pool(workers)
+        # fork is fast and safe on Linux; macOS and Windows need spawn
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        pool = multiprocessing.get_context(method).Pool(workers)
         results = pool.imap(_render_subject, jobs)
     try:
         for subject_rows in results:

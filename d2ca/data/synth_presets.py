@@ -138,11 +138,11 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="lab-b",
-            description="lab studio B: frontal, even warm light, dark backdrop, "
-            "mostly darker skin tones, softer lower-resolution camera",
-            skin_tones=(0.0, 0.1, 0.2, 0.3, 0.25, 0.15),
+            description="lab studio B: frontal, even light, darker backdrop, "
+            "mostly medium to dark skin tones, softer lower-resolution camera",
+            skin_tones=(0.05, 0.15, 0.25, 0.3, 0.15, 0.1),
             exposure=(0.95, 1.02),
-            background_rgb=(88, 84, 80),
+            background_rgb=(112, 108, 102),
             camera_res=(0.7, 0.8),
             blur=(0.5, 0.8),
             noise=(2.0, 3.5),
@@ -218,10 +218,10 @@ PRESETS: dict[str, Preset] = {
             sunglasses=0.08,
             hand=0.12,
             bar=0.1,
-            camera_res=(0.3, 0.9),
-            blur=(0.5, 2.0),
-            noise=(3.0, 12.0),
-            jpeg=(25, 75),
+            camera_res=(0.4, 1.0),
+            blur=(0.4, 1.5),
+            noise=(2.0, 10.0),
+            jpeg=(35, 85),
             prototypes=(
                 ("neutral", 0.35),
                 ("happy", 0.3),

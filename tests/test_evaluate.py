@@ -200,7 +200,9 @@ def test_plot_tsne_and_fid_cli(tmp_path: Path, disfa_data: Path) -> None:
     crops = disfa_data / "crops"
     result = runner.invoke(app, ["fid", str(crops / "SN001"), str(crops), "--size", "32"])
     assert result.exit_code == 0, result.output
-    assert "over 2 and 6 images" in result.output and "not comparable" in result.output
+    assert "over 2 and 6 images, random extractor" in result.output
+    assert "not comparable with published FID" in result.output
+    assert "fewer images than feature dimensions (512)" in result.output
     result = runner.invoke(app, ["fid", str(crops), str(crops), "--extractor", "inception"])
     assert result.exit_code == 1 and "needs --inception-weights" in result.output
 

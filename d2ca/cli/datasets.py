@@ -154,16 +154,21 @@ def fid_command(
     device: Annotated[str, typer.Option(help="torch device")] = "cpu",
 ) -> None:
     """Fréchet distance of two image folders (the paper's Table IX) under a feature extractor."""
-    from d2ca.fid import fid, load_extractor, load_images
+    from d2ca.fid import fid_from_features, image_features, load_extractor, load_images
 
     net = load_extractor(extractor, inception_weights).to(device)
-    a = load_images(images_a, limit, size)
-    b = load_images(images_b, limit, size)
-    value = fid(a, b, net)
-    note = (
-        "" if extractor == "inception" else " (random features: not comparable with published FID)"
-    )
-    typer.echo(f"FID {value:.2f} over {len(a)} and {len(b)} images, {extractor} extractor{note}")
+    features = [image_features(load_images(f, limit, size), net) for f in (images_a, images_b)]
+    value = fid_from_features(*features)
+    n_a, n_b, dim = len(features[0]), len(features[1]), features[0].shape[1]
+    typer.echo(f"FID {value:.2f} over {n_a} and {n_b} images, {extractor} extractor")
+    if extractor != "inception":
+        typer.echo("note: random features; not comparable with published FID", err=True)
+    if min(n_a, n_b) <= dim:
+        typer.echo(
+            f"note: fewer images than feature dimensions ({dim}): the covariances are "
+            "singular and the value unstable; FID is usually taken over thousands of images",
+            err=True,
+        )
 
 
 @command("tsne", on=plot_app)

@@ -1,0 +1,111 @@
+"""The networks: shapes, paper-sized encoders, gradients, batching, checkpoint round trips."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from test_train import TINY
+
+from d2ca.config import D2CAConfig
+from d2ca.errors import CheckpointError
+from d2ca.hub import load_folder, save_pretrained
+from d2ca.models import D2CAModel, encoder_complexity
+from d2ca.train.objective import discriminator_loss, generator_loss
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: far steadier than two on a CPU shared with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(**kw) -> D2CAConfig:
+    return D2CAConfig.from_dict({**TINY, **kw})
+
+
+def test_shapes_at_the_default_config():
+    cfg = D2CAConfig()
+    model = D2CAModel(cfg).eval()
+    x = torch.zeros(2, 3, 128, 128)
+    with torch.no_grad():
+        a, d = model.encode_au(x), model.encode_dm(x, "source")
+        assert a.shape == d.shape == (2, cfg.au_channels, 8, 8)
+        assert model.decode(a, d).shape == (2, 3, 128, 128)
+        assert model.classify(a).shape == (2, 12) == model(x).shape
+        assert [o.shape for o in model.disc_t(x)] == [(2, 1, 16, 16), (2, 1, 8, 8)]
+        z = model.proj(a, d)
+        assert z.shape == (2, cfg.proj_dim)
+        torch.testing.assert_close(z.norm(dim=1), torch.ones(2))
+    with pytest.raises(ValueError, match="domain"):
+        model.encode_dm(x, "other")
+
+
+def test_encoder_size_matches_the_paper():
+    c = encoder_complexity(D2CAConfig())
+    assert 0.8 * 0.35e6 <= c["params"] <= 1.2 * 0.35e6
+    assert 0.8 * 82.59e6 <= c["macs"] <= 1.2 * 82.59e6
+
+
+def test_every_parameter_receives_a_gradient_from_the_full_objective():
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    model = D2CAModel(cfg)
+    x_s, x_t = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    z_s = torch.tensor([[1.0, 0, -1, 1, 0, 1, 0, 0, 1, 1, 0, 0]]).repeat(4, 1)
+    loss, terms, swaps = generator_loss(model, x_s, z_s, torch.tensor([0, 0, 1, 1]), x_t, cfg)
+    assert terms["fcl"] > 0 and terms["icl"] > 0
+    loss.backward()
+    disc = {id(p) for p in model.discriminator_parameters()}
+    missing = [
+        n
+        for n, p in model.named_parameters()
+        if id(p) not in disc and (p.grad is None or p.grad.abs().sum() == 0)
+    ]
+    assert not missing, missing
+    model.zero_grad(set_to_none=True)
+    discriminator_loss(model, x_s, x_t, swaps)[0].backward()
+    for n, p in model.named_parameters():
+        assert (p.grad is not None and p.grad.abs().sum() > 0) == (id(p) in disc), n
+
+
+def test_batched_equals_single_in_eval_mode():
+    torch.manual_seed(0)
+    model = D2CAModel(tiny_config()).eval()
+    x = torch.randn(5, 3, 32, 32)
+    with torch.no_grad():
+        batched = model(x)
+        single = torch.cat([model(x[i : i + 1]) for i in range(5)])
+        a, d = model.encode_au(x), model.encode_dm(x, "target")
+        faces = model.decode(a, d)
+        faces1 = torch.cat([model.decode(a[i : i + 1], d[i : i + 1]) for i in range(5)])
+    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(faces, faces1, rtol=1e-5, atol=1e-5)
+
+
+def test_save_load_round_trip_is_bit_exact_and_strict(tmp_path):
+    torch.manual_seed(0)
+    model = D2CAModel(tiny_config(provenance={"steps": 7}))
+    model(torch.randn(3, 3, 32, 32))  # move the batch-norm statistics off their init
+    folder = save_pretrained(model, tmp_path / "ckpt", card="# card\n")
+    loaded = load_folder(folder)
+    assert loaded.config == model.config and loaded.config.provenance == {"steps": 7}
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k]), k
+    assert (folder / "README.md").read_text() == "# card\n"
+
+    cfg = json.loads((folder / "config.json").read_text())  # config and weights disagree
+    cfg["dec_aux_channels"] = 3
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"tensor 'decoder\.aux\.0\.(weight|bias)' has shape"):
+        load_folder(folder)
+    cfg["dec_aux_channels"] = TINY["dec_aux_channels"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    weights = load_file(str(folder / "model.safetensors"))
+    del weights["classifier.fc.bias"]
+    save_file(weights, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"'classifier\.fc\.bias' missing"):
+        load_folder(folder)

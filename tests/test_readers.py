@@ -172,6 +172,15 @@ def test_bp4d_missing_image_and_unlabelled_subject(tmp_path: Path) -> None:
         READERS["bp4d"](tmp_path)
 
 
+def test_bp4d_file_without_labelled_frames(tmp_path: Path) -> None:
+    make_bp4d(tmp_path, subjects=("F001",), tasks=("T1",))
+    csv = tmp_path / "AUCoding" / "AU_OCC" / "F001_T1.csv"
+    header = csv.read_text().splitlines()[0]
+    csv.write_text(header + "\n1," + ",".join("9" for _ in header.split(",")[1:]) + "\n")
+    with pytest.raises(DatasetError, match=r"F001_T1.csv: no labelled frames"):
+        READERS["bp4d"](tmp_path)
+
+
 def test_bp4d_misnamed_folders(tmp_path: Path) -> None:
     make_bp4d(tmp_path, subjects=("F001",), tasks=("T1",))
     (tmp_path / "BP4D-training" / "F001" / "T1").rename(

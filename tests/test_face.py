@@ -17,7 +17,7 @@ def image() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def detector() -> FaceDetector:
-    return FaceDetector(device="cpu", min_face_size=40)
+    return FaceDetector(device="cpu", min_face_size=40, batch_size=2)  # batches get chunked
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from d2ca import hub
+from d2ca.config import D2CAConfig
 from d2ca.errors import InputError, NoFaceError
 from d2ca.face import Face, FaceDetector, align_face, paste_back
 from d2ca.media import VIDEO_EXTENSIONS, Frame, count_frames, expand_inputs, iter_frames, to_rgb
@@ -56,7 +57,7 @@ class D2CA:
         self._detector = detector
 
     @property
-    def config(self) -> Any:
+    def config(self) -> D2CAConfig:
         return self.model.config
 
     @property

@@ -415,7 +415,7 @@ def _plan_brow_and_eye(
     plan.bumps.append((cx, ey, 0.08, 0.05, -0.04))  # eye socket
     # AU2: lateral forehead lines (AU1's central ones: _plan_forehead)
     for j in range(3):
-        y = by - 0.07 - 0.055 * j
+        y = by - 0.06 - 0.042 * j
         lat = _spline([[s * 0.07, y + 0.004], [s * 0.18, y - 0.006], [s * 0.3, y + 0.02]], 5)
         plan.creases.append((lat, 0.35 * k[2] + 0.12 * idt.age, 0.006))
 
@@ -425,7 +425,7 @@ def _plan_forehead(plan: _Plan, idt: Identity, k: Mapping[int, float]) -> None:
     ey = idt.eye_y
     by = ey - 0.095 * idt.brow_height
     for j in range(3):  # AU1: central forehead lines
-        y = by - 0.075 - 0.055 * j
+        y = by - 0.065 - 0.042 * j
         line = _spline([[-0.13, y + 0.008], [0, y - 0.004], [0.13, y + 0.008]], 5)
         plan.creases.append((line, 0.4 * k[1] + 0.12 * idt.age, 0.006))
     for s in (-1, 1):  # AU4: vertical furrows between the brows
@@ -465,7 +465,7 @@ def _plan_nose(plan: _Plan, idt: Identity, k: Mapping[int, float]) -> tuple[floa
 def _plan_mouth(plan: _Plan, idt: Identity, k: Mapping[int, float], nw: float, ny: float) -> None:
     """Lips, nasolabial folds, dimples, chin: AU10, AU12, AU14, AU15, AU17, AU23, AU24."""
     my = ny + 0.17
-    mw = 0.14 * idt.mouth_w * (1 - 0.14 * k[23] - 0.1 * k[14]) * (1 + 0.1 * k[12])
+    mw = 0.14 * idt.mouth_w * (1 - 0.14 * k[23] - 0.1 * k[14]) * (1 + 0.15 * k[12])
     # nasolabial folds (AU12 deepens and pushes them out, AU10 deepens the top, AU6 too)
     for s in (-1, 1):
         fold = _spline(
@@ -484,7 +484,7 @@ def _plan_mouth(plan: _Plan, idt: Identity, k: Mapping[int, float], nw: float, n
     thin = min(0.6 * k[23] + 0.6 * k[24], 0.75)
     ul = 0.03 * idt.lip_thick * (1 - thin - 0.15 * k[12])
     ll = 0.04 * idt.lip_thick * (1 - thin - 0.1 * k[12])
-    c_dy = -0.045 * k[12] + 0.055 * k[15] - 0.004 * k[14] + 0.008 * k[17]
+    c_dy = -0.055 * k[12] + 0.055 * k[15] - 0.004 * k[14] + 0.008 * k[17]
     seam_mid = 0.006 * (1 - k[24]) - 0.016 * k[17]
     raise_ul = 0.03 * k[10]
 

@@ -308,13 +308,19 @@ class Trainer:
             for part in {id(p): p for obj in objectives.values() for p in obj.parts}.values():
                 part.compile()
         if self.world_size > 1:
+            import inspect
+
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            # BN statistics stay per process (no buffer broadcast each forward); rank 0 saves
-            objectives = {
-                n: DDP(o, device_ids=ids, broadcast_buffers=False) for n, o in objectives.items()
-            }
+            # BN statistics stay per process (no buffer sync each forward); rank 0 saves.
+            # torch >= 2.14 renames broadcast_buffers to forward_sync_buffers.
+            no_sync = (
+                {"forward_sync_buffers": False}
+                if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                else {"broadcast_buffers": False}
+            )
+            objectives = {n: DDP(o, device_ids=ids, **no_sync) for n, o in objectives.items()}
         self.objectives = objectives
 
     # ------------------------------------------------------------------ the loop

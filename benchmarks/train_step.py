@@ -1,0 +1,143 @@
+"""Benchmark of one training step through :class:`d2ca.train.Trainer` (CPU by default).
+
+Measures, in one run, on the default 128x128 networks (randomly initialised; speed depends on
+the architecture only), with images cached in memory as the trainer does for small data:
+  * images/s of one full D2CA step (encoder/decoder update + discriminator update, batch
+    ``--batch`` per domain, so 2 x batch images per step) and of one source-only step
+    (batch images per step);
+  * the FLOPs of one D2CA step counted by ``torch.utils.flop_counter.FlopCounterMode``
+    (forward and backward of both updates) and the FLOP/s achieved, against a large
+    float32 ``torch.mm`` timed in the same run (the machine's practical matmul peak).
+
+Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device cpu]
+Prints one JSON object. Figures are medians over ``--steps`` timed steps after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from d2ca.data.manifest import write_manifest
+from d2ca.train import TrainConfig, Trainer
+
+
+def make_data(root: Path, subjects: int, per_subject: int, size: int = 128) -> Path:
+    """A manifest of random 128x128 faces (content does not change the speed)."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(subjects):
+        for j in range(per_subject):
+            name = f"{s}_{j}.png"
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / name)
+            rows.append(
+                {
+                    "path": name,
+                    "subject": f"s{s}",
+                    "split": "train",
+                    "AU01": j % 2,
+                    "AU12": (j // 2) % 2,
+                }
+            )
+    write_manifest(root / "manifest.csv", rows)
+    return root
+
+
+def time_steps(trainer: Trainer, steps: int) -> list[float]:
+    batches = trainer._batches()
+    trainer.train_step(next(batches))  # warm-up
+    times = []
+    for _ in range(steps):
+        batch = next(batches)
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        trainer.train_step(batch)
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    subjects = 8
+    with tempfile.TemporaryDirectory() as tmp:
+        src = make_data(Path(tmp) / "src", subjects, max(2, args.batch // subjects) * 2)
+        tgt = make_data(Path(tmp) / "tgt", subjects, max(2, args.batch // subjects) * 2)
+        base = dict(
+            source=str(src),
+            target=str(tgt),
+            steps=100,
+            batch_size=args.batch,
+            subjects=subjects,
+            device=args.device,
+            progress=False,
+        )
+        result: dict = {
+            "device": args.device,
+            "threads": torch.get_num_threads(),
+            "batch_per_domain": args.batch,
+            "image_size": 128,
+        }
+        mm_before = matmul_flops(torch.device(args.device))
+        for method in ("d2ca", "source-only"):
+            trainer = Trainer(TrainConfig(**base, method=method, out_dir=f"{tmp}/{method}"))
+            times = time_steps(trainer, args.steps)
+            images = args.batch * (2 if method == "d2ca" else 1)
+            med = statistics.median(times)
+            result[method] = {
+                "step_s": round(med, 3),
+                "images_per_s": round(images / med, 2),
+                "step_s_all": [round(t, 3) for t in times],
+            }
+            if method == "d2ca":
+                with FlopCounterMode(display=False) as counter:
+                    trainer.train_step(next(trainer._batches()))
+                flops = counter.get_total_flops()
+                result[method]["gflop_per_step"] = round(flops / 1e9, 1)
+                result[method]["gflop_per_s"] = round(flops / med / 1e9, 2)
+        mm_after = matmul_flops(torch.device(args.device))
+        mm = max(mm_before, mm_after)
+        result["matmul_gflop_per_s"] = round(mm / 1e9, 2)
+        result["d2ca_fraction_of_matmul"] = round(result["d2ca"]["gflop_per_s"] * 1e9 / mm, 3)
+        result["d2ca_vs_source_only_step_time"] = round(
+            result["d2ca"]["step_s"] / result["source-only"]["step_s"], 2
+        )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

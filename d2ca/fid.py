@@ -47,7 +47,25 @@ def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> float:
         raise ValueError(f"features must be (n, d) with the same d, got {a.shape} and {b.shape}")
     if min(len(a), len(b)) < 2:
         raise ValueError("FID needs at least two images per set")
+    if min(len(a), len(b)) <= a.shape[1]:
+        return _low_rank_fid(a, b)
     return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+def _low_rank_fid(a: np.ndarray, b: np.ndarray) -> float:
+    """FID when a set has no more samples than dimensions (singular covariances).
+
+    With centred data ``A``, ``B`` and ``S_a = AᵀA / (n_a - 1)``, the non-zero eigenvalues of
+    ``S_a S_b`` are the squared singular values of ``A Bᵀ`` over ``(n_a - 1)(n_b - 1)``, so
+    ``Tr (S_a S_b)^½`` is their sum: exact, and an ``n_a x n_b`` SVD instead of scipy's
+    ``sqrtm`` of a singular ``d x d`` matrix (slow and inaccurate).
+    """
+    ca, cb = a - a.mean(0), b - b.mean(0)
+    scale = np.sqrt((len(a) - 1) * (len(b) - 1))
+    cross = np.linalg.svd(ca @ cb.T, compute_uv=False).sum() / scale
+    diff = a.mean(0) - b.mean(0)
+    traces = (ca**2).sum() / (len(a) - 1) + (cb**2).sum() / (len(b) - 1)
+    return float(diff @ diff + traces - 2 * cross)
 
 
 def to_unit_batch(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:

@@ -48,6 +48,20 @@ def test_fid_of_sampled_gaussians_approaches_the_population_value() -> None:
     assert fid_from_features(a, b) == pytest.approx(8.0, abs=0.15)
 
 
+@pytest.mark.parametrize("n_a,n_b", [(6, 9), (12, 12), (40, 30)])
+def test_low_rank_path_equals_scipy_sqrtm(n_a: int, n_b: int) -> None:
+    from d2ca.fid import _low_rank_fid
+    from d2ca.metrics import frechet_distance
+
+    rng = np.random.default_rng(n_a)
+    a, b = rng.normal(size=(n_a, 16)), rng.normal(size=(n_b, 16)) * 1.5 + 0.3
+    reference = frechet_distance(
+        a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
+    )
+    assert _low_rank_fid(a, b) == pytest.approx(reference, rel=1e-6, abs=1e-6)
+    assert fid_from_features(a, b) == pytest.approx(reference, rel=1e-6, abs=1e-6)
+
+
 def test_fid_checks_shapes() -> None:
     with pytest.raises(ValueError, match="same d"):
         fid_from_features(np.zeros((5, 3)), np.zeros((5, 4)))

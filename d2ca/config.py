@@ -38,8 +38,10 @@ class D2CAConfig:
     enc_widths: tuple[int, ...] = (16, 24, 32, 48, 96, 96, 96, 128)
     enc_strides: tuple[int, ...] = (2, 1, 2, 1, 2, 1, 2, 1)  # 128 -> 8; must multiply to 16
     # --- decoder G: seven conv layers + auxiliary branch re-injecting d ---------------
-    dec_widths: tuple[int, ...] = (128, 96, 64, 64, 32, 16)  # layers 1-6; layer 7 -> RGB
-    dec_aux_channels: int = 16  # d projected and re-injected at each upsampled scale
+    # The paper gives no widths; these keep G at ~0.15 G multiply-adds per face, so that the
+    # eight decodes of a step cost about as much as its sixteen encodes (CPU training).
+    dec_widths: tuple[int, ...] = (128, 64, 48, 32, 16, 8)  # layers 1-6; layer 7 -> RGB
+    dec_aux_channels: int = 8  # d projected and re-injected at each upsampled scale
     # --- discriminators D_s, D_t: multi-scale PatchGAN --------------------------------
     disc_widths: tuple[int, ...] = (32, 64, 128)
     disc_scales: int = 2

@@ -86,7 +86,7 @@ def test_prepare_resumes_without_recomputing(tmp_path: Path) -> None:
 def test_prepare_videos_in_worker_processes(tmp_path: Path) -> None:
     root, out = tmp_path / "DISFA", tmp_path / "prepared"
     expected = make_disfa(root, subjects=("SN001", "SN002"), frames=2, image=face_frame)
-    summary = prepare("disfa", root, out, size=64, workers=2, chunk_size=1, progress=False)
+    summary = prepare("disfa", root, out, size=64, workers=2, progress=False)
     assert (summary.frames, summary.computed, summary.no_face) == (4, 4, 0)
     manifest = read_manifest(summary.manifest)
     assert manifest.au_names == ("AU01", "AU02", "AU04", "AU06", "AU09", "AU12", "AU25", "AU26")
@@ -99,7 +99,7 @@ def test_prepare_videos_in_worker_processes(tmp_path: Path) -> None:
     assert manifest.column("split") == ["train", "train", "val", "val"]  # DISFA: folds 0/1/2
 
 
-def test_read_frames_seeks_to_the_right_frame(tmp_path: Path) -> None:
+def test_read_frames_reads_the_right_video_frames(tmp_path: Path) -> None:
     video = tmp_path / "v.avi"
     write_video(video, [np.full((32, 32, 3), 20 * i, np.uint8) for i in range(8)])
     records = [FrameRecord(video, i, "s", "v", i + 1, (0,), (1,)) for i in (3, 4, 6)]

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from d2ca.data.readers.base import DatasetError, read_folds
 from d2ca.io import atomic_path
 
 PROGRESS = "progress.csv"
+DETECT_BATCH = 16
 NUM_FOLDS = 3
 # The paper splits DISFA's three subject folds into training / validation / testing (Sec. IV);
 # BP4D and BP4D+ manifests keep every row (no split column) for cross-domain use.
@@ -82,7 +84,9 @@ def crop_path(record: FrameRecord) -> str:
 def read_frames(records: Sequence[FrameRecord]) -> Iterator[tuple[FrameRecord, np.ndarray]]:
     """Decode the RGB frames of records that share one source, in the order given.
 
-    Video records must come sorted by index: the video is decoded forward from the first.
+    Video records must come sorted by index. A video is decoded from its first frame,
+    skipping unwanted frames with ``grab``: exact, where seeking by frame number lands on
+    the wrong frame with some codecs.
 
     Raises:
         DatasetError: naming the file (and frame) that cannot be read.
@@ -101,18 +105,19 @@ def read_frames(records: Sequence[FrameRecord]) -> Iterator[tuple[FrameRecord, n
     if not cap.isOpened():
         raise DatasetError(f"{video}: cannot open the video (missing or corrupt)")
     try:
-        position = records[0].index
-        cap.set(cv2.CAP_PROP_POS_FRAMES, position)
+        position = 0
         for r in records:
-            frame = None
-            while position <= r.index:
-                ok, frame = cap.read()
-                if not ok:
-                    raise DatasetError(
-                        f"{video}: frame {r.index} (label frame {r.frame}) cannot be read; "
-                        f"the video ends or is corrupt at frame {position}"
-                    )
+            ok = True
+            while ok and position < r.index:
+                ok = cap.grab()
                 position += 1
+            ok, frame = cap.read() if ok else (False, None)
+            if not ok:
+                raise DatasetError(
+                    f"{video}: frame {r.index} (label frame {r.frame}) cannot be read; "
+                    "the video is shorter or corrupt"
+                )
+            position += 1
             yield r, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
@@ -141,25 +146,42 @@ class _Worker:
         self.detector = FaceDetector(device=device, min_face_size=min_face_size, max_side=max_side)
 
     def run(self, chunk: Sequence[FrameRecord]) -> Iterator[tuple[str, str]]:
-        """Yield ``(crop path, "ok" | "no_face")`` per record of a chunk, writing crops."""
+        """Yield ``(crop path, "ok" | "no_face")`` per record of a chunk, writing crops.
+
+        Frames are detected in batches of :data:`DETECT_BATCH` (faster on a GPU); each crop
+        is written just before its result is yielded.
+        """
         import cv2
 
         from d2ca.face import align_face
 
-        for record, image in read_frames(chunk):
-            rel = crop_path(record)
-            face = choose_face(self.detector.detect([image])[0], record.face)
-            if face is None:
-                yield rel, "no_face"
-                continue
-            crop, _ = align_face(image, face.landmarks, size=self.size)
-            ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-                                    [cv2.IMWRITE_JPEG_QUALITY, 95])  # fmt: skip
-            if not ok:
-                raise OSError(f"cannot encode the crop of {record.source} frame {record.frame}")
-            with atomic_path(self.out / rel) as tmp:
-                tmp.write_bytes(data.tobytes())
-            yield rel, "ok"
+        frames, error = read_frames(chunk), None
+        while not error:
+            batch: list[tuple[FrameRecord, np.ndarray]] = []
+            try:  # frames read before an unreadable one are still processed
+                for item in islice(frames, DETECT_BATCH):
+                    batch.append(item)
+            except DatasetError as e:
+                error = e
+            if not batch:
+                break
+            detections = self.detector.detect([image for _, image in batch])
+            for (record, image), faces in zip(batch, detections, strict=True):
+                rel = crop_path(record)
+                face = choose_face(faces, record.face)
+                if face is None:
+                    yield rel, "no_face"
+                    continue
+                crop, _ = align_face(image, face.landmarks, size=self.size)
+                ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                                        [cv2.IMWRITE_JPEG_QUALITY, 95])  # fmt: skip
+                if not ok:
+                    raise OSError(f"cannot encode the crop of {record.source} frame {record.frame}")
+                with atomic_path(self.out / rel) as tmp:
+                    tmp.write_bytes(data.tobytes())
+                yield rel, "ok"
+        if error:
+            raise error
 
 
 _PROCESS_WORKER: _Worker | None = None
@@ -179,8 +201,8 @@ def _run_in_process(chunk: Sequence[FrameRecord]) -> list[tuple[str, str]]:
 
 
 def chunks(records: Sequence[FrameRecord], size: int) -> list[list[FrameRecord]]:
-    """Consecutive records of one source folder or video, at most ``size`` each, video
-    records sorted by index (decoded forward)."""
+    """Units of work: records of one image folder, at most ``size`` each, or all records
+    of one video sorted by index (a video is decoded once, from its start)."""
     groups: dict[tuple[str, bool], list[FrameRecord]] = {}
     for r in records:
         key = str(r.source if r.index is not None else r.source.parent), r.index is not None
@@ -188,8 +210,9 @@ def chunks(records: Sequence[FrameRecord], size: int) -> list[list[FrameRecord]]
     out = []
     for (_, is_video), group in groups.items():
         if is_video:
-            group = sorted(group, key=lambda r: r.index)
-        out += [group[i : i + size] for i in range(0, len(group), size)]
+            out.append(sorted(group, key=lambda r: r.index))
+        else:
+            out += [group[i : i + size] for i in range(0, len(group), size)]
     return out
 
 
@@ -253,7 +276,7 @@ def prepare(
         max_side: frames are downscaled to this longer side for detection only (the crop
             is cut from the full frame); ``None`` detects at full size, several times slower.
         folds: a ``folds.json`` to use instead of the default subject folds.
-        chunk_size: frames per unit of work.
+        chunk_size: frames of an image folder per unit of work (a video is one unit).
         progress: show a tqdm progress bar on stderr.
         on_frame: called with the number of frames finished so far after each frame
             (raising in it interrupts the run, as a kill would).

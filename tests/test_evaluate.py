@@ -117,6 +117,29 @@ def test_evaluate_cli_matches_hand_computed_f1(tmp_path: Path, disfa_data: Path)
     assert "6 faces (all rows)" in lines[-1]
 
 
+def test_evaluate_paper_columns_the_data_lacks(tmp_path: Path, disfa_data: Path) -> None:
+    ckpt = save_pretrained(constant_model({"AU01"}), tmp_path / "ckpt")
+    rows = read_manifest(disfa_data).rows
+    two_aus = [
+        {k: v for k, v in r.items() if k in ("path", "subject", "AU01", "AU02")} for r in rows
+    ]
+    write_manifest(disfa_data / "two.csv", two_aus)
+    args = [
+        "evaluate",
+        str(ckpt),
+        "--data",
+        f"affwild2:{disfa_data / 'two.csv'}",
+        "--paper",
+        "bp4d",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "note: the model or data lacks AU04, AU06, AU07" in result.output
+    model_row = [line for line in result.output.splitlines() if line.startswith("ckpt ")][0]
+    # Table VI has 10 AUs; the data only AU01 (F1 4/7) and AU02 (0): 8 columns are '-'
+    assert model_row.split() == ["ckpt", "57.1", "0.0", *["-"] * 8, "28.6"]
+
+
 def test_evaluate_equals_f1_of_predictions(disfa_data: Path) -> None:
     torch.manual_seed(3)
     model = D2CAModel(tiny_config()).eval()

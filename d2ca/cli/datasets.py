@@ -133,11 +133,16 @@ def evaluate_command(
         typer.echo(json.dumps(out, indent=2))
         return
     rows = {Path(model).name or model: {a: 100 * v for a, v in result["f1"].items()}}
-    title = None
+    title, columns = None, names
     if table is not None:
         rows.update(paper_rows(table))
         title = f"Source: {table.source}. Target: {table.target}. (paper: Table {table.table})"
-    typer.echo(format_table(rows, names, title=title))
+        columns = list(table.aus)
+        if len(names) < len(columns):
+            lacking = ", ".join(a for a in columns if a not in names)
+            typer.echo(f"note: the model or data lacks {lacking}; its AVE is over "
+                       f"{len(names)} AUs, the paper's over {len(columns)}", err=True)  # fmt: skip
+    typer.echo(format_table(rows, columns, title=title))
     typer.echo(f"F1 in %; {result['n']} faces ({what}) of {path}")
 
 

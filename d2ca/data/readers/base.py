@@ -46,11 +46,6 @@ class FrameRecord:
     split: str | None = None
     face: str = "largest"
 
-    @property
-    def unit(self) -> str:
-        """Folder name of this frame's sequence in prepared output: ``subject/video``."""
-        return f"{self.subject}/{self.video}"
-
 
 def find_child(folder: Path, *names: str, kind: str = "folder") -> Path:
     """The entry of ``folder`` named like one of ``names``, ignoring case.

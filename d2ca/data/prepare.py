@@ -300,7 +300,11 @@ def prepare(
     # 1. the protocol: official splits, or subject-independent folds recorded in folds.json
     fold_of: dict[str, int] = {}
     if all(r.split is None for r in records):
-        fold_of = read_folds(Path(folds)) if folds else subject_folds(r.subject for r in records)
+        fold_of = (
+            read_folds(Path(folds))
+            if folds
+            else subject_folds((r.subject for r in records), NUM_FOLDS)
+        )
         missing = sorted({r.subject for r in records} - set(fold_of))
         if missing:
             raise DatasetError(f"{folds}: no fold for subject(s) {', '.join(missing[:5])}")

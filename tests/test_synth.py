@@ -207,3 +207,17 @@ def test_custom_preset_varies_one_factor(tmp_path):
         for m in (m_dark, m_base)
     ]
     assert mean[0] < 0.7 * mean[1]
+
+
+@pytest.mark.filterwarnings("error")
+def test_extreme_poses_render_cleanly():
+    aus = {a: 5.0 for a in AUS}
+    for yaw, pitch, roll in ((55, 25, 30), (-55, -25, -30)):
+        scene = Scene(yaw=yaw, pitch=pitch, roll=roll, shift_x=0.1, occluder="glasses")
+        img = render_face(Identity(hair_style="curly"), aus, scene, size=48)
+        pts = face_landmarks(Identity(hair_style="curly"), aus, scene, size=48)
+        assert img.std() > 10  # a face, not a blank or a NaN-black canvas
+        nose = np.vstack([pts["nostril_l"], pts["nostril_r"]]).mean(0)
+        outline = pts["outline"]
+        # the nose turns towards the side the face turns to
+        assert np.sign(nose[0] - outline[:, 0].mean()) == np.sign(yaw)

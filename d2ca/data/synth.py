@@ -792,7 +792,7 @@ def _draw_skin(albedo, head: _Head, idt: Identity, box) -> None:
     y0, y1, x0, x1 = box
     shape, px, plan = albedo.shape[:2], head.px, head.plan
     skin = np.asarray(idt.skin, dtype=np.float32)
-    albedo[y0:y1, x0:x1] = skin
+    albedo[:] = skin
     # one generator per texture, so that drawing one (AU17's chin) never shifts another
     rng = np.random.default_rng((idt.texture_seed, 0))
     blotch = rng.normal(0, 0.035, (6, 6, 3)).astype(np.float32)
@@ -900,7 +900,7 @@ def _draw_face(img, cam: _Camera, plan: _Plan, idt: Identity, scene: Scene) -> d
         return {}
     face_mask, box = mb
     # the face: albedo (skin, creases, features), shaded by the depth map, composited
-    albedo = np.empty_like(img)
+    albedo = np.empty_like(img)  # features may reach past the face box: fill it all
     _draw_skin(albedo, head, idt, box)
     eyes = {side: _draw_eye(albedo, head, idt, scene, side) for side in "lr"}
     _draw_features(albedo, head, idt)

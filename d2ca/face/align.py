@@ -27,7 +27,7 @@ def face_template(size: int, scale: float = CROP_SCALE) -> np.ndarray:
     """The five template points, ``(5, 2)`` float32, for a ``size x size`` crop.
 
     Example:
-        >>> face_template(112, scale=1.0)[0].round(2).tolist()
+        >>> [round(float(v), 2) for v in face_template(112, scale=1.0)[0]]
         [38.29, 51.7]
     """
     centred = (ARCFACE_TEMPLATE_112 - 56.0) * scale + 56.0

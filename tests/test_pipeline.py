@@ -277,3 +277,20 @@ def test_from_pretrained_folder_is_quiet_and_exact(tmp_path, capsys) -> None:
     assert (again / "model.safetensors").is_file()
     with pytest.raises(OutputExistsError):
         loaded.save_pretrained(again)
+
+
+def test_several_faces_use_the_highest_score_and_progress_goes_to_stderr(
+    pipeline: D2CA, image, capsys
+) -> None:
+    blurred = cv2.GaussianBlur(cv2.resize(image, (256, 256)), (0, 0), 3.4)
+    two = np.zeros((512, 768, 3), np.uint8)
+    two[:, :512] = image
+    two[128:384, 512:] = blurred  # a smaller, blurred second face scores lower
+    faces = pipeline.detector.detect([two])[0]
+    assert len(faces) == 2 and faces[0].score > faces[1].score + 0.005
+    result = pipeline.swap_aus(two, two)
+    np.testing.assert_array_equal(result.target_face.box, faces[0].box)
+    rows = pipeline.detect_aus(two, progress=True).rows
+    assert [row.face_id for row in rows] == [0, 1]  # in score order
+    captured = capsys.readouterr()
+    assert captured.out == "" and "1/1" in captured.err

@@ -10,7 +10,8 @@ the architecture only), with images cached in memory as the trainer does for sma
     float32 ``torch.mm`` timed in the same run (the machine's practical matmul peak).
 
 Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device cpu]
-Prints one JSON object. Figures are medians over ``--steps`` timed steps after one warm-up.
+Prints one JSON object. Figures are medians over ``--steps`` timed steps after one warm-up;
+``step_cpu_s`` is the process CPU time of a step (steadier than wall time on a shared CPU).
 """
 
 from __future__ import annotations
@@ -53,20 +54,22 @@ def make_data(root: Path, subjects: int, per_subject: int, size: int = 128) -> P
     return root
 
 
-def time_steps(trainer: Trainer, steps: int) -> list[float]:
+def time_steps(trainer: Trainer, steps: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and process CPU seconds of ``steps`` train steps after one warm-up."""
     batches = trainer._batches()
     trainer.train_step(next(batches))  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(steps):
         batch = next(batches)
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         trainer.train_step(batch)
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return times
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return wall, cpu
 
 
 def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
@@ -115,12 +118,13 @@ def main() -> None:
         mm_before = matmul_flops(torch.device(args.device))
         for method in ("d2ca", "source-only"):
             trainer = Trainer(TrainConfig(**base, method=method, out_dir=f"{tmp}/{method}"))
-            times = time_steps(trainer, args.steps)
+            times, cpu = time_steps(trainer, args.steps)
             images = args.batch * (2 if method == "d2ca" else 1)
             med = statistics.median(times)
             result[method] = {
                 "step_s": round(med, 3),
                 "images_per_s": round(images / med, 2),
+                "step_cpu_s": round(statistics.median(cpu), 3),
                 "step_s_all": [round(t, 3) for t in times],
             }
             if method == "d2ca":

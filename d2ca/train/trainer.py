@@ -160,6 +160,8 @@ class Trainer:
         self.source_val = m_s.split("val") if "split" in (m_s.rows or [{}])[0] else None
         self.target_train = _split(m_t, "train", "target")
         self.target_test = _split(m_t, "test", "target")
+        if not len(self.target_test):
+            self.log("target: no test rows, so no held-out evaluation")
         method = config.method
         if method == "target-only" and not (self.target_train.labels >= 0).any():
             raise InputError("target-only needs target labels; the target train split has none")

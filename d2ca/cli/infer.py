@@ -59,7 +59,9 @@ def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
 
 @command("detect")
 def detect(
-    paths: Annotated[list[Path], typer.Argument(help="Images, videos or folders.")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help="Images, videos or folders.")
+    ],
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Table to write; default: standard output."),
@@ -80,7 +82,9 @@ def detect(
         Path | None,
         typer.Option(help="Copy of the video (mp4v) with face boxes and active AUs."),
     ] = None,
-    aligned: Annotated[bool, typer.Option(help="Inputs are aligned face crops.")] = False,
+    aligned: Annotated[
+        bool, typer.Option("--aligned", help="Inputs are aligned face crops.")
+    ] = False,
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
 ) -> None:

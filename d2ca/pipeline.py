@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
@@ -236,7 +237,7 @@ class D2CA:
                 raise InputError(f"no AU {unknown[0]} in this model (it has {', '.join(names)})")
             for name, value in thresholds.items():
                 values[names.index(name)] = value
-        elif isinstance(thresholds, (int, float)):
+        elif isinstance(thresholds, numbers.Real):  # also numpy scalars
             values[:] = thresholds
         elif thresholds is not None:
             values = np.asarray(thresholds, dtype=np.float32)

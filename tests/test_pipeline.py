@@ -79,7 +79,7 @@ def test_thresholds_decide_presence(pipeline: D2CA, image) -> None:
     np.testing.assert_array_equal(default, p >= 0.5)
     middle = float(np.median(p))
     np.testing.assert_array_equal(
-        pipeline.detect_aus(image, thresholds=middle).presence[0], p >= middle
+        pipeline.detect_aus(image, thresholds=np.float32(middle)).presence[0], p >= middle
     )
     per_au = np.linspace(0.1, 0.9, 12)
     result = pipeline.detect_aus(image, thresholds=per_au)

@@ -38,7 +38,14 @@ from tqdm import tqdm
 
 from d2ca.aus import DATASET_AUS, au_name
 from d2ca.data.manifest import write_manifest
-from d2ca.data.synth_presets import HAIR_PALETTE, PRESETS, PROTOTYPES, SKIN_PALETTE, Preset
+from d2ca.data.synth_presets import (
+    HAIR_PALETTE,
+    IRIS_PALETTE,
+    PRESETS,
+    PROTOTYPES,
+    SKIN_PALETTE,
+    Preset,
+)
 from d2ca.errors import InputError
 from d2ca.io import OutputExistsError, atomic_path
 
@@ -177,13 +184,7 @@ def sample_identity(rng: np.random.Generator, preset: Preset | str) -> Identity:
         eye_spacing=round(r(0.175, 0.215), 4),
         eye_y=round(r(-0.14, -0.1), 4),
         eye_tilt=round(r(-0.008, 0.015), 4),
-        iris=_jitter(
-            [(0.35, 0.22, 0.12), (0.2, 0.13, 0.08), (0.3, 0.45, 0.6), (0.35, 0.45, 0.3)][
-                int(rng.integers(4))
-            ],
-            rng,
-            0.1,
-        ),
+        iris=_jitter(IRIS_PALETTE[int(rng.integers(len(IRIS_PALETTE)))], rng, 0.1),
         brow_thick=round(r(0.75, 1.3), 4),
         brow_arch=round(r(0.01, 0.04), 4),
         brow_height=round(r(0.85, 1.15), 4),

@@ -27,6 +27,12 @@ HAIR_PALETTE: tuple[tuple[int, int, int], ...] = (
     (142, 72, 40),  # auburn
     (168, 166, 162),  # grey
 )
+IRIS_PALETTE: tuple[tuple[float, float, float], ...] = (
+    (0.35, 0.22, 0.12),  # brown
+    (0.2, 0.13, 0.08),  # dark brown
+    (0.3, 0.45, 0.6),  # blue
+    (0.35, 0.45, 0.3),  # green
+)
 
 # Expression prototypes: mean intensity (0-5) of each AU that a prototype activates.
 PROTOTYPES: dict[str, dict[int, float]] = {

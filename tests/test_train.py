@@ -242,6 +242,7 @@ def test_target_only_needs_target_labels(data, tmp_path):
     unlabelled = make_domain(tmp_path / "unl", seed=3, tint=20, subjects=3, labelled=False)
     with pytest.raises(InputError, match="target labels"):
         Trainer(config((data[0], unlabelled), tmp_path / "run", method="target-only"))
+    assert not (tmp_path / "run").exists()  # nothing is written before the data proved usable
 
 
 def test_train_config_round_trip_and_resume_guard(data, tmp_path):

@@ -110,9 +110,9 @@ def select_aus(
     return aus
 
 
-def _split(manifest: Manifest, name: str, what: str) -> Manifest:
+def _split(manifest: Manifest, name: str, what: str, log: Callable[[str], None]) -> Manifest:
     if not manifest.rows or "split" not in manifest.rows[0]:
-        _say(f"{what}: no split column, using all {len(manifest)} rows for {name}")
+        log(f"{what}: no split column, using all {len(manifest)} rows for {name}")
         return manifest
     return manifest.split(name)
 
@@ -135,7 +135,7 @@ class Trainer:
         self.world_size = dist.get_world_size() if dist.is_initialized() else 1
         self.is_main = self.rank == 0
         self.out = Path(config.out_dir)
-        config = self._prepare_out_dir(config, resume=resume, overwrite=overwrite)
+        fresh_folder = self._check_run_folder(config, resume=resume, overwrite=overwrite)
         self.config = config
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -156,10 +156,10 @@ class Trainer:
         self.pair = f"{name_s or path_s.name} -> {name_t or path_t.name}"
         self.log(f"AUs used ({len(self.au_names)}): {', '.join(self.au_names)}")
         m_s, m_t = m_s.with_aus(self.au_names), m_t.with_aus(self.au_names)
-        self.source_train = _split(m_s, "train", "source")
+        self.source_train = _split(m_s, "train", "source", self.log)
         self.source_val = m_s.split("val") if "split" in (m_s.rows or [{}])[0] else None
-        self.target_train = _split(m_t, "train", "target")
-        self.target_test = _split(m_t, "test", "target")
+        self.target_train = _split(m_t, "train", "target", self.log)
+        self.target_test = _split(m_t, "test", "target", self.log)
         if not len(self.target_test):
             self.log("target: no test rows, so no held-out evaluation")
         method = config.method
@@ -206,7 +206,11 @@ class Trainer:
         self.total_steps = config.steps or config.epochs * self.steps_per_epoch
         self.eval_every = config.eval_every or self.steps_per_epoch
 
-        # 4. resume
+        # 4. the run folder, written only now that the data and options proved usable
+        if fresh_folder and self.is_main:
+            self._init_run_folder(overwrite and not resume)
+        if dist.is_initialized():
+            dist.barrier()
         self.step = 0
         self.last_eval: dict[str, Any] = {}
         ckpt = latest_checkpoint(self.out / "checkpoints") if resume else None
@@ -238,9 +242,10 @@ class Trainer:
             torch.cuda.set_device(device)
         return device
 
-    def _prepare_out_dir(self, config: TrainConfig, *, resume: bool, overwrite: bool):
+    def _check_run_folder(self, config: TrainConfig, *, resume: bool, overwrite: bool) -> bool:
+        """Refuse a folder holding a run unless resuming (with a compatible config) or
+        overwriting; return whether the folder must be (re)initialised."""
         out = self.out
-        existing = [n for n in RUN_FILES if (out / n).exists()]
         if resume and (out / TRAIN_CONFIG_NAME).exists():
             saved = TrainConfig.load(out)
             changed = [k for k in saved.changes(config) if k not in RESUMABLE_CHANGES]
@@ -250,24 +255,26 @@ class Trainer:
                     f"(saved in {out / TRAIN_CONFIG_NAME}); only "
                     f"{', '.join(sorted(RESUMABLE_CHANGES))} may change"
                 )
-            if self.is_main and saved != config:
-                config.save(out, overwrite=True)
-            return config
+            return saved != config
+        existing = [n for n in RUN_FILES if (out / n).exists()]
         if existing and not (resume or overwrite) and self.is_main:
             raise OutputExistsError(
                 f"{out} already holds a run ({', '.join(existing)}); pass --resume to continue "
                 "it or --overwrite to start again"
             )
-        if self.is_main:
-            if overwrite:
-                for name in existing:
-                    path = out / name
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
-            out.mkdir(parents=True, exist_ok=True)
-            config.save(out, overwrite=True)
-        if dist.is_initialized():
-            dist.barrier()
-        return config
+        return True
+
+    def _init_run_folder(self, overwrite: bool) -> None:
+        """Write ``train_config.json``, first removing the old run's files with ``overwrite``."""
+        if overwrite:
+            for name in RUN_FILES:
+                path = self.out / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.out, overwrite=True)
 
     def _build_objectives(self) -> None:
         """One ``_Objective`` (and Adam) per alternating update; DDP-wrapped when distributed."""

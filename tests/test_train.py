@@ -40,8 +40,15 @@ TINY = {  # a 32x32 D2CA small enough for CPU tests
 }
 
 
-def make_domain(root: Path, *, seed: int, tint: int, subjects: int = 6, per_subject: int = 8,
-                labelled: bool = True) -> Path:
+def make_domain(
+    root: Path,
+    *,
+    seed: int,
+    tint: int,
+    subjects: int = 6,
+    per_subject: int = 8,
+    labelled: bool = True,
+) -> Path:
     """Faces of 32x32: a subject colour, noise, and one bright bar per active AU.
 
     The last subject is the ``test`` split, the one before ``val``, the others ``train``.
@@ -61,8 +68,14 @@ def make_domain(root: Path, *, seed: int, tint: int, subjects: int = 6, per_subj
             Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / name)
             split = "test" if s == subjects - 1 else "val" if s == subjects - 2 else "train"
             values = labels if labelled else -np.ones_like(labels)
-            rows.append({"path": name, "subject": f"s{s}", "split": split,
-                         **dict(zip(AUS, values.tolist(), strict=True))})
+            rows.append(
+                {
+                    "path": name,
+                    "subject": f"s{s}",
+                    "split": split,
+                    **dict(zip(AUS, values.tolist(), strict=True)),
+                }
+            )
     write_manifest(root / "manifest.csv", rows)
     return root
 
@@ -74,8 +87,17 @@ def data(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def config(data, out: Path, **kw) -> TrainConfig:
-    values = dict(source=str(data[0]), target=str(data[1]), steps=4, batch_size=8, subjects=4,
-                  model=TINY, out_dir=str(out), progress=False, threads=1)
+    values = dict(
+        source=str(data[0]),
+        target=str(data[1]),
+        steps=4,
+        batch_size=8,
+        subjects=4,
+        model=TINY,
+        out_dir=str(out),
+        progress=False,
+        threads=1,
+    )
     return TrainConfig(**{**values, **kw})
 
 
@@ -146,8 +168,13 @@ Trainer(cfg, resume=len(sys.argv) > 1).train()
 def run_script(cfg: TrainConfig, *args: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     code = RUN.format(cfg=cfg.to_dict())
-    return subprocess.Popen([sys.executable, "-c", code, *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_kill_and_resume_is_bit_exact(data, tmp_path):
@@ -179,8 +206,11 @@ def test_kill_and_resume_is_bit_exact(data, tmp_path):
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ"
     # the metrics log holds each step once, as if never interrupted
-    steps = [json.loads(x)["step"] for x in (tmp_path / "killed" / "metrics.jsonl").open()
-             if json.loads(x)["kind"] == "train"]
+    steps = [
+        json.loads(x)["step"]
+        for x in (tmp_path / "killed" / "metrics.jsonl").open()
+        if json.loads(x)["kind"] == "train"
+    ]
     assert steps == list(range(2, 21, 2))
 
 
@@ -233,8 +263,9 @@ def test_baselines_produce_loadable_checkpoints(data, tmp_path, method):
     for name in ("decoder", "disc_s", "e_dm_t", "proj"):
         a, b = getattr(model, name).state_dict(), getattr(init, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
-    assert not torch.equal(model.e_au.state_dict()["layers.0.0.weight"],
-                           init.e_au.state_dict()["layers.0.0.weight"])
+    assert not torch.equal(
+        model.e_au.state_dict()["layers.0.0.weight"], init.e_au.state_dict()["layers.0.0.weight"]
+    )
     assert model.config.provenance["method"] == method
 
 
@@ -255,6 +286,10 @@ def test_train_config_round_trip_and_resume_guard(data, tmp_path):
     with pytest.raises(InputError, match="exactly one of steps or epochs"):
         config(data, tmp_path, epochs=2)
     Trainer(cfg)
+    tuples = dataclasses.replace(
+        cfg, model={**TINY, "gamma2": 2.0, "enc_widths": (4, 4, 8, 8, 8, 8, 16, 16)}
+    )
+    assert tuples.changes(TrainConfig.load(tmp_path / "run")) == []  # JSON-equal: resumable
     with pytest.raises(OutputExistsError, match="--resume"):
         Trainer(cfg)
     with pytest.raises(InputError, match="different lr"):
@@ -272,11 +307,31 @@ def test_model_card_states_data_and_metrics(data):
 def test_cli_end_to_end(data, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
-    args = ["train", "--source", str(data[0]), "--target", str(data[1]), "--steps", "3",
-            "--batch-size", "8", "--subjects", "4", "--image-size", "32", "--out", str(out),
-            "--no-progress", "--threads", "1", "--method", "d2ca-no-icl-fcl"]
-    args += [x for k, v in TINY.items() if k != "image_size"
-             for x in ("--set", f"{k}={json.dumps(v)}")]
+    args = [
+        "train",
+        "--source",
+        str(data[0]),
+        "--target",
+        str(data[1]),
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--subjects",
+        "4",
+        "--image-size",
+        "32",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--threads",
+        "1",
+        "--method",
+        "d2ca-no-icl-fcl",
+    ]
+    args += [
+        x for k, v in TINY.items() if k != "image_size" for x in ("--set", f"{k}={json.dumps(v)}")
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out / "model")
@@ -289,8 +344,9 @@ def test_cli_end_to_end(data, tmp_path):
     assert again.exit_code == 1 and "--resume" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     # extend the finished run by two steps
-    more = runner.invoke(app, ["train", "--out", str(out), "--resume", "--steps", "5",
-                               "--no-progress"])
+    more = runner.invoke(
+        app, ["train", "--out", str(out), "--resume", "--steps", "5", "--no-progress"]
+    )
     assert more.exit_code == 0, more.output
     assert load_folder(out / "model").config.provenance["steps"] == 5
     bad = runner.invoke(app, [*args[:-2], "--method", "nope", "--overwrite"])

@@ -154,6 +154,6 @@ class TrainConfig:
             raise InputError(f"{path} is not valid JSON: {e}") from None
 
     def changes(self, other: TrainConfig) -> list[str]:
-        """Names of the fields whose values differ from ``other``."""
-        a, b = self.to_dict(), other.to_dict()
+        """Names of the fields whose values differ from ``other`` (as JSON: tuple == list)."""
+        a, b = (json.loads(json.dumps(c.to_dict())) for c in (self, other))
         return [k for k in a if a[k] != b[k]]

@@ -255,7 +255,7 @@ class Trainer:
                     f"(saved in {out / TRAIN_CONFIG_NAME}); only "
                     f"{', '.join(sorted(RESUMABLE_CHANGES))} may change"
                 )
-            return saved != config
+            return bool(saved.changes(config))
         existing = [n for n in RUN_FILES if (out / n).exists()]
         if existing and not (resume or overwrite) and self.is_main:
             raise OutputExistsError(

@@ -221,3 +221,15 @@ def test_extreme_poses_render_cleanly():
         outline = pts["outline"]
         # the nose turns towards the side the face turns to
         assert np.sign(nose[0] - outline[:, 0].mean()) == np.sign(yaw)
+
+
+def test_light_comes_from_where_the_scene_says():
+    def halves(**light):
+        img = render_face(Identity(), {}, Scene(ambient=0.2, **light), size=64).astype(float)
+        face = img[16:48, 16:48].mean(-1)
+        return face[:, :16].mean(), face[:, 16:].mean(), face[:16].mean(), face[16:].mean()
+
+    left, right, _, _ = halves(light_azimuth=60.0, light_elevation=0.0)
+    assert right > left + 20  # lit from the image's right
+    _, _, top, bottom = halves(light_azimuth=0.0, light_elevation=60.0)
+    assert top > bottom + 10  # lit from above

@@ -659,6 +659,7 @@ def _ellipse(cx, cy, rx, ry, n=24, angle=0.0):
 
 
 def _background(scene: Scene, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A plain backdrop with a vertical ramp, or random shapes with texture (maybe blurred)."""
     base = np.asarray(scene.background_rgb, dtype=np.float32)
     ramp = np.linspace(1.06, 0.92, n, dtype=np.float32)[:, None, None]
     img = np.ones((n, n, 3), np.float32) * base * ramp
@@ -678,13 +679,7 @@ def _background(scene: Scene, n: int, rng: np.random.Generator) -> np.ndarray:
             _paint(img, _mask(img.shape[:2], [_ellipse(c[0], c[1], r, r)]), rgb)
         else:
             line = np.stack([c, c + rng.normal(0, 0.4, 2) * n])
-            _paint(
-                img,
-                _mask(
-                    img.shape[:2], [line], fill=False, closed=False, width=rng.uniform(1, 0.03 * n)
-                ),
-                rgb,
-            )
+            _paint(img, _stroke(img.shape[:2], line, rng.uniform(1, 0.03 * n)), rgb)
     texture = cv2.resize(rng.normal(0, 0.06, (n // 4, n // 4, 3)).astype(np.float32), (n, n))
     img *= 1 + texture
     if scene.background == "blurred":
@@ -696,7 +691,7 @@ def _shade(cam: _Camera, depth: np.ndarray, scene: Scene) -> np.ndarray:
     """Lambertian plus a little specular shading of a depth map, under the scene's light."""
     step = 1 / cam.px  # face units per pixel
     gy, gx = np.gradient(depth, step)
-    n = np.stack([gx, gy, np.ones_like(depth)], -1)  # depth grows towards the camera
+    n = np.stack([-gx, -gy, np.ones_like(depth)], -1)  # depth grows towards the camera
     n /= np.linalg.norm(n, axis=-1, keepdims=True)
     az, el = math.radians(scene.light_azimuth), math.radians(scene.light_elevation)
     light = np.array([math.sin(az) * math.cos(el), -math.sin(el), math.cos(az) * math.cos(el)])

@@ -1,6 +1,7 @@
 """Config, AU vocabulary, manifest, atomic outputs and F1: the shared plumbing."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -79,6 +80,9 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_text("done")
     assert target.read_text() == "done"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
     with pytest.raises(OutputExistsError):
         with atomic_path(target):
             pass

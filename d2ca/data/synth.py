@@ -735,6 +735,15 @@ class _Head:
         ]
         return cv2.convexHull(np.vstack(pts).astype(np.float32))[:, 0]
 
+    def landmarks(self) -> dict[str, np.ndarray]:
+        """The named shapes of the plan, the outline and the eye centres, in canvas pixels."""
+        shapes = self.plan.shapes
+        points = {k: self.proj(v) for k, v in shapes.items() if not k.startswith(("iris", "chin"))}
+        points["outline"] = self.hull()
+        for side in "lr":
+            points[f"eye_centre_{side}"] = points[f"eye_{side}"].mean(0)
+        return points
+
 
 def _light_level(scene: Scene) -> float:
     """Brightness of flat, unshaded parts (hair, neck, ears, hands) under the scene's light."""
@@ -818,13 +827,13 @@ def _draw_skin(albedo, head: _Head, idt: Identity, box) -> None:
         _paint(albedo, _mask(shape, dots, blur=0.004 * px), multiply=1 - 0.2 * plan.chin_texture)
 
 
-def _draw_eye(albedo, head: _Head, idt: Identity, scene: Scene, side: str) -> np.ndarray:
+def _draw_eye(albedo, head: _Head, idt: Identity, scene: Scene, side: str) -> None:
     """Sclera, iris, pupil and catch-light clipped to the lids, then the lid lines."""
     shape, px, plan = albedo.shape[:2], head.px, head.plan
     eye = head.proj(plan.shapes[f"eye_{side}"])
     mb = _mask(shape, [eye])
     if mb is None:
-        return eye
+        return
     em, (y0, y1, x0, x1) = mb
     patch = np.empty((y1 - y0, x1 - x0, 3), np.float32)
     patch[:] = (0.86, 0.84, 0.8)
@@ -842,7 +851,6 @@ def _draw_eye(albedo, head: _Head, idt: Identity, scene: Scene, side: str) -> np
     _paint(albedo, fold, multiply=0.8)
     lower = _stroke(shape, head.proj(plan.shapes[f"lower_lid_{side}"]), 0.005 * px)
     _paint(albedo, lower, multiply=0.7)
-    return eye
 
 
 def _draw_features(albedo, head: _Head, idt: Identity) -> None:
@@ -886,35 +894,30 @@ def _draw_hair_cap(img, head: _Head, idt: Identity, scene: Scene) -> None:
     img += cover[..., None] * (colour - img)
 
 
-def _draw_face(img, cam: _Camera, plan: _Plan, idt: Identity, scene: Scene) -> dict:
-    """Draw the head onto ``img``; return the landmarks in canvas pixels (empty if off-canvas)."""
-    head = _Head(cam, plan)
+def _draw_face(img, head: _Head, idt: Identity, scene: Scene) -> None:
+    """Draw the head onto ``img``: what lies behind, the shaded face, the hair on top."""
     _draw_behind(img, head, idt, scene)
-    outline = head.hull()
-    mb = _mask(img.shape[:2], [outline])
-    if mb is None:
-        return {}
+    mb = _mask(img.shape[:2], [head.hull()])
+    if mb is None:  # pushed off the canvas
+        return
     face_mask, box = mb
     # the face: albedo (skin, creases, features), shaded by the depth map, composited
     albedo = np.empty_like(img)  # features may reach past the face box: fill it all
     _draw_skin(albedo, head, idt, box)
-    eyes = {side: _draw_eye(albedo, head, idt, scene, side) for side in "lr"}
+    for side in "lr":
+        _draw_eye(albedo, head, idt, scene, side)
     _draw_features(albedo, head, idt)
     y0, y1, x0, x1 = box
-    shade = _shade(cam, cam.depth_map(box, plan.bumps), scene)
+    shade = _shade(head.cam, head.cam.depth_map(box, head.plan.bumps), scene)
     roi = img[y0:y1, x0:x1]
     roi += face_mask[..., None] * (albedo[y0:y1, x0:x1] * shade - roi)
     _draw_hair_cap(img, head, idt, scene)
-    points = {k: head.proj(v) for k, v in plan.shapes.items() if not k.startswith(("iris", "chin"))}
-    points["outline"] = outline
-    points["eye_centre_l"], points["eye_centre_r"] = eyes["l"].mean(0), eyes["r"].mean(0)
-    return points
 
 
 def _occlude(img, scene: Scene, idt: Identity, pts: dict, rng: np.random.Generator) -> None:
     """Draw the scene's occluder (glasses, sunglasses, a hand, a bar) over the face."""
     n = img.shape[0]
-    if scene.occluder in ("glasses", "sunglasses") and pts:
+    if scene.occluder in ("glasses", "sunglasses"):
         frame = np.asarray(rng.uniform(0.02, 0.35, 3), dtype=np.float32)
         rims = []
         for side in "lr":
@@ -928,7 +931,7 @@ def _occlude(img, scene: Scene, idt: Identity, pts: dict, rng: np.random.Generat
         _paint(img, _mask(img.shape[:2], rims, fill=False, width=0.012 * n), frame)
         bridge = np.stack([rims[0][0], rims[1][len(rims[1]) // 2]])
         _paint(img, _stroke(img.shape[:2], bridge, 0.01 * n), frame)
-    elif scene.occluder == "hand" and pts:
+    elif scene.occluder == "hand":
         mouth = pts["mouth"].mean(0)
         c = mouth + rng.normal(0, 0.08, 2) * n + [rng.choice([-1, 1]) * 0.12 * n, 0.06 * n]
         ang = rng.uniform(-0.8, 0.8) + (np.pi / 2 if rng.random() < 0.5 else 0)
@@ -982,16 +985,10 @@ def _degrade(img: np.ndarray, scene: Scene, size: int, rng: np.random.Generator)
     return np.ascontiguousarray(out)
 
 
-def _render(idt, aus, scene, size):
+def _head(idt: Identity, aus, scene: Scene, size: int) -> _Head:
     if not 16 <= size <= 1024:
         raise InputError(f"size must be between 16 and 1024 pixels, got {size}")
-    n = size * _SS
-    rng = np.random.default_rng(scene.seed)
-    img = _background(scene, n, rng)
-    cam = _Camera(idt, scene, n)
-    pts = _draw_face(img, cam, _plan(idt, _au_vector(aus)), idt, scene)
-    _occlude(img, scene, idt, pts, rng)
-    return _degrade(img, scene, size, rng), {k: v / _SS for k, v in pts.items()}
+    return _Head(_Camera(idt, scene, size * _SS), _plan(idt, _au_vector(aus)))
 
 
 def render_face(
@@ -1018,7 +1015,13 @@ def render_face(
         >>> img.shape
         (64, 64, 3)
     """
-    return _render(identity, aus_intensity, scene or Scene(), size)[0]
+    scene = scene or Scene()
+    head = _head(identity, aus_intensity, scene, size)
+    rng = np.random.default_rng(scene.seed)
+    img = _background(scene, size * _SS, rng)
+    _draw_face(img, head, identity, scene)
+    _occlude(img, scene, identity, head.landmarks(), rng)
+    return _degrade(img, scene, size, rng)
 
 
 def face_landmarks(
@@ -1038,7 +1041,8 @@ def face_landmarks(
         >>> bool(pts["brow_l"][:, 1].mean() < pts["eye_l"][:, 1].mean() < pts["mouth"][:, 1].mean())
         True
     """
-    return _render(identity, aus_intensity, scene or Scene(), size)[1]
+    head = _head(identity, aus_intensity, scene or Scene(), size)
+    return {k: v / _SS for k, v in head.landmarks().items()}
 
 
 # --------------------------------------------------------------------------- datasets

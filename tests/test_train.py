@@ -353,3 +353,38 @@ def test_cli_end_to_end(data, tmp_path):
     assert bad.exit_code == 1 and bad.stderr.startswith("error: unknown method 'nope'")
     bad = runner.invoke(app, ["train", "--source", str(data[0]), "--steps", "1"])
     assert bad.exit_code == 1 and "--target" in bad.stderr
+
+
+def test_cached_and_dataloader_batches_agree(data):
+    from d2ca.data.manifest import read_manifest
+    from d2ca.train.data import SplitData
+    from d2ca.train.sampler import SubjectBatchSampler
+
+    cfg = TrainConfig(source="a", target="b", steps=1, model=TINY).model_config(AUS)
+    manifest = read_manifest(data[0]).split("train")
+    kw = {"device": torch.device("cpu"), "memory_format": torch.channels_last}
+    cached = SplitData(manifest, cfg, cache=True, **kw)
+    loaded = SplitData(manifest, cfg, cache=False, num_workers=1, **kw)
+    sampler = SubjectBatchSampler(cached.subject_ids.numpy(), 2, 2, seed=4)
+    batches = zip(cached.batches(sampler, 7), loaded.batches(sampler, 7), strict=True)
+    for step, (a, b) in zip(range(7, 10), batches, strict=False):  # endless: first 3
+        for u, v in zip(a, b, strict=True):
+            assert torch.equal(u, v)
+        rows = torch.from_numpy(sampler.batch(step))
+        assert torch.equal(a[1], cached.labels[rows]) and torch.equal(
+            a[2], cached.subject_ids[rows]
+        )
+        assert a[0].is_contiguous(memory_format=torch.channels_last)
+        assert a[0].min() >= -1 and a[0].max() <= 1
+
+
+def test_gradient_reversal_and_its_schedule():
+    from d2ca.train.baselines import grad_reverse, grl_coefficient
+
+    x = torch.randn(3, requires_grad=True)
+    y = grad_reverse(x, 0.3)
+    assert torch.equal(y, x)
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, torch.full((3,), -0.3))
+    values = [grl_coefficient(p / 10) for p in range(11)]
+    assert values[0] == 0 and values == sorted(values) and 0.999 < values[-1] < 1

@@ -73,6 +73,7 @@ class TrainConfig:
     device: str = "cpu"
     bf16: bool = False  # CUDA only: bf16 autocast
     compile: bool = False  # CUDA only: torch.compile of the networks
+    channels_last: bool = True  # NHWC memory format: about 20% less CPU time per step here
     num_workers: int = 0  # DataLoader workers when images are not cached
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     cache_images: bool | None = None  # preload images as uint8 (None: when under 2 GiB)

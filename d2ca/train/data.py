@@ -49,7 +49,8 @@ class SplitData:
 
     With ``cache`` the images are read once (threads) into a uint8 tensor on ``device``;
     a batch is then a gather. Otherwise a DataLoader with ``num_workers`` reads them.
-    Batches are ``(x, labels, subjects)`` with ``x`` normalised ``(B, 3, S, S)`` on ``device``.
+    Batches are ``(x, labels, subjects)`` with ``x`` normalised ``(B, 3, S, S)`` on ``device``
+    in ``memory_format``.
     """
 
     def __init__(
@@ -60,8 +61,10 @@ class SplitData:
         device: torch.device,
         cache: bool | None = None,
         num_workers: int = 0,
+        memory_format: torch.memory_format = torch.contiguous_format,
     ) -> None:
         self.manifest = manifest
+        self.memory_format = memory_format
         self.config = config
         self.device = device
         self.num_workers = num_workers
@@ -86,6 +89,9 @@ class SplitData:
             list(pool.map(load, range(len(self))))
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(self.device)
 
+    def _normalise(self, images: torch.Tensor) -> torch.Tensor:
+        return to_model_input(images, self.config).contiguous(memory_format=self.memory_format)
+
     def batches(
         self, sampler: Sampler, start_step: int
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -93,7 +99,7 @@ class SplitData:
         if self.images is not None:
             for idx in sampler.iter_from(start_step):
                 i = torch.from_numpy(idx).to(self.device)
-                x = to_model_input(self.images[i], self.config)
+                x = self._normalise(self.images[i])
                 yield x, self.labels[i], self.subject_ids[i]
             return
         loader = DataLoader(
@@ -104,6 +110,6 @@ class SplitData:
             persistent_workers=False,
         )
         for images, idx in loader:
-            x = to_model_input(images.to(self.device, non_blocking=True), self.config)
+            x = self._normalise(images.to(self.device, non_blocking=True))
             i = idx.to(self.device)
             yield x, self.labels[i], self.subject_ids[i]

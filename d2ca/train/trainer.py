@@ -172,6 +172,10 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model_config = config.model_config(self.au_names)
         self.model = D2CAModel(self.model_config).to(self.device).train()
+        self.memory_format = (
+            torch.channels_last if config.channels_last else torch.contiguous_format
+        )
+        self.model.to(memory_format=self.memory_format)
         self.modules: dict[str, nn.Module] = {"model": self.model}
         self._build_objectives()
         if self.rank:  # dropout differs between processes
@@ -179,7 +183,12 @@ class Trainer:
 
         # 3. batches
         cache, workers = config.cache_images, config.num_workers
-        kw = {"device": self.device, "cache": cache, "num_workers": workers}
+        kw = {
+            "device": self.device,
+            "cache": cache,
+            "num_workers": workers,
+            "memory_format": self.memory_format,
+        }
         shard = {"seed": config.seed, "rank": self.rank, "world_size": self.world_size}
         self.main_data = SplitData(
             self.target_train if method == "target-only" else self.source_train,

@@ -360,7 +360,7 @@ def _plan_brow_and_eye(
     by = ey - 0.095 * idt.brow_height
     inner = np.array([s * (es - ew * 1.05 - 0.025 * k[4]), by + 0.012 - 0.06 * k[1] + 0.045 * k[4]])
     peak = np.array(
-        [s * (es + 0.25 * ew), by - idt.brow_arch - 0.025 * k[1] - 0.05 * k[2] + 0.02 * k[4]]
+        [s * (es + 0.25 * ew), by - idt.brow_arch - 0.015 * k[1] - 0.05 * k[2] + 0.02 * k[4]]
     )
     outer = np.array([s * (es + 1.45 * ew), by + 0.01 - 0.05 * k[2] + 0.008 * k[4]])
     centre = _spline([inner, peak, outer], 6)

@@ -4,7 +4,8 @@ Measures, in one run, on the default 128x128 networks (randomly initialised; spe
 the architecture only), with images cached in memory as the trainer does for small data:
   * images/s of one full D2CA step (encoder/decoder update + discriminator update, batch
     ``--batch`` per domain, so 2 x batch images per step) and of one source-only step
-    (batch images per step);
+    (batch images per step), in the trainer's default channels_last memory format, and of
+    the D2CA step in the plain NCHW format (``d2ca_nchw``);
   * the FLOPs of one D2CA step counted by ``torch.utils.flop_counter.FlopCounterMode``
     (forward and backward of both updates) and the FLOP/s achieved, against a large
     float32 ``torch.mm`` timed in the same run (the machine's practical matmul peak).
@@ -118,25 +119,29 @@ def main() -> None:
             "image_size": 128,
         }
         mm_before = matmul_flops(torch.device(args.device))
-        for method in ("d2ca", "source-only"):
-            trainer = Trainer(TrainConfig(**base, method=method, out_dir=f"{tmp}/{method}"))
+        runs = {"d2ca": ("d2ca", True), "d2ca_nchw": ("d2ca", False),
+                "source-only": ("source-only", True)}  # fmt: skip
+        for key, (method, channels_last) in runs.items():
+            cfg = TrainConfig(**base, method=method, channels_last=channels_last,
+                              out_dir=f"{tmp}/{key}")  # fmt: skip
+            trainer = Trainer(cfg)
             times, cpu = time_steps(trainer, args.steps)
             images = args.batch * (2 if method == "d2ca" else 1)
             med = statistics.median(times)
-            result[method] = {
+            result[key] = {
                 "step_s": round(med, 3),
                 "images_per_s": round(images / med, 2),
                 "step_cpu_s": round(statistics.median(cpu), 3),
                 "step_s_all": [round(t, 3) for t in times],
             }
-            if method == "d2ca":
+            if key == "d2ca":
                 with FlopCounterMode(display=False) as counter:
                     trainer.train_step(next(trainer._batches()))
                 flops = counter.get_total_flops()
-                result[method]["gflop_per_step"] = round(flops / 1e9, 1)
-                result[method]["gflop_per_s"] = round(flops / med / 1e9, 2)
-                cpu_s = result[method]["step_cpu_s"]
-                result[method]["gflop_per_cpu_s"] = round(flops / cpu_s / 1e9, 2)
+                result[key]["gflop_per_step"] = round(flops / 1e9, 1)
+                result[key]["gflop_per_s"] = round(flops / med / 1e9, 2)
+                cpu_s = result[key]["step_cpu_s"]
+                result[key]["gflop_per_cpu_s"] = round(flops / cpu_s / 1e9, 2)
         mm_after = matmul_flops(torch.device(args.device))
         mm_wall, mm_cpu = max(mm_before[0], mm_after[0]), max(mm_before[1], mm_after[1])
         result["matmul_gflop_per_s"] = round(mm_wall / 1e9, 2)
@@ -144,6 +149,9 @@ def main() -> None:
         d2ca = result["d2ca"]
         result["d2ca_fraction_of_matmul"] = round(d2ca["gflop_per_s"] * 1e9 / mm_wall, 3)
         result["d2ca_fraction_of_matmul_cpu"] = round(d2ca["gflop_per_cpu_s"] * 1e9 / mm_cpu, 3)
+        result["nchw_vs_channels_last_cpu_time"] = round(
+            result["d2ca_nchw"]["step_cpu_s"] / d2ca["step_cpu_s"], 3
+        )
         result["d2ca_vs_source_only_step_time"] = round(
             result["d2ca"]["step_s"] / result["source-only"]["step_s"], 2
         )

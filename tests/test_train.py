@@ -285,7 +285,10 @@ def test_train_config_round_trip_and_resume_guard(data, tmp_path):
         config(data, tmp_path, batch_size=10, subjects=4)
     with pytest.raises(InputError, match="exactly one of steps or epochs"):
         config(data, tmp_path, epochs=2)
-    Trainer(cfg)
+    trainer = Trainer(cfg)  # 4 subjects x 8 train images, batch 8: 4 steps an epoch
+    assert (trainer.steps_per_epoch, trainer.total_steps, trainer.eval_every) == (4, 4, 4)
+    by_epochs = dataclasses.replace(cfg, steps=None, epochs=3, out_dir=str(tmp_path / "ep"))
+    assert Trainer(by_epochs).total_steps == 12
     tuples = dataclasses.replace(
         cfg, model={**TINY, "gamma2": 2.0, "enc_widths": (4, 4, 8, 8, 8, 8, 16, 16)}
     )
@@ -332,9 +335,10 @@ def test_cli_end_to_end(data, tmp_path):
     args += [
         x for k, v in TINY.items() if k != "image_size" for x in ("--set", f"{k}={json.dumps(v)}")
     ]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, [*args, "--bf16"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out / "model")
+    assert "--bf16 needs CUDA; ignored" in result.stderr
     model = load_folder(out / "model")
     assert model.config.au_names == AUS and not model.config.use_icl
     saved = TrainConfig.load(out)

@@ -58,7 +58,7 @@ def compose(
     left = 70 if row_labels else 0
     sheet = Image.new("RGB", (left + cols * CELL, HEADER + rows * CELL), "white")
     draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=14)
+    font = _font(14)
     for c, text in enumerate(headers):
         draw.text((left + c * CELL + CELL // 2, HEADER // 2), text, fill="black", font=font,
                   anchor="mm")  # fmt: skip
@@ -70,6 +70,14 @@ def compose(
             face = Image.fromarray(cells[r, c]).resize((CELL, CELL), Image.BICUBIC)
             sheet.paste(face, (left + c * CELL, HEADER + r * CELL))
     return sheet
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans where installed (it has the arrow and hat glyphs); else Pillow's default."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
 
 
 def pick(manifest: Manifest, n: int, seed: int) -> Manifest:

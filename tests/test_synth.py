@@ -185,6 +185,8 @@ def test_bad_arguments_are_input_errors(tmp_path):
         render_face(Identity(), {9: 3.0})
     with pytest.raises(InputError, match="occluder"):
         Scene(occluder="hat")
+    with pytest.raises(InputError, match="seed"):
+        render_dataset(tmp_path, "wild", subjects=1, frames_per_subject=1, seed=-1)
 
 
 def test_cli_end_to_end(tmp_path):

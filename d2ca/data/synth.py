@@ -65,8 +65,9 @@ __all__ = [
 
 AUS: tuple[int, ...] = DATASET_AUS["synthau"]  # (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 LABEL_THRESHOLD = 2.0  # an AU is present (label 1) when its intensity is >= 2 (FACS "B")
-_CY = -0.05  # head ellipsoid centre (face units: the crop spans [-1, 1], y down)
 OCCLUDERS = ("none", "glasses", "sunglasses", "hand", "bar")
+HAIR_STYLES = ("short", "long", "buzz", "curly")
+_CY = -0.05  # head ellipsoid centre (face units: the crop spans [-1, 1], y down)
 _SS = 2  # supersampling factor of the internal canvas
 _ZOOM, _ZOOM_Y = 1.3, 0.05  # an aligned crop: face units around y = 0.05 magnified 1.3x
 
@@ -99,6 +100,10 @@ class Identity:
     age: float = 0.2  # 0-1: strength of permanent wrinkles
     clothes_rgb: tuple[float, float, float] = (0.3, 0.35, 0.5)
     texture_seed: int = 0  # skin blotches, moles, chin texture
+
+    def __post_init__(self) -> None:
+        if self.hair_style not in HAIR_STYLES:
+            raise InputError(f"unknown hair style {self.hair_style!r}: {', '.join(HAIR_STYLES)}")
 
 
 @dataclass(frozen=True)
@@ -194,7 +199,7 @@ def sample_identity(rng: np.random.Generator, preset: Preset | str) -> Identity:
         mouth_w=round(r(0.85, 1.15), 4),
         lip_thick=round(r(0.75, 1.3), 4),
         lip_rgb=_jitter(np.clip(lip, 0, 1), rng, 0.05),
-        hair_style=str(rng.choice(["short", "long", "buzz", "curly"], p=[0.4, 0.35, 0.1, 0.15])),
+        hair_style=str(rng.choice(HAIR_STYLES, p=[0.4, 0.35, 0.1, 0.15])),
         hair_rgb=hair_rgb,
         hairline=round(r(-0.5, -0.38), 4),
         age=round(float(rng.beta(1.5, 3.0)), 4),
@@ -1165,6 +1170,7 @@ def render_dataset(
         ("subjects", subjects, 1),
         ("frames_per_subject", frames_per_subject, 1),
         ("workers", workers, 1),
+        ("seed", seed, 0),
     ):
         if value < low:
             raise InputError(f"{name} must be at least {low}, got {value}")

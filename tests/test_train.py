@@ -392,3 +392,18 @@ def test_gradient_reversal_and_its_schedule():
     torch.testing.assert_close(x.grad, torch.full((3,), -0.3))
     values = [grl_coefficient(p / 10) for p in range(11)]
     assert values[0] == 0 and values == sorted(values) and 0.999 < values[-1] < 1
+
+
+def test_warmup_trains_only_the_au_path_then_the_full_objective(data, tmp_path):
+    out = tmp_path / "run"
+    trainer = Trainer(config(data, out, steps=4, warmup_steps=2, log_every=1, eval_every=4))
+    model = trainer.model
+    au_path = {k for k, _ in model.named_parameters() if k.startswith(("e_au.", "classifier."))}
+    before = params(model)
+    trainer.train(until=2)
+    assert changed(before, model) == au_path  # warm-up: Eq. 4 on source faces alone
+    trainer.train()
+    logs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    terms = [set(r["loss"]) for r in logs if r["kind"] == "train"]
+    assert terms[0] == terms[1] == {"au", "total"}
+    assert {"au_s", "rec", "icl", "disc"} <= terms[2] and {"au_s", "disc"} <= terms[3]

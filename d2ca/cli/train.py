@@ -71,6 +71,10 @@ def train_command(
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    warmup_steps: Annotated[
+        int | None,
+        typer.Option(help="D2CA: steps of the source AU loss alone first (default 0, the paper)."),
+    ] = None,
     image_size: Annotated[int | None, typer.Option(help="Face crop size (default 128).")] = None,
     lambda_: Annotated[float | None, typer.Option("--lambda", help="Weight of ICL + FCL.")] = None,
     gamma1: Annotated[float | None, typer.Option(help="Weight of L_rep.")] = None,
@@ -147,6 +151,7 @@ def train_command(
         "subjects": subjects,
         "lr": lr,
         "seed": seed,
+        "warmup_steps": warmup_steps,
         "eval_every": eval_every,
         "checkpoint_every": checkpoint_every,
         "log_every": log_every,

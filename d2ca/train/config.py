@@ -67,6 +67,9 @@ class TrainConfig:
     steps: int | None = None  # total optimisation steps; or
     epochs: int | None = None  # passes over the source train split (target-only: target)
     seed: int = 0
+    # D2CA methods: steps of the source AU loss alone (Eq. 4, L_au^s) before the full
+    # objective. Not in the paper (0 = the paper); see docs/training.md, "Warm-up".
+    warmup_steps: int = 0
     eval_every: int | None = None  # steps between evaluations (None: once per epoch)
     checkpoint_every: int = 500  # steps between resumable checkpoints
     log_every: int = 10  # steps between metrics.jsonl lines
@@ -110,6 +113,8 @@ class TrainConfig:
             raise InputError(f"threads must be at least 1, got {self.threads}")
         if self.num_workers < 0:
             raise InputError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.warmup_steps < 0:
+            raise InputError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 
     @property
     def images_per_subject(self) -> int:

@@ -304,6 +304,10 @@ class Trainer:
                     lambda x_s, x_t, sw: discriminator_loss(model, x_s, x_t, sw),
                 ),
             }
+            if tc.warmup_steps:
+                objectives["warmup"] = _Objective(
+                    [model.e_au, model.classifier], lambda x, z: supervised_loss(model, x, z)
+                )
         elif method == "dann":
             self.domain_head = DomainClassifier(cfg).to(self.device)
             self.modules["domain_head"] = self.domain_head
@@ -364,9 +368,12 @@ class Trainer:
         Returns:
             ``(terms, swaps)``; ``swaps`` (D2CA only, else None) feed the discriminator update.
         """
-        method = self.config.method
+        method, name = self.config.method, "generator"
         swaps = None
-        if method in D2CA_METHODS:
+        if method in D2CA_METHODS and self.step < self.config.warmup_steps:
+            method = name = "warmup"  # the source AU loss alone; no discriminator update
+            args = batch[:2]
+        elif method in D2CA_METHODS:
             _set_requires_grad(self.discriminators, False)  # this update never changes D
             args = batch
         elif method == "dann":
@@ -375,8 +382,8 @@ class Trainer:
         else:
             args = batch[:2]
         with self.autocast:
-            loss, terms, *rest = self.objectives["generator"](*args)
-        opt = self.optimizers["generator"]
+            loss, terms, *rest = self.objectives[name](*args)
+        opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -407,3 +407,14 @@ def test_warmup_trains_only_the_au_path_then_the_full_objective(data, tmp_path):
     terms = [set(r["loss"]) for r in logs if r["kind"] == "train"]
     assert terms[0] == terms[1] == {"au", "total"}
     assert {"au_s", "rec", "icl", "disc"} <= terms[2] and {"au_s", "disc"} <= terms[3]
+
+
+def test_model_card_names_warmup_and_synthetic_training(tmp_path):
+    from d2ca.config import D2CAConfig
+
+    tc = TrainConfig(source="synthau:a", target="synthau:b", steps=5, warmup_steps=2)
+    card = model_card(D2CAConfig(), tc, {})
+    assert "first 2 steps trained the AU path alone" in card
+    assert "not meaningful until it is retrained on real data" in card
+    plain = model_card(D2CAConfig(), TrainConfig(source="bp4d:a", target="disfa:b", steps=5), {})
+    assert "Warm-up" not in plain and "SynthAU" not in plain

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from d2ca.config import D2CAConfig
+from d2ca.data.manifest import parse_data_spec
 from d2ca.train.config import TrainConfig
 
 _METHOD_TEXT = {
@@ -59,6 +60,14 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
         f"({train_config.subjects} subjects x {train_config.images_per_subject} images on the "
         f"source), lr {train_config.lr}, seed {train_config.seed}, "
         f"image size {config.image_size}, d2ca {prov.get('d2ca_version', '?')}.",
+        *(
+            [
+                f"- Warm-up: the first {train_config.warmup_steps} steps trained the AU path "
+                "alone on source labels (not in the paper; docs/training.md)."
+            ]
+            if train_config.warmup_steps and train_config.method != "source-only"
+            else []
+        ),
         "",
         "## Evaluation",
         "F1 per AU (threshold 0.5 on the sigmoid), in %.",
@@ -89,4 +98,9 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
         "occlusion, image quality); the figures above hold for the named splits only.",
         "- Frame-level detector: it does not use time, and AU intensity is not estimated.",
     ]
+    if "synthau" in {parse_data_spec(s)[0] for s in (train_config.source, train_config.target)}:
+        lines.append(
+            "- Trained on SynthAU, procedurally rendered faces: its outputs on real faces are "
+            "not meaningful until it is retrained on real data (docs/datasets.md)."
+        )
     return "\n".join(lines) + "\n"

@@ -443,11 +443,13 @@ class Trainer:
                 values = torch.stack([v.float() for v in terms.values()])
                 if not bool(torch.isfinite(values).all()):
                     self._diverged(terms)
-                names = names or list(terms)
+                if acc is None:
+                    names = list(terms)
                 acc = values if acc is None else acc + values
                 count += 1
                 bar.update(1)
-                if self.step % tc.log_every == 0 or self.step == stop:
+                # a log line closes at the end of the warm-up too: the terms change there
+                if self.step % tc.log_every == 0 or self.step in (stop, tc.warmup_steps):
                     now = time.perf_counter()
                     means = dict(zip(names, (acc / count).tolist(), strict=True))
                     bar.set_postfix(

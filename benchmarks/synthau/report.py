@@ -327,7 +327,19 @@ def longer_section(folder: Path) -> str:
     for pair in sorted(runs, key=lambda p: -len(runs[p])):
         cells = [pct(avg(runs[pair].get(m, []))).split(" ±")[0] for m in shown]
         lines.append(f"| {pair_name(pair)} | " + " | ".join(cells) + " |")
-    lines.append("")
+    first = max(runs, key=lambda p: len(runs[p]))
+    losses = [
+        f"{LABELS[m]} {r['au_loss_first_last'][0]:.2f} → {r['au_loss_first_last'][-1]:.2f}"
+        for m in shown
+        for r in runs[first].get(m, [])[:1]
+        if r.get("au_loss_first_last")
+    ]
+    lines += [
+        "",
+        f"Source AU loss `L_au^s` on {pair_name(first)}, first → last logged value (means over "
+        "10 steps; the prior alone gives about 0.4): " + "; ".join(losses) + ".",
+        "",
+    ]
     quality = quality_section(runs, refs, sorted(runs)).split("\n")
     table = [ln for ln in quality if ln.startswith("|")]
     if len(table) > 2:
@@ -414,12 +426,25 @@ DISCUSSION = """\
 - **The ablation order cannot be judged at this budget**: all three variants are at 0 F1;
   their synthesised faces differ only within the spread of the seeds on FID\\* and identity.
 - **The synthesised faces move to the target domain but carry few AUs.** FID\\* of `It→s`
-  is about half that of the untranslated source faces and identity top-1 is well above chance,
-  so the decoder does render target-domain faces with some of `It`'s identity; but the AU
-  oracle finds less of the source expression in `It→s` than in the raw source faces, i.e.
-  the AU path of the synthesis is not learnt yet. The pictures show the same: blurry faces
-  in the target domain whose expression follows the source face only weakly.
-- The section "Longer training" is the first check of what happens with 4x the steps.
+  lies between that of real target faces and that of the untranslated source faces, and
+  identity top-1 is two to four times chance, so the decoder renders target-domain faces
+  with some of `It`'s identity; but the AU oracle finds *less* of the source expression in
+  `It→s` than in the raw source faces: the AU path of the synthesis is not learnt.
+- **Four times the steps does not change the picture** (section "Longer training",
+  `wild → lab-a`, one seed): at 1000 steps Source only reaches 7.5, DANN 10.6 (DANN above
+  Source only, as in the paper), Target only 52.1, and D2CA 1.5. D2CA's source AU loss stays
+  near what predicting each AU's base rate gives (about 0.4) from step 60 on, while the
+  baselines' falls to 0.15-0.18. We read this as the AU features being starved by the other
+  terms: `L_rep` (Eq. 5-6) and `L_ort` are satisfied more cheaply by AU features that vary
+  little from face to face than by AU-informative ones, and with the paper's weights the AU
+  term is a small part of `L_deco`. A warm-up on `L_au` alone, or normalised features in
+  `L_rep`, are the first things to try; neither is in the paper and neither was tried here.
+  FID\\* rose from about 2 at 250 steps to 2.9 at 1000 while the faces look sharper in the
+  pictures (the random-feature FID\\* is a coarse measure).
+- In the pictures (1000-step D2CA), `It→s` takes `lab-a`'s backdrop and light and the hair
+  colour and skin of `It`, and `Ît` is a fair reconstruction; the expressions follow `Is` only
+  weakly, and along the interpolation strip the face changes little with `t` while the two
+  rows differ by the target face: domain features work, AU features barely do.
 """
 
 GPU = """\

@@ -100,8 +100,8 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     w(per_au_section(runs, grid))
     w(ablation_section(runs, grid))
     w(quality_section(runs, refs, grid))
-    if (folder / "long").is_dir():
-        w(longer_section(folder / "long"))
+    for extra in sorted(p for p in folder.iterdir() if p.is_dir()):
+        w(longer_section(extra))
     w(PICTURES)
     w(findings_section(runs, grid))
     w(DISCUSSION)
@@ -163,6 +163,10 @@ def setup_section(runs: dict, run: dict) -> str:
             if v
         )  # fmt: skip
         + f"; {total / 60:.0f} min in all.",
+        "- Code: the grid's worker processes started at 07:50 UTC on commit 79abb6d (with "
+        "uncommitted trainer edits of that hour); the `code` field of the first JSONs is the "
+        "repository HEAD when each run *finished* (fixed since: now the commit at process "
+        "start), so it overstates what changed. Later commits of the trainer kept its defaults.",
         "- Scored AUs: the 12 BP4D AUs SynthAU renders, less those with fewer than 5 positive "
         "faces in the source train or the target test split (an F1 on a handful of positives is "
         "noise); the per-pair tables list them.\n",
@@ -316,10 +320,16 @@ def longer_section(folder: Path) -> str:
         return ""
     steps = sorted({r["steps"] for p in runs.values() for rs in p.values() for r in rs})
     shown = [m for m in METHODS if any(m in p for p in runs.values())]
+    warmup = max(r.get("warmup_steps", 0) for p in runs.values() for rs in p.values() for r in rs)
+    title = f"{'/'.join(map(str, steps))} steps, seed 0"
+    flags = f"--steps {steps[-1]} --seeds 0"
+    if warmup:
+        title += f", D2CA with a {warmup}-step source-AU warm-up"
+        flags += f" --warmup-steps {warmup}"
     lines = [
-        f"## Longer training: {'/'.join(map(str, steps))} steps, seed 0\n",
-        "The grid above is limited by the CPU budget. The same script, with `--steps "
-        f"{steps[-1]} --seeds 0 --results docs/benchmark-synthetic/long`, trained these runs "
+        f"## Longer training: {title}\n",
+        f"The grid above is limited by the CPU budget. The same script, with `{flags} "
+        f"--results docs/benchmark-synthetic/{folder.name}`, trained these runs "
         "(average F1 ×100 on the target test split; one seed, so no spread):\n",
         "| pair | " + " | ".join(LABELS[m] for m in shown) + " |",
         "|---|" + "---|" * len(shown),
@@ -407,8 +417,8 @@ DISCUSSION = """\
 ## Reading the results
 
 - **The benchmark has a real gap, in one direction at this budget.** Into `lab-a`, Target
-  only beats Source only by 20-26 F1 points on every source domain, and the screening rows
-  show the gap is not an artefact of one seed. Out of `lab-a`, the target domains `wild`,
+  only beats Source only by 17 to 26 F1 points (mean of three seeds) from every source
+  domain. Out of `lab-a`, the target domains `wild`,
   `social` (and at 250 steps `lab-b`) are too hard to learn in the budget: Target only scores
   *below* Source only there, so those directions are no test of adaptation here and are left
   out of the grid (at 1000 steps `lab-a → lab-b` does show a gap of 14 points, see
@@ -417,8 +427,8 @@ DISCUSSION = """\
   its classifier never crosses the 0.5 decision threshold. The AU loss `L_au^s` falls (first
   and last logged values are in each JSON), but more slowly than Source only's, because
   `E_au` is shared by ten loss terms that all pull on it from the first step, while the
-  baselines train `E_au + C` on the AU loss alone. Source only reaches a few F1 points in the
-  same 250 steps, DANN no more than Source only. The grid therefore does **not** reproduce the
+  baselines train `E_au + C` on the AU loss alone. Source only reaches 1 to 10 F1 points in
+  the same 250 steps, DANN no more than Source only. The grid therefore does **not** reproduce the
   paper's ordering; it measures that D2CA is the slowest method to start detecting AUs, and
   that 250 steps of batch 16 (about 4 epochs of 1080 faces) is far from convergence for every
   method (the AU oracle, a Target-only model trained 1500 steps, reaches about 60 F1 on the
@@ -437,8 +447,11 @@ DISCUSSION = """\
   baselines' falls to 0.15-0.18. We read this as the AU features being starved by the other
   terms: `L_rep` (Eq. 5-6) and `L_ort` are satisfied more cheaply by AU features that vary
   little from face to face than by AU-informative ones, and with the paper's weights the AU
-  term is a small part of `L_deco`. A warm-up on `L_au` alone, or normalised features in
-  `L_rep`, are the first things to try; neither is in the paper and neither was tried here.
+  term is a small part of `L_deco`. The trainer's optional source-AU warm-up
+  (`--warmup-steps`, not in the paper) does not rescue it: after 300 warm-up steps the AU
+  loss had fallen to 0.35, and under the full objective it climbed back to about 0.38-0.40;
+  the run ends at 2.7 F1 (section "Longer training ... warm-up"). Normalised features in
+  `L_rep`, or a smaller `γ1`, are the next things to try; neither was tried here.
   FID\\* rose from about 2 at 250 steps to 2.9 at 1000 while the faces look sharper in the
   pictures (the random-feature FID\\* is a coarse measure).
 - In the pictures (1000-step D2CA), `It→s` takes `lab-a`'s backdrop and light and the hair

@@ -13,6 +13,7 @@ Rendered data, checkpoints and oracles live in ``--work`` (outside the repositor
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -72,6 +73,7 @@ MODEL = {
 }
 BATCH = 16
 STEPS = dict.fromkeys(METHODS, 250)  # equal for every method: a fair comparison
+WARMUP = {"steps": 0}  # source-AU warm-up steps of the trainer (0: the paper's objective)
 ORACLE = {"au_steps": 1500, "id_steps": 600, "pairs": 256, "seed": 1000}
 MIN_POSITIVES = 5  # an AU is scored on a pair when both splits hold this many positives
 
@@ -126,6 +128,7 @@ def train(source: Path, target: Path, method: str, seed: int, steps: int, out: P
         source=str(source), target=str(target), method=method, seed=seed, steps=steps,
         batch_size=BATCH, model={k: list(v) if isinstance(v, tuple) else v
                                  for k, v in MODEL.items()} | {"image_size": IMAGE_SIZE},
+        warmup_steps=WARMUP["steps"] if method in D2CA_VARIANTS else 0,
         eval_every=steps, checkpoint_every=steps, log_every=10, out_dir=str(out),
         progress=False,
     )  # fmt: skip
@@ -147,7 +150,8 @@ def au_loss_curve(out: Path) -> list[float]:
 
 def one_run(data: dict[str, Path], work: Path, source: str, target: str, method: str,
             seed: int, oracles: dict | None) -> dict:  # fmt: skip
-    out = work / "runs" / f"{run_name(source, target, method, seed)}__steps{STEPS[method]}"
+    warm = f"__warmup{WARMUP['steps']}" if WARMUP["steps"] and method in D2CA_VARIANTS else ""
+    out = work / "runs" / f"{run_name(source, target, method, seed)}__steps{STEPS[method]}{warm}"
     wall = None  # None: trained by an earlier, interrupted invocation
     if not (out / "model" / "config.json").is_file():
         wall = round(train(data[source], data[target], method, seed, STEPS[method], out), 1)
@@ -161,6 +165,7 @@ def one_run(data: dict[str, Path], work: Path, source: str, target: str, method:
         "method": method,
         "seed": seed,
         "steps": STEPS[method],
+        "warmup_steps": WARMUP["steps"] if method in D2CA_VARIANTS else 0,
         "batch_size": BATCH,
         "wall_time_s": wall,
         "f1": scored["f1"],
@@ -181,8 +186,12 @@ def one_run(data: dict[str, Path], work: Path, source: str, target: str, method:
     return result
 
 
+@functools.cache
 def _commit() -> str:
-    """The repository commit the run used (``+dirty`` when files differ from it)."""
+    """The repository commit when this process started (``+dirty``: d2ca/ differed from it).
+
+    Cached from the first call in :func:`main`: the process imported the code then.
+    """
     git = ["git", "-C", str(REPO)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "d2ca"], check=False)
@@ -395,6 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-quality", action="store_true", help="skip the oracle measures")
     parser.add_argument("--results", default=str(RESULTS), help="JSON folder (trial runs)")
     parser.add_argument("--steps", type=int, help="override every method's steps (timing)")
+    parser.add_argument("--warmup-steps", type=int, default=0, help="D2CA source-AU warm-up")
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
     parser.add_argument("--claims", help=argparse.SUPPRESS)  # set for helper processes
     parser.add_argument(
@@ -402,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    _commit()
+    WARMUP["steps"] = args.warmup_steps
     if args.steps:
         STEPS.update(dict.fromkeys(METHODS, args.steps))
     if not args.render_only:

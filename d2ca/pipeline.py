@@ -267,7 +267,7 @@ class D2CA:
         Example:
             >>> a, d = model.encode("face.jpg")  # doctest: +SKIP
             >>> a.shape  # doctest: +SKIP
-            torch.Size([1, 128, 16, 16])
+            torch.Size([1, 128, 8, 8])
         """
         x = self._model_input([self._face(img, aligned)[2] for img in _as_list(images)])
         with torch.inference_mode():

@@ -162,7 +162,7 @@ def setup_section(runs: dict, run: dict) -> str:
             for m, v in ((m, walls[m]) for m in METHODS)
             if v
         )  # fmt: skip
-        + f"; {total / 60:.0f} min in all.",
+        + f"; {total / 60:.0f} min summed over runs (two workers ran side by side).",
         "- Code: the grid's worker processes started at 07:50 UTC on commit 79abb6d (with "
         "uncommitted trainer edits of that hour); the `code` field of the first JSONs is the "
         "repository HEAD when each run *finished* (fixed since: now the commit at process "
@@ -423,21 +423,24 @@ DISCUSSION = """\
   *below* Source only there, so those directions are no test of adaptation here and are left
   out of the grid (at 1000 steps `lab-a → lab-b` does show a gap of 14 points, see
   "Longer training").
-- **At 250 steps no D2CA variant detects any AU.** Every D2CA run of the grid has F1 0:
-  its classifier never crosses the 0.5 decision threshold. The AU loss `L_au^s` falls (first
-  and last logged values are in each JSON), but more slowly than Source only's, because
-  `E_au` is shared by ten loss terms that all pull on it from the first step, while the
-  baselines train `E_au + C` on the AU loss alone. Source only reaches 1 to 10 F1 points in
-  the same 250 steps, DANN no more than Source only. The grid therefore does **not** reproduce the
-  paper's ordering; it measures that D2CA is the slowest method to start detecting AUs, and
-  that 250 steps of batch 16 (about 4 epochs of 1080 faces) is far from convergence for every
-  method (the AU oracle, a Target-only model trained 1500 steps, reaches about 60 F1 on the
-  same test faces).
-- **The ablation order cannot be judged at this budget**: all three variants are at 0 F1;
-  their synthesised faces differ only within the spread of the seeds on FID\\* and identity.
+- **At 250 steps no D2CA variant detects AUs.** 25 of the 27 D2CA runs have F1 0 (the
+  other two score 0.4 and 1.6): the classifier never crosses the 0.5 decision threshold.
+  The AU loss `L_au^s` falls (first and last logged values are in each JSON), but more
+  slowly than Source only's, because `E_au` is shared by ten loss terms that all pull on it
+  from the first step, while the baselines train `E_au + C` on the AU loss alone. Source
+  only reaches 1 to 10 F1 points in the same 250 steps, DANN no more than Source only. The
+  grid therefore does **not** reproduce the paper's ordering; it measures that D2CA is the
+  slowest method to start detecting AUs, and that 250 steps of batch 16 (about 4 epochs of
+  1080 faces) is far from convergence for every method (the AU oracle, a Target-only model
+  trained 1500 steps, reaches about 60 F1 on the same test faces).
+- **The ablation order of Table VIII cannot be judged at this budget**: all three variants
+  are at or near 0 F1. On FID\\* (Table IX) the paper's order (full < w/o FCL < w/o ICL+FCL)
+  holds on `lab-b → lab-a`, full D2CA is lowest but the other two are swapped on
+  `wild → lab-a`, and the order is reversed on `social → lab-a`; every difference is within
+  about one standard deviation of the seeds.
 - **The synthesised faces move to the target domain but carry few AUs.** FID\\* of `It→s`
   lies between that of real target faces and that of the untranslated source faces, and
-  identity top-1 is two to four times chance, so the decoder renders target-domain faces
+  identity top-1 is four to six times chance, so the decoder renders target-domain faces
   with some of `It`'s identity; but the AU oracle finds *less* of the source expression in
   `It→s` than in the raw source faces: the AU path of the synthesis is not learnt.
 - **Four times the steps does not change the picture** (section "Longer training",
@@ -465,9 +468,11 @@ GPU = """\
 
 The paper trains with N = 128 faces per domain per step for 50 epochs, at (our reading)
 128×128 with the full-width network (0.35 M parameters per encoder). This grid trains 64×64
-faces with a narrower network, batch 16 and 250 steps: about 1/30 of the paper's batch and,
+faces with a narrower network, batch 16 and 250 steps: 1/8 of the paper's batch and,
 counted in faces seen, about 1/1000 of its training, because the whole grid had to fit in
-about an hour on two CPU cores shared with other jobs (one D2CA step cost about 1 s here).
+about an hour on two CPU cores shared with other jobs (one D2CA step cost about 1 s here; the
+grid took 75 minutes of wall-clock, 07:50-09:05 UTC, against a 40-minute plan, and the two
+longer runs ran beside it).
 On one GPU the same script runs the paper's scale by changing the constants at the top of
 `benchmarks/synthau/run_table.py` (`IMAGE_SIZE = 128`, `MODEL = {}`, `BATCH = 128`, steps
 for 50 epochs, `device="cuda"` in `train`); that is the experiment that tests the paper's

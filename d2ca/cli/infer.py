@@ -59,9 +59,7 @@ def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
 
 @command("detect")
 def detect(
-    paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH", help="Images, videos or folders.")
-    ],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Images, videos or folders.")],
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Table to write; default: standard output."),

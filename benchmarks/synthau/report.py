@@ -457,6 +457,13 @@ DISCUSSION = """\
   `L_rep`, or a smaller `γ1`, are the next things to try; neither was tried here.
   FID\\* rose from about 2 at 250 steps to 2.9 at 1000 while the faces look sharper in the
   pictures (the random-feature FID\\* is a coarse measure).
+- **At the full-width 128×128 network, warm-up does rescue it** (one seed, `lab-a → wild`,
+  [default-checkpoint.md](default-checkpoint.md)): after 300 warm-up steps the AU loss kept
+  falling under the full objective (0.11 → 0.08 over the next 500 steps) and D2CA reached
+  11.6 target F1 against Source only's 7.3 with the same data and steps. The narrow 64×64
+  network of this grid has 32-channel 4×4 features; with non-negative (LeakyReLU) features,
+  `L_ort` can only be met by `a` and `d` using disjoint parts of those 512 numbers, which
+  is one untested explanation of why the narrow network loses its AU features.
 - In the pictures (1000-step D2CA), `It→s` takes `lab-a`'s backdrop and light and the hair
   colour and skin of `It`, and `Ît` is a fair reconstruction; the expressions follow `Is` only
   weakly, and along the interpolation strip the face changes little with `t` while the two

@@ -458,9 +458,10 @@ DISCUSSION = """\
   FID\\* rose from about 2 at 250 steps to 2.9 at 1000 while the faces look sharper in the
   pictures (the random-feature FID\\* is a coarse measure).
 - **At the full-width 128×128 network, warm-up does rescue it** (one seed, `lab-a → wild`,
-  [default-checkpoint.md](default-checkpoint.md)): after 300 warm-up steps the AU loss kept
-  falling under the full objective (0.13 at step 300, 0.06 at step 800, logged means) and D2CA reached
-  14.4 target F1 against Source only's 9.5 with the same data and steps. The narrow 64×64
+  [default-checkpoint.md](default-checkpoint.md)): after 300 warm-up steps the AU loss
+  kept falling under the full objective (0.13 at step 300, 0.06 at step 800, logged means)
+  and D2CA reached 14.4 target F1 against Source only's 9.5 with the same data and steps.
+  The narrow 64×64
   network of this grid has 32-channel 4×4 features; with non-negative (LeakyReLU) features,
   `L_ort` can only be met by `a` and `d` using disjoint parts of those 512 numbers, which
   is one untested explanation of why the narrow network loses its AU features.

@@ -28,6 +28,7 @@ ModelOption = Annotated[
 ]
 DeviceOption = Annotated[str, typer.Option(help="torch device, e.g. cpu, cuda, cuda:1.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
+DomainOption = Annotated[str, typer.Option(help="Domain encoder for TARGET: target or source.")]
 
 
 def _load(model: str | None, device: str = "cpu") -> D2CA:
@@ -221,9 +222,7 @@ def swap(
     crop_only: Annotated[
         bool, typer.Option("--crop-only", help="Write the aligned crop, not the pasted image.")
     ] = False,
-    domain: Annotated[str, typer.Option(help="Domain encoder for TARGET: target or source.")] = (
-        "target"
-    ),
+    domain: DomainOption = "target",
     device: DeviceOption = "cpu",
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
@@ -248,9 +247,7 @@ def interpolate(
     target: Annotated[Path, typer.Argument(help="Image whose face is rendered.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG strip to write.")],
     steps: Annotated[int, typer.Option(min=2, help="Faces in the strip.")] = 8,
-    domain: Annotated[str, typer.Option(help="Domain encoder for TARGET: target or source.")] = (
-        "target"
-    ),
+    domain: DomainOption = "target",
     device: DeviceOption = "cpu",
     overwrite: OverwriteOption = False,
     model: ModelOption = None,

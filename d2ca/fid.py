@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from d2ca.errors import InputError
+from d2ca.media import IMAGE_EXTENSIONS, read_image
 from d2ca.metrics import frechet_distance
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -220,17 +221,15 @@ def load_images(
     import cv2
 
     folder = Path(folder)
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not paths:
-        raise InputError(f"{folder}: no .jpg or .png images")
+        raise InputError(f"{folder}: no images")
     out = []
     for p in paths[:limit]:
-        image = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"{p}: cannot read the image")
+        image = read_image(p)  # InputError naming the file when unreadable
         if size is not None:
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-        out.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        out.append(image)
     shapes = {o.shape for o in out}
     if len(shapes) > 1:
         raise InputError(f"{folder}: images differ in size {sorted(shapes)[:2]}; pass a size")

@@ -58,9 +58,6 @@ class D2CAModel(nn.Module):
             return self.e_dm_t(x)
         raise ValueError(f"domain must be 'source' or 'target', got {domain!r}")
 
-    def discriminator(self, domain: Domain) -> MultiScaleDiscriminator:
-        return self.disc_s if domain == "source" else self.disc_t
-
     def decode(self, a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         """``G([a, d])``: a face in [-1, 1] with a's AUs and d's domain."""
         return self.decoder(a, d)
@@ -72,11 +69,6 @@ class D2CAModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """AU logits of normalised faces: ``C(E_au(x))``."""
         return self.classify(self.encode_au(x))
-
-    def generator_parameters(self) -> list[nn.Parameter]:
-        """Everything the encoder/decoder step optimises (all but the discriminators)."""
-        disc = {id(p) for p in (*self.disc_s.parameters(), *self.disc_t.parameters())}
-        return [p for p in self.parameters() if id(p) not in disc]
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return [*self.disc_s.parameters(), *self.disc_t.parameters()]

@@ -60,6 +60,11 @@ class D2CAConfig:
     alpha: float = 0.1  # FCL margin
     use_icl: bool = True
     use_fcl: bool = True
+    # Features compared by L_ort (Eq. 1) and L_rep (Eq. 5, 6): "raw" (the paper) or "batch",
+    # each element standardised over the faces of the batch (losses.batch_standardise), so
+    # that features constant across faces do not satisfy them. Marked choice, see
+    # docs/training.md "Why D2CA did not learn".
+    feature_norm: str = "raw"
     # --- provenance: training data, pair, steps, seed, version, metrics ----------------
     provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -72,6 +77,8 @@ class D2CAConfig:
             raise ValueError(f"image_size must be a multiple of 16, got {self.image_size}")
         if len(self.dec_widths) != 6:
             raise ValueError("dec_widths needs six entries (layers 1-6 of the decoder)")
+        if self.feature_norm not in ("raw", "batch"):
+            raise ValueError(f"feature_norm must be 'raw' or 'batch', got {self.feature_norm!r}")
         if self.au_thresholds is not None and len(self.au_thresholds) != len(self.au_names):
             raise ValueError(
                 f"au_thresholds has {len(self.au_thresholds)} values for {len(self.au_names)} AUs"

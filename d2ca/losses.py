@@ -23,6 +23,23 @@ def orthogonality_loss(a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
     return F.cosine_similarity(a.flatten(1), d.flatten(1), dim=1).abs().mean()
 
 
+def batch_standardise(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Each feature element relative to the batch: ``(x - mean) / std`` over faces (dim 0).
+
+    Not a paper term: the optional input of Eq. 1, 5 and 6 (``D2CAConfig.feature_norm``).
+    On standardised features a constant encoder scores the worst ``L_rep`` (about 2 per
+    element, uncorrelated noise) rather than the best (0), and ``L_ort`` measures the angle
+    between the face-to-face variations of ``a`` and ``d``, not between their mean patterns.
+
+    Args:
+        x: ``(B, ...)`` with ``B >= 2``.
+    """
+    if x.shape[0] < 2:
+        raise ValueError("batch_standardise needs at least two faces in the batch")
+    mean = x.mean(dim=0, keepdim=True)
+    return (x - mean) / (x.var(dim=0, keepdim=True, unbiased=False) + eps).sqrt()
+
+
 def au_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Eq. 4, multi-label sigmoid cross-entropy, mean over known labels (-1 is masked out).
 

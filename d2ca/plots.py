@@ -1,4 +1,4 @@
-"""t-SNE of AU features across domains (the paper's Fig. 12).
+"""Figures: t-SNE of AU features across domains (the paper's Fig. 12), a run's curves.
 
 Needs the ``plot`` extra: ``pip install 'd2ca[plot]'`` (matplotlib, scikit-learn).
 """
@@ -129,5 +129,89 @@ def plot_tsne(
     out = Path(out)
     with atomic_path(out, overwrite=overwrite) as tmp:
         fig.savefig(tmp, dpi=150, format="png")
+    plt.close(fig)
+    return out
+
+
+def read_metrics(run: str | Path) -> list[dict]:
+    """The records of ``RUN/metrics.jsonl`` (train, eval and diagnostics lines)."""
+    import json
+
+    path = Path(run) / "metrics.jsonl"
+    if not path.is_file():
+        raise InputError(f"{run} holds no metrics.jsonl: not a training run folder")
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path} is not JSON lines: {e}") from None
+
+
+def plot_run(run: str | Path, out: str | Path, *, overwrite: bool = False) -> Path:
+    """Draw a training run's curves to a PNG: loss terms, F1, and the diagnostics.
+
+    Panels: the logged loss terms (log scale); average F1 on the target test and source
+    validation splits; each term's gradient norm on ``E_au`` (log scale); the spread of the
+    features and of the classifier's outputs across the batch (docs/training.md,
+    "Diagnostics"). Panels without data (e.g. diagnostics off) say so.
+
+    Example:
+        >>> plot_run("runs/lab-b-lab-a", "curves.png")  # doctest: +SKIP
+    """
+    _require("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(run)
+    by_kind: dict[str, list[dict]] = {}
+    for r in records:
+        by_kind.setdefault(r.get("kind", ""), []).append(r)
+    if not by_kind.get("train"):
+        raise InputError(f"{run}/metrics.jsonl has no train lines yet")
+
+    def series(rows: list[dict], get) -> dict[str, tuple[list, list]]:
+        out: dict[str, tuple[list, list]] = {}
+        for r in rows:
+            for k, v in get(r).items():
+                if v is not None:
+                    xs, ys = out.setdefault(k, ([], []))
+                    xs.append(r["step"])
+                    ys.append(v)
+        return out
+
+    skip = {"deco", "total", "disc_s", "disc_t"}
+    panels = [
+        ("loss terms (unweighted)", True,
+         series(by_kind["train"], lambda r: {k: v for k, v in r["loss"].items() if k not in skip})),
+        ("average F1", False,
+         series(by_kind.get("eval", []), lambda r: {k: r[k]["avg_f1"] for k in
+                                                    ("target_test", "source_val") if k in r})),
+        ("gradient norm on E_au, per weighted term", True,
+         series(by_kind.get("diagnostics", []), lambda r: r["grad_norm"].get("e_au", {}))),
+        ("spread across the batch (a, d, sigmoid outputs p)", False,
+         series(by_kind.get("diagnostics", []), lambda r: r["spread"])),
+    ]  # fmt: skip
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for ax, (title, log, data) in zip(axes.flat, panels, strict=True):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        if not data:
+            ax.text(0.5, 0.5, "not logged in this run", ha="center", transform=ax.transAxes)
+            continue
+        for name, (xs, ys) in data.items():
+            xs, ys = np.asarray(xs), np.asarray(ys, dtype=float)
+            if log:  # a term that does not reach E_au (norm 0) has no place on a log axis
+                xs, ys = xs[ys > 0], ys[ys > 0]
+            ax.plot(xs, ys, label=name, lw=1.2, marker="." if len(xs) < 30 else None)
+        if log:
+            ax.set_yscale("log")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+    fig.suptitle(str(run), fontsize=9)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return out

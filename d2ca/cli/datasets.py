@@ -203,6 +203,18 @@ def tsne_command(
     typer.echo(f"wrote {path}")
 
 
+@command("run", on=plot_app)
+def run_curves_command(
+    run: Annotated[Path, typer.Argument(help="training run folder (holds metrics.jsonl)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")],
+    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+) -> None:
+    """A run's curves: loss terms, F1, per-term gradient norms on E_au, feature spreads."""
+    from d2ca.plots import plot_run
+
+    typer.echo(f"wrote {plot_run(run, out, overwrite=overwrite)}")
+
+
 @command("push")
 def push_command(
     model: Annotated[Path, typer.Argument(help="checkpoint folder to publish")],

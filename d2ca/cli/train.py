@@ -102,6 +102,13 @@ def train_command(
     log_every: Annotated[
         int | None, typer.Option(help="Steps between metrics.jsonl lines (default 10).")
     ] = None,
+    diagnose_every: Annotated[
+        int | None,
+        typer.Option(
+            help="Steps between diagnostics lines in metrics.jsonl: per-term gradient norms on "
+            "the encoders, feature spreads (default 50; 0 = off)."
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default cpu).")] = None,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast (CUDA only).")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile (CUDA only).")] = False,
@@ -155,6 +162,7 @@ def train_command(
         "eval_every": eval_every,
         "checkpoint_every": checkpoint_every,
         "log_every": log_every,
+        "diagnose_every": diagnose_every,
         "device": device,
         "num_workers": num_workers,
         "threads": threads,

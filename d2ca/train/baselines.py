@@ -18,10 +18,17 @@ from d2ca.models import D2CAModel
 
 def supervised_loss(
     model: D2CAModel, x: torch.Tensor, z: torch.Tensor
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Source-only / target-only: ``BCE(C(E_au(x)), z)`` (Eq. 4 alone), -1 labels masked."""
-    loss = losses.au_loss(model(x), z)
-    return loss, {"au": loss.detach(), "total": loss.detach()}
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Source-only / target-only: ``BCE(C(E_au(x)), z)`` (Eq. 4 alone), -1 labels masked.
+
+    Returns:
+        ``(loss, terms, features)``; ``features`` holds ``a_s`` and ``logits_s`` of the batch
+        for the trainer's diagnostics.
+    """
+    a = model.encode_au(x)
+    logits = model.classify(a)
+    loss = losses.au_loss(logits, z)
+    return loss, {"au": loss.detach(), "total": loss.detach()}, {"a_s": a, "logits_s": logits}
 
 
 class _GradientReversal(torch.autograd.Function):
@@ -71,16 +78,18 @@ def dann_loss(
     z_s: torch.Tensor,
     x_t: torch.Tensor,
     coeff: float,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """DANN: AU loss on the source + domain loss through a gradient reversal layer.
 
     The domain head learns source (1) vs target (0) from ``E_au`` features; the reversed
     gradient (scaled by ``coeff``, see :func:`grl_coefficient`) makes ``E_au`` domain-blind.
     """
     a_s, a_t = model.encode_au(x_s), model.encode_au(x_t)
-    au = losses.au_loss(model.classify(a_s), z_s)
+    logits_s = model.classify(a_s)
+    au = losses.au_loss(logits_s, z_s)
     logits = head(grad_reverse(torch.cat([a_s, a_t]), coeff))
     domain = torch.cat([torch.ones(len(x_s)), torch.zeros(len(x_t))]).to(logits)
     dom = nn.functional.binary_cross_entropy_with_logits(logits, domain)
     loss = au + dom
-    return loss, {"au": au.detach(), "domain": dom.detach(), "total": loss.detach()}
+    terms = {"au": au.detach(), "domain": dom.detach(), "total": loss.detach()}
+    return loss, terms, {"a_s": a_s, "a_t": a_t, "logits_s": logits_s}

@@ -35,6 +35,7 @@ RESUMABLE_CHANGES = frozenset(
         "eval_every",
         "checkpoint_every",
         "log_every",
+        "diagnose_every",
         "cache_images",
         "out_dir",
         "progress",
@@ -73,6 +74,9 @@ class TrainConfig:
     eval_every: int | None = None  # steps between evaluations (None: once per epoch)
     checkpoint_every: int = 500  # steps between resumable checkpoints
     log_every: int = 10  # steps between metrics.jsonl lines
+    # steps between diagnostics lines (per-term gradient norms on the encoders, feature
+    # spreads; docs/training.md "Diagnostics"); 0 = off. Costs one backward pass per term.
+    diagnose_every: int = 50
     device: str = "cpu"
     bf16: bool = False  # CUDA only: bf16 autocast
     compile: bool = False  # CUDA only: torch.compile of the networks
@@ -113,6 +117,8 @@ class TrainConfig:
             raise InputError(f"threads must be at least 1, got {self.threads}")
         if self.num_workers < 0:
             raise InputError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.diagnose_every < 0:
+            raise InputError(f"diagnose_every must be >= 0, got {self.diagnose_every}")
         if self.warmup_steps < 0:
             raise InputError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 

@@ -18,12 +18,37 @@ from d2ca.models import D2CAModel
 
 @dataclass
 class Swaps:
-    """The synthesised faces of a step, kept for the discriminator update."""
+    """The synthesised faces of a step (kept for the discriminator update) and the features
+    of the real faces (read by the trainer's diagnostics)."""
 
     x_st: torch.Tensor  # G([a_t, d_s]): source domain, the target face's AUs (Eq. 2)
     x_ts: torch.Tensor  # G([a_s, d_t]): target domain, the source face's AUs (Eq. 3)
     x_s_hat: torch.Tensor  # cyclic reconstructions (Eq. 7)
     x_t_hat: torch.Tensor
+    a_s: torch.Tensor  # E_au(x_s), E_dm^s(x_s), E_au(x_t), E_dm^t(x_t)
+    d_s: torch.Tensor
+    a_t: torch.Tensor
+    d_t: torch.Tensor
+    logits_s: torch.Tensor  # C(a_s)
+
+
+def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, torch.Tensor]:
+    """The summands of Eq. 12, each with its weight: ``au_s``, ``au_t``, ``rep``, ``rec``,
+    ``adv``, ``ort`` (Eq. 9) and ``icl``, ``fcl`` when enabled. ``L_tot`` is their sum.
+
+    Args:
+        t: unweighted terms as computed by :func:`generator_loss` (``rep_s``, ``rep_t``...).
+    """
+    out = {
+        "au_s": t["au_s"],
+        "au_t": t["au_t"],
+        "rep": config.gamma1 * (t["rep_s"] + t["rep_t"]),
+        "rec": config.gamma2 * t["rec"],
+        "adv": config.gamma3 * (t["adv_s"] + t["adv_t"]),
+        "ort": config.gamma4 * t["ort"],
+    }
+    out.update({k: config.lambda_ * t[k] for k in ("icl", "fcl") if k in t})
+    return out
 
 
 def generator_loss(
@@ -33,6 +58,8 @@ def generator_loss(
     subjects_s: torch.Tensor,
     x_t: torch.Tensor,
     config: D2CAConfig,
+    *,
+    keep_graph: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Swaps]:
     """``L_tot`` (Eq. 12) for the encoders, decoder, classifier and projection head.
 
@@ -42,6 +69,7 @@ def generator_loss(
         x_t: ``(N, 3, S, S)`` unlabelled target faces.
         config: weights (``gamma1..4``, ``lambda_``), ``tau``, ``alpha`` and the ablation
             switches ``use_icl`` / ``use_fcl``.
+        keep_graph: return the terms attached to the graph (for per-term gradients).
     """
     # Stage 1: universal feature purification (Eq. 1-4)
     a_s, d_s = model.encode_au(x_s), model.encode_dm(x_s, "source")
@@ -54,24 +82,17 @@ def generator_loss(
     x_s_hat = model.decode(a_ts, d_st)  # Eq. 7
     x_t_hat = model.decode(a_st, d_ts)
 
+    logits_s = model.classify(a_s)
+    f = losses.batch_standardise if config.feature_norm == "batch" else (lambda v: v)
     t: dict[str, torch.Tensor] = {}
-    t["ort"] = losses.orthogonality_loss(a_s, d_s) + losses.orthogonality_loss(a_t, d_t)
-    t["au_s"] = losses.au_loss(model.classify(a_s), z_s)
+    t["ort"] = losses.orthogonality_loss(f(a_s), f(d_s)) + losses.orthogonality_loss(f(a_t), f(d_t))
+    t["au_s"] = losses.au_loss(logits_s, z_s)
     t["au_t"] = losses.au_loss(model.classify(a_ts), z_s)  # x_ts carries z_s (Eq. 4)
-    t["rep_s"] = losses.feature_consistency_loss(a_t, a_st, d_s, d_st)  # Eq. 5
-    t["rep_t"] = losses.feature_consistency_loss(a_s, a_ts, d_t, d_ts)  # Eq. 6
+    t["rep_s"] = losses.feature_consistency_loss(f(a_t), f(a_st), f(d_s), f(d_st))  # Eq. 5
+    t["rep_t"] = losses.feature_consistency_loss(f(a_s), f(a_ts), f(d_t), f(d_ts))  # Eq. 6
     t["rec"] = losses.reconstruction_loss(x_s, x_s_hat) + losses.reconstruction_loss(x_t, x_t_hat)
     t["adv_s"] = losses.adversarial_g_loss(model.disc_s(x_st))  # Eq. 8
     t["adv_t"] = losses.adversarial_g_loss(model.disc_t(x_ts))
-    t["deco"] = (  # Eq. 9
-        t["au_s"]
-        + t["au_t"]
-        + config.gamma1 * (t["rep_s"] + t["rep_t"])
-        + config.gamma2 * t["rec"]
-        + config.gamma3 * (t["adv_s"] + t["adv_t"])
-        + config.gamma4 * t["ort"]
-    )
-    total = t["deco"]
     if config.use_icl:  # Eq. 10 over the 8N images
         x_st_hat = model.decode(a_st, d_st)
         x_ts_hat = model.decode(a_ts, d_ts)
@@ -93,13 +114,13 @@ def generator_loss(
             ]
         )
         t["icl"] = losses.image_contrastive_loss(z, config.tau)
-        total = total + config.lambda_ * t["icl"]
     if config.use_fcl:  # Eq. 11
         t["fcl"] = losses.feature_contrastive_loss(d_s, subjects_s, config.alpha)
-        total = total + config.lambda_ * t["fcl"]
-    t["total"] = total  # Eq. 12
-    terms = {k: v.detach() for k, v in t.items()}
-    return total, terms, Swaps(x_st, x_ts, x_s_hat, x_t_hat)
+    parts = weighted_terms(t, config)
+    t["deco"] = sum(v for k, v in parts.items() if k not in ("icl", "fcl"))  # Eq. 9
+    t["total"] = total = sum(parts.values())  # Eq. 12
+    terms = t if keep_graph else {k: v.detach() for k, v in t.items()}
+    return total, terms, Swaps(x_st, x_ts, x_s_hat, x_t_hat, a_s, d_s, a_t, d_t, logits_s)
 
 
 def discriminator_loss(

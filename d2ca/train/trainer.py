@@ -45,7 +45,8 @@ from d2ca.train.card import model_card
 from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from d2ca.train.config import D2CA_METHODS, RESUMABLE_CHANGES, TRAIN_CONFIG_NAME, TrainConfig
 from d2ca.train.data import SplitData
-from d2ca.train.objective import discriminator_loss, generator_loss
+from d2ca.train.diagnostics import feature_spreads, term_gradient_norms
+from d2ca.train.objective import discriminator_loss, generator_loss, weighted_terms
 from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
 
 METRICS_NAME = "metrics.jsonl"
@@ -221,6 +222,8 @@ class Trainer:
         if dist.is_initialized():
             dist.barrier()
         self.step = 0
+        self.diagnosing = False
+        self.diagnostics: dict[str, Any] | None = None
         self.last_eval: dict[str, Any] = {}
         ckpt = latest_checkpoint(self.out / "checkpoints") if resume else None
         if ckpt is not None:
@@ -297,7 +300,10 @@ class Trainer:
                 parts.append(model.proj)
             objectives = {
                 "generator": _Objective(
-                    parts, lambda x_s, z_s, ids, x_t: generator_loss(model, x_s, z_s, ids, x_t, cfg)
+                    parts,
+                    lambda x_s, z_s, ids, x_t: generator_loss(
+                        model, x_s, z_s, ids, x_t, cfg, keep_graph=self.diagnosing
+                    ),
                 ),
                 "discriminator": _Objective(
                     self.discriminators,
@@ -365,10 +371,16 @@ class Trainer:
     def generator_update(self, batch: tuple[torch.Tensor, ...]) -> tuple[dict, Any]:
         """The encoder/decoder/classifier/projection update (the only update of baselines).
 
+        Every ``diagnose_every`` steps it also measures, on the same forward pass, each
+        term's gradient on the encoders and the spread of the features (kept in
+        :attr:`diagnostics` for the metrics log).
+
         Returns:
             ``(terms, swaps)``; ``swaps`` (D2CA only, else None) feed the discriminator update.
         """
         method, name = self.config.method, "generator"
+        every = self.config.diagnose_every
+        self.diagnosing = bool(every) and self.step % every == 0 and self.world_size == 1
         swaps = None
         if method in D2CA_METHODS and self.step < self.config.warmup_steps:
             method = name = "warmup"  # the source AU loss alone; no discriminator update
@@ -382,15 +394,36 @@ class Trainer:
         else:
             args = batch[:2]
         with self.autocast:
-            loss, terms, *rest = self.objectives[name](*args)
+            loss, terms, extra = self.objectives[name](*args)
+        if self.diagnosing:
+            self.diagnostics = self._diagnose(method, loss, terms, extra)
+            terms = {k: v.detach() for k, v in terms.items()}
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if method in D2CA_METHODS:
             _set_requires_grad(self.discriminators, True)
-            swaps = rest[0]
+            swaps = extra
         return terms, swaps
+
+    def _diagnose(self, method: str, loss: torch.Tensor, terms: dict, extra: Any) -> dict:
+        """Per-term gradient norms on E_au and the domain encoders; feature spreads."""
+        model = self.model
+        if method in D2CA_METHODS:
+            weighted = weighted_terms(terms, self.model_config)
+            groups = {"e_au": [model.e_au], "e_dm": [model.e_dm_s, model.e_dm_t]}
+            features = {k: getattr(extra, k) for k in ("a_s", "a_t", "d_s", "d_t", "logits_s")}
+        else:
+            weighted = {"au": loss}
+            groups = {"e_au": [model.e_au]}
+            features = extra
+        return {
+            "kind": "diagnostics",
+            "step": self.step + 1,  # the step this update completes, as in the train lines
+            "grad_norm": term_gradient_norms(weighted, groups),
+            "spread": feature_spreads(features),
+        }
 
     def discriminator_update(self, batch: tuple[torch.Tensor, ...], swaps: Any) -> dict:
         """Eq. 8, discriminator side, on the faces the generator update synthesised."""
@@ -440,6 +473,9 @@ class Trainer:
             for batch in self._batches():
                 terms = self.train_step(batch)
                 self.step += 1
+                if self.diagnostics is not None:
+                    self._write(metrics, self.diagnostics)
+                    self.diagnostics = None
                 values = torch.stack([v.float() for v in terms.values()])
                 if not bool(torch.isfinite(values).all()):
                     self._diverged(terms)

@@ -1,0 +1,71 @@
+"""What a run's metrics log needs to show starvation: per-term gradients and feature spread.
+
+An encoder that the auxiliary terms capture before it learns AU evidence shows up as a small
+share of ``au_s`` in the gradient reaching ``E_au`` and as a classifier whose outputs no
+longer vary across faces (docs/training.md, "Diagnostics"). Both are computed on the
+training step's own forward pass, so they cost backward passes but no extra forward.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def term_gradient_norms(
+    terms: dict[str, torch.Tensor], groups: dict[str, list[nn.Module]]
+) -> dict[str, dict[str, float]]:
+    """L2 norm of each weighted term's gradient on each group of networks.
+
+    Args:
+        terms: weighted summands of the loss, attached to the graph (see
+            :func:`d2ca.train.objective.weighted_terms`).
+        groups: name -> networks whose parameters form one group (e.g. ``e_au``).
+
+    Returns:
+        ``{group: {term: norm}}``; a term that does not reach a group has norm 0.
+
+    >>> lin = nn.Linear(1, 1, bias=False)
+    >>> lin.weight.data.fill_(2.0)  # doctest: +ELLIPSIS
+    tensor(...)
+    >>> y = lin(torch.ones(1, 1)).sum()
+    >>> term_gradient_norms({"sq": y**2, "zero": y * 0}, {"lin": [lin]})
+    {'lin': {'sq': 4.0, 'zero': 0.0}}
+    """
+    params = {
+        g: [p for m in ms for p in m.parameters() if p.requires_grad] for g, ms in groups.items()
+    }
+    flat = [p for ps in params.values() for p in ps]
+    out: dict[str, dict[str, float]] = {g: {} for g in groups}
+    for name, term in terms.items():
+        grads = torch.autograd.grad(term, flat, retain_graph=True, allow_unused=True)
+        start = 0
+        for g, ps in params.items():
+            own = grads[start : start + len(ps)]
+            start += len(ps)
+            sq = sum(float(gr.float().pow(2).sum()) for gr in own if gr is not None)
+            out[g][name] = round(sq**0.5, 6)
+    return out
+
+
+def spread(x: torch.Tensor) -> float:
+    """Standard deviation across the batch (dimension 0), averaged over the other elements.
+
+    0 means every face maps to the same value: a collapsed feature or a constant prediction.
+
+    >>> spread(torch.ones(4, 3)), spread(torch.tensor([[0.0], [2.0]]))
+    (0.0, 1.4142135381698608)
+    """
+    return float(x.detach().float().flatten(1).std(dim=0).mean())
+
+
+def feature_spreads(features: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Spread of each named tensor; ``logits_*`` entries are read as sigmoid outputs ``p_*``.
+
+    >>> feature_spreads({"a_s": torch.zeros(2, 3), "logits_s": torch.zeros(2, 1)})
+    {'a_s': 0.0, 'p_s': 0.0}
+    """
+    return {
+        k.replace("logits_", "p_"): spread(torch.sigmoid(v) if k.startswith("logits_") else v)
+        for k, v in features.items()
+    }

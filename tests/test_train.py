@@ -420,3 +420,69 @@ def test_model_card_names_warmup_and_synthetic_training(tmp_path):
     assert "not meaningful until it is retrained on real data" in card
     plain = model_card(D2CAConfig(), TrainConfig(source="bp4d:a", target="disfa:b", steps=5), {})
     assert "Warm-up" not in plain and "SynthAU" not in plain
+
+
+def test_diagnostics_lines_name_every_term_and_spread(data, tmp_path):
+    out = tmp_path / "run"
+    Trainer(config(data, out, steps=4, log_every=2, diagnose_every=2, eval_every=4)).train()
+    logs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    diag = [r for r in logs if r["kind"] == "diagnostics"]
+    assert [r["step"] for r in diag] == [1, 3]  # measured on the updates of steps 1 and 3
+    terms = {"au_s", "au_t", "rep", "rec", "adv", "ort", "icl", "fcl"}
+    for r in diag:
+        assert set(r["grad_norm"]) == {"e_au", "e_dm"}
+        assert set(r["grad_norm"]["e_au"]) == set(r["grad_norm"]["e_dm"]) == terms
+        assert r["grad_norm"]["e_au"]["au_s"] > 0 and r["grad_norm"]["e_au"]["fcl"] == 0
+        assert r["grad_norm"]["e_dm"]["au_s"] == 0 and r["grad_norm"]["e_dm"]["fcl"] > 0
+        assert set(r["spread"]) == {"a_s", "a_t", "d_s", "d_t", "p_s"}
+        assert all(v > 0 for v in r["spread"].values())
+    # the measurement does not change training: same weights as a run without it
+    plain = Trainer(config(data, tmp_path / "plain", steps=4, diagnose_every=0, eval_every=4))
+    plain.train()
+    logs = (tmp_path / "plain" / "metrics.jsonl").read_text()
+    assert '"diagnostics"' not in logs
+    diagnosed = load_folder(out / "model").state_dict()
+    for k, v in plain.model.state_dict().items():
+        assert torch.equal(v, diagnosed[k]), k
+
+
+def test_diagnostics_of_a_baseline(data, tmp_path):
+    out = tmp_path / "run"
+    cfg = config(data, out, method="source-only", steps=2, diagnose_every=1, eval_every=2)
+    Trainer(cfg).train()
+    logs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    diag = [r for r in logs if r["kind"] == "diagnostics"]
+    assert len(diag) == 2 and set(diag[0]["grad_norm"]["e_au"]) == {"au"}
+    assert set(diag[0]["spread"]) == {"a_s", "p_s"}
+
+
+def test_term_gradient_norms_match_a_direct_backward():
+    from d2ca.train.diagnostics import term_gradient_norms
+
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(2, 1)
+    x = torch.randn(5, 3)
+    h = a(x)
+    terms = {"one": b(h).pow(2).mean(), "two": h.abs().mean()}
+    norms = term_gradient_norms(terms, {"a": [a], "b": [b]})
+    for name, term in terms.items():
+        a.zero_grad(), b.zero_grad()
+        term.backward(retain_graph=True)
+        for group, mod in (("a", a), ("b", b)):
+            direct = torch.cat([p.grad.flatten() for p in mod.parameters() if p.grad is not None]
+                               or [torch.zeros(1)]).norm()  # fmt: skip
+            assert norms[group][name] == pytest.approx(float(direct), rel=1e-4)
+    assert norms["b"]["two"] == 0.0
+
+
+def test_plot_run_cli(data, tmp_path):
+    out = tmp_path / "run"
+    Trainer(config(data, out, steps=4, log_every=2, diagnose_every=2, eval_every=2)).train()
+    png = tmp_path / "curves.png"
+    result = CliRunner().invoke(app, ["plot", "run", str(out), "-o", str(png)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(png).size[0] > 500
+    again = CliRunner().invoke(app, ["plot", "run", str(out), "-o", str(png)])
+    assert again.exit_code == 1 and "exists" in again.output
+    missing = CliRunner().invoke(app, ["plot", "run", str(tmp_path), "-o", str(png)])
+    assert missing.exit_code == 1 and "metrics.jsonl" in missing.output

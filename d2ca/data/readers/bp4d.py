@@ -97,7 +97,8 @@ def choose_offset(frames: Sequence[int], numbers: Collection[int]) -> tuple[int,
     if hits[0] != hits[-1]:
         best = max(OFFSETS, key=hits.__getitem__)
         other = OFFSETS[1 - OFFSETS.index(best)]
-        return best, f"lines up {hits[best]} of {len(frames)} labelled frames (offset {other}: {hits[other]})"
+        counts = f"{hits[best]} of {len(frames)} labelled frames (offset {other}: {hits[other]})"
+        return best, f"lines up {counts}"
     if numbers and min(numbers) == 0 and min(frames, default=1) >= 1:
         return -1, "both line up; images count from 0"
     return 0, "both line up; images count from 1"
@@ -171,7 +172,9 @@ def read_tasks(
             raise DatasetError(f"{path}: file name is not SUBJECT_TASK.csv (e.g. F001_T1.csv)")
         source = sources.get(subject.lower())
         if source is None:
-            raise DatasetError(f"{frames_root}: no folder {subject}/ or {subject}.zip for {path.name}")
+            raise DatasetError(
+                f"{frames_root}: no folder {subject}/ or {subject}.zip for {path.name}"
+            )
         if source.is_dir():
             folder = find_child(source, task)
             images: Images = {n: (p, None) for n, p in numbered_images(folder).items()}
@@ -189,15 +192,15 @@ def read_tasks(
         shift = 0
         if given is not None:
             shift, why = (
-                choose_offset([r[1] for r in rows], images)
-                if given == "auto"
-                else (given, "given")
+                choose_offset([r[1] for r in rows], images) if given == "auto" else (given, "given")
             )
             scan.offsets[f"{subject}/{task}"] = (shift, why)
         for line, frame, values, flag in rows:
             if frame + shift not in images:
                 scan.no_image.append(
-                    MissingImage(path, line, subject, task, frame, f"{where}: image {frame + shift}")
+                    MissingImage(
+                        path, line, subject, task, frame, f"{where}: image {frame + shift}"
+                    )
                 )
                 continue
             image, member = images[frame + shift]
@@ -209,10 +212,14 @@ def read_tasks(
         raise DatasetError(
             f"{frames_root}: no labelled frame has an image (e.g. {scan.no_image[0].expected})"
         )
-    labelled = {r.subject.lower() for r in scan.records} | {m.subject.lower() for m in scan.no_image}
+    labelled = {r.subject.lower() for r in scan.records} | {
+        m.subject.lower() for m in scan.no_image
+    }
     for name, source in sorted(sources.items()):
         if name not in labelled:
-            raise DatasetError(f"{source}: subject {source.stem} has no labelled frames in {labels}")
+            raise DatasetError(
+                f"{source}: subject {source.stem} has no labelled frames in {labels}"
+            )
     kind = "zip per subject" if zipped else "folder per subject and task"
     scan.notes.append(f"images: {frames_root} ({kind}); labels: {labels}")
     if occluded:

@@ -112,7 +112,9 @@ def scan(root: str | Path, partitions: str | Path | None = None) -> Scan:
             elif frame in images:
                 source, index = images[frame], None
             else:
-                missing = MissingImage(path, line, subject, subject, frame, f"{folder}: image {frame}")
+                missing = MissingImage(
+                    path, line, subject, subject, frame, f"{folder}: image {frame}"
+                )
                 result.no_image.append(missing)
                 continue
             records.append(

@@ -115,6 +115,7 @@ def make_bp4d(
                     ok, data = cv2.imencode(
                         ".jpg", cv2.cvtColor(image(subject, frame), cv2.COLOR_RGB2BGR)
                     )
+                    assert ok
                     archive.writestr(f"{subject}/{task}/{name}", data.tobytes())
                 else:
                     write_image(root / frame_folder / subject / task / name, image(subject, frame))

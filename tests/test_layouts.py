@@ -89,29 +89,12 @@ def test_bp4d_labelled_rows_without_a_jpg_are_skipped_and_reported(tmp_path: Pat
 
 def make_bp4d_plus(root: Path) -> dict:
     """F001/T1: CSV frames 1..3 against 000.jpg..002.jpg; M001/T1: 0001.jpg..0003.jpg."""
-    expected = make_bp4d(
-        root,
-        subjects=("F001",),
-        tasks=("T1",),
-        frame_folder="2D+3D",
-        dataset="bp4d+",
-        zipped=True,
-        image_offset=-1,
-        digits=3,
-        image=graded,
-    )
-    expected |= make_bp4d(
-        root,
-        subjects=("M001",),
-        tasks=("T1",),
-        frame_folder="2D+3D",
-        dataset="bp4d+",
-        zipped=True,
-        image_offset=0,
-        digits=4,
-        image=graded,
-    )
-    return expected  # fmt: skip
+    expected = {}
+    for subject, image_offset, digits in (("F001", -1, 3), ("M001", 0, 4)):
+        expected |= make_bp4d(root, subjects=(subject,), tasks=("T1",), frame_folder="2D+3D",
+                              dataset="bp4d+", zipped=True, image_offset=image_offset,
+                              digits=digits, image=graded)  # fmt: skip
+    return expected
 
 
 def test_bp4d_plus_zips_and_offsets_chosen_per_task(tmp_path: Path) -> None:

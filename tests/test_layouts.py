@@ -13,7 +13,7 @@ from _datasets import AFFWILD2_2020_AUS, make_affwild2, make_bp4d, make_disfa, m
 from typer.testing import CliRunner
 
 from d2ca.cli import app
-from d2ca.data.prepare import read_frames
+from d2ca.data.prepare import chunks, read_frames
 from d2ca.data.readers import READERS, SCANNERS, DatasetError
 from d2ca.data.survey import published_folds, survey
 
@@ -112,6 +112,9 @@ def test_bp4d_plus_zips_and_offsets_chosen_per_task(tmp_path: Path) -> None:
         records = [r for r in found.records if r.subject == task]
         levels = [round(float(image.mean()) / 20) for _, image in read_frames(records)]
         assert levels == [r.frame for r in records] == [1, 2, 3]
+    groups = [[(r.subject, r.frame) for r in c] for c in chunks(found.records, 2)]
+    assert groups == [[("F001", 1), ("F001", 2)], [("F001", 3)], [("M001", 1), ("M001", 2)],
+                      [("M001", 3)]]  # fmt: skip
     out = check("bp4d+", tmp_path)
     assert "  -1: 1 tasks: F001/T1" in out and "  0: 1 tasks: M001/T1" in out
     assert "(zip per subject)" in out

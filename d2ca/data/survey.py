@@ -149,7 +149,8 @@ def format_survey(s: Survey) -> str:
         lines.append(f"folds: {s.folds_from}")
         for k in range(NUM_FOLDS):
             members = [subject for subject, f in s.fold_of.items() if f == k]
-            lines.append(f"  fold {k} ({len(members)} subjects): {' '.join(members)}")
+            line = f"  fold {k} ({len(members)} subjects)"
+            lines.append(f"{line}: {' '.join(members)}" if members else line)
     else:
         for split in sorted({r.split for r in records if r.split}):
             chosen = [r for r in records if r.split == split]

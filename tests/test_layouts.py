@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,9 @@ def test_bp4d_plus_zips_and_offsets_chosen_per_task(tmp_path: Path) -> None:
         records = [r for r in found.records if r.subject == task]
         levels = [round(float(image.mean()) / 20) for _, image in read_frames(records)]
         assert levels == [r.frame for r in records] == [1, 2, 3]
+    gone = replace(found.records[0], member="F001/T1/999.jpg")
+    with pytest.raises(DatasetError, match=r"F001.zip/F001/T1/999.jpg: cannot read the image"):
+        list(read_frames([gone]))
     groups = [[(r.subject, r.frame) for r in c] for c in chunks(found.records, 2)]
     assert groups == [[("F001", 1), ("F001", 2)], [("F001", 3)], [("M001", 1), ("M001", 2)],
                       [("M001", 3)]]  # fmt: skip

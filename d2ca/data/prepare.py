@@ -99,12 +99,16 @@ def read_frames(records: Sequence[FrameRecord]) -> Iterator[tuple[FrameRecord, n
     import cv2
 
     if records[0].index is None:
-        archive = zipfile.ZipFile(records[0].source) if records[0].member else None
+        archive = None
         try:
             for r in records:
-                if archive is not None and r.member is not None:
-                    data = np.frombuffer(archive.read(r.member), np.uint8)
-                    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+                if r.member is not None:
+                    try:
+                        archive = archive or zipfile.ZipFile(r.source)
+                        data = np.frombuffer(archive.read(r.member), np.uint8)
+                    except (OSError, KeyError, zipfile.BadZipFile):
+                        data = np.zeros(0, np.uint8)  # reported as unreadable below
+                    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
                 else:
                     image = cv2.imread(str(r.source), cv2.IMREAD_COLOR)
                 if image is None:

@@ -16,7 +16,8 @@ files the last column (``99``) is an occlusion flag in OpenFace's reading
 (``extract_BP4D_labels.m``): flagged frames are counted and reported, and kept.
 
 Labelled frames without an image on disk (many BP4D frames lack one) are skipped and
-listed in :attr:`~d2ca.data.readers.base.Scan.no_image`, never an error.
+listed in :attr:`~d2ca.data.readers.base.Scan.no_image`, never an error; a missing subject
+or task folder (or a zip without the task) is an error naming the path expected.
 """
 
 from __future__ import annotations

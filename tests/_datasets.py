@@ -7,7 +7,8 @@ shifted per frame, which MTCNN finds) or blanks (no face).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import cv2
@@ -69,36 +70,66 @@ def make_bp4d(
     tasks: Sequence[str] = ("T1", "T2"),
     frames: Sequence[int] = (1, 2, 3),
     frame_folder: str = "BP4D-training",
+    label_folder: str = "AUCoding/AU_OCC",
     dataset: str = "bp4d",
     image: ImageFn = tiny,
+    distributed_header: bool = False,
+    occluded: Collection[int] = (),
+    zipped: bool = False,
+    image_offset: int = 0,
+    digits: int = 4,
+    missing: Collection[tuple[str, str, int]] = (),
 ) -> Labels:
     """A BP4D / BP4D+ tree; each CSV also codes AU 3 and has an all-unknown row (frame 99,
-    no image) that the reader must drop. Returns the expected labels."""
+    no image) that the reader must drop. Returns the expected labels.
+
+    ``distributed_header`` writes the 100-column header ``0,1,...,99`` of the distributed
+    files (uncoded AUs 9, column 99 the occlusion flag, 1 for ``occluded`` frames);
+    ``zipped`` puts each subject's frames in ``FRAME_FOLDER/SUBJECT.zip`` as
+    ``SUBJECT/TASK/NNN.jpg`` (BP4D+); CSV frame ``f`` is image ``f + image_offset`` named
+    with ``digits`` digits; ``(subject, task, frame)`` in ``missing`` gets no image."""
     aus = DATASET_AUS[dataset]
     coded = sorted({3, *aus})
+    columns = list(range(1, 100)) if distributed_header else coded
     expected: Labels = {}
     for s, subject in enumerate(subjects):
+        archive = None
+        if zipped:
+            (root / frame_folder).mkdir(parents=True, exist_ok=True)
+            archive = zipfile.ZipFile(root / frame_folder / f"{subject}.zip", "w")
         for t, task in enumerate(tasks):
-            lines = ["Frame," + ",".join(map(str, coded))]
+            lines = [("0," if distributed_header else "Frame,") + ",".join(map(str, columns))]
             for frame in frames:
                 codes = {a: pattern(s, t, frame, i) for i, a in enumerate(coded)}
-                lines.append(
-                    f"{frame}," + ",".join(str(9 if codes[a] == 2 else codes[a]) for a in coded)
-                )
+                cells = [str(9 if codes.get(a, 2) == 2 else codes[a]) for a in columns]
+                if distributed_header:
+                    cells[-1] = str(int(frame in occluded))
+                lines.append(f"{frame}," + ",".join(cells))
                 expected[subject, task, frame] = tuple(
                     -1 if codes[a] == 2 else codes[a] for a in aus
                 )
-                write_image(
-                    root / frame_folder / subject / task / f"{frame:04d}.jpg", image(subject, frame)
-                )
-            lines.append("99," + ",".join("9" for _ in coded))
-            csv = root / "AUCoding" / "AU_OCC" / f"{subject}_{task}.csv"
+                if (subject, task, frame) in missing:
+                    continue
+                name = f"{frame + image_offset:0{digits}d}.jpg"
+                if archive is not None:
+                    ok, data = cv2.imencode(
+                        ".jpg", cv2.cvtColor(image(subject, frame), cv2.COLOR_RGB2BGR)
+                    )
+                    assert ok
+                    archive.writestr(f"{subject}/{task}/{name}", data.tobytes())
+                else:
+                    write_image(root / frame_folder / subject / task / name, image(subject, frame))
+            lines.append("99," + ",".join("9" for _ in columns))
+            csv = root / label_folder / f"{subject}_{task}.csv"
             csv.parent.mkdir(parents=True, exist_ok=True)
             csv.write_text("\n".join(lines) + "\n")
+        if archive is not None:
+            archive.close()
     return expected
 
 
 DISFA_CODED = (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26)
+AFFWILD2_2020_AUS = (1, 2, 4, 6, 12, 15, 20, 25)
 
 
 def disfa_intensity(s: int, frame: int, au: int) -> int:
@@ -118,7 +149,7 @@ def make_disfa(
     for s, subject in enumerate(subjects):
         video = [image(subject, f) for f in range(1, frames + 1)]
         write_video(root / "Videos_LeftCamera" / f"LeftVideo{subject}_comp.avi", video)
-        write_video(root / "Videos_RightCamera" / f"RightVideo{subject}_Comp.avi", video)
+        write_video(root / "Video_RightCamera" / f"RightVideo{subject}_Comp.avi", video)
         folder = root / "ActionUnit_Labels" / subject
         folder.mkdir(parents=True, exist_ok=True)
         for au in DISFA_CODED:
@@ -138,8 +169,10 @@ def make_gft(
     frames: Sequence[int] = (1, 2, 3),
     videos: bool = False,
     image: ImageFn = tiny,
+    subject_names: bool = False,
 ) -> Labels:
-    """A GFT tree in the layout of ``docs/datasets.md`` (frames or one video per subject)."""
+    """A GFT tree in the layout of ``docs/datasets.md`` (frames or one video per subject);
+    ``subject_names`` names frames ``001A_1.jpg`` (subject, underscore, frame)."""
     partitions = partitions or {"001A": "train", "001B": "train", "002A": "test"}
     aus = DATASET_AUS["gft"]
     (root / "partitions.csv").parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +187,8 @@ def make_gft(
             lines.append(f"{frame}," + ",".join(str(9 if c == 2 else c) for c in codes))
             expected[subject, subject, frame] = tuple(-1 if c == 2 else c for c in codes)
             if not videos:
-                write_image(root / "Frames" / subject / f"{frame:06d}.jpg", image(subject, frame))
+                name = f"{subject}_{frame}.jpg" if subject_names else f"{frame:06d}.jpg"
+                write_image(root / "Frames" / subject / name, image(subject, frame))
         if videos:
             write_video(
                 root / "Videos" / f"{subject}.avi",
@@ -174,13 +208,22 @@ def make_affwild2(
     frames: int = 4,
     missing_crop: int = 2,
     image: ImageFn = tiny,
+    release: str = "abaw3",
 ) -> Labels:
     """Aff-Wild2 with ``cropped_aligned`` frames (frame ``missing_crop`` has no crop, and
-    frame ``frames`` has every AU unknown) and the Third ABAW annotation files."""
-    aus = DATASET_AUS["affwild2"]
-    base = root / "Third ABAW Annotations" / "AU_Detection_Challenge"
+    frame ``frames`` has every AU unknown) and the Third ABAW annotation files, or with
+    ``release="2020"`` the 2020 release's (``annotations/annotations/AU_Set/Training_Set``,
+    8 AUs)."""
+    if release == "2020":
+        aus = AFFWILD2_2020_AUS
+        base = root / "annotations" / "annotations" / "AU_Set"
+        sets = (("Training_Set", train), ("Validation_Set", validation))
+    else:
+        aus = DATASET_AUS["affwild2"]
+        base = root / "Third ABAW Annotations" / "AU_Detection_Challenge"
+        sets = (("Train_Set", train), ("Validation_Set", validation))
     expected: Labels = {}
-    for folder, names in (("Train_Set", train), ("Validation_Set", validation)):
+    for folder, names in sets:
         for s, name in enumerate(names):
             lines = [",".join(f"AU{a}" for a in aus)]
             for frame in range(1, frames + 1):

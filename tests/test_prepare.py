@@ -17,10 +17,10 @@ from d2ca.data.prepare import FrameRecord, prepare, read_frames
 from d2ca.data.readers import DatasetError
 
 
-def faces_but_f002_frame_2(subject: str, frame: int) -> np.ndarray:
+def faces_but_m011_frame_2(subject: str, frame: int) -> np.ndarray:
     return (
         blank_frame(subject, frame)
-        if (subject, frame) == ("F002", 2)
+        if (subject, frame) == ("M011", 2)
         else face_frame(subject, frame)
     )
 
@@ -39,11 +39,13 @@ def interrupt_after(k: int):
 
 def test_prepare_resumes_without_recomputing(tmp_path: Path) -> None:
     root, out = tmp_path / "BP4D", tmp_path / "prepared"
-    expected = make_bp4d(root, tasks=("T1",), frames=(1, 2), image=faces_but_f002_frame_2)
+    # one subject of each published part; F007's frame 2 has no jpg, M011's no face
+    expected = make_bp4d(root, subjects=("F001", "M011", "F007"), tasks=("T1",), frames=(1, 2),
+                         image=faces_but_m011_frame_2, missing={("F007", "T1", 2)})  # fmt: skip
     with pytest.raises(Interrupt):
         prepare("bp4d", root, out, size=64, progress=False, on_frame=interrupt_after(3))
     first = {p: p.stat().st_mtime_ns for p in (out / "crops").rglob("*.jpg")}
-    assert len(first) == 3  # F001 frames 1-2 and F002 frame 1; nothing else was started
+    assert len(first) == 3  # F001 frames 1-2 and F007 frame 1; nothing else was started
     assert len((out / "progress.csv").read_text().splitlines()) == 3
     assert not (out / "manifest.csv").exists()
 
@@ -51,41 +53,47 @@ def test_prepare_resumes_without_recomputing(tmp_path: Path) -> None:
         app, ["prepare", "bp4d", str(root), "--out", str(out), "--size", "64"]
     )
     assert result.exit_code == 0, result.output
-    assert "6 frames: 3 computed, 3 reused, 1 without a face" in result.output
+    summary = result.output.index("BP4D at")  # the --check summary comes first
+    assert "without an image: 1" in result.output[summary:]
+    assert "5 frames: 2 computed, 3 reused, 1 without a face" in result.output[summary:]
+    assert "1 labelled frames without an image" in result.output
     for path, mtime in first.items():
         assert path.stat().st_mtime_ns == mtime  # not recomputed
 
     manifest = read_manifest(out / "manifest.csv")
-    assert len(manifest) == 5
+    assert len(manifest) == 4
     got = {
         (row["subject"], row["video"], int(row["frame"])): tuple(manifest.labels[i])
         for i, row in enumerate(manifest.rows)
     }
-    del expected["F002", "T1", 2]
+    del expected["M011", "T1", 2], expected["F007", "T1", 2]
     assert got == expected
-    assert manifest.column("fold") == ["0", "0", "1", "2", "2"]
+    assert manifest.column("subject") == ["F001", "F001", "F007", "M011"]
+    assert manifest.column("fold") == ["2", "2", "0", "1"]  # the published folds
     assert "split" not in manifest.rows[0]  # BP4D: every row, for cross-domain use
     fold1 = read_manifest(out / "manifest-fold1.csv")  # within-domain: test on fold 1
-    assert fold1.column("split") == ["train", "train", "test", "train", "train"]
+    assert fold1.column("split") == ["train", "train", "train", "test"]
     assert fold1.image_path(0) == manifest.image_path(0)
-    assert json.loads((out / "folds.json").read_text())["folds"] == {
-        "F001": 0,
-        "F002": 1,
-        "M001": 2,
-    }
+    folds = json.loads((out / "folds.json").read_text())
+    assert folds["folds"] == {"F001": 2, "F007": 0, "M011": 1}
+    assert "JAA-Net" in folds["source"]
     crop = cv2.imread(str(manifest.image_path(0)))
     assert crop.shape == (64, 64, 3)
     no_face = (out / "no_face.csv").read_text().splitlines()
-    assert len(no_face) == 2 and no_face[1].endswith(",F002,T1,2")
+    assert len(no_face) == 2 and no_face[1].endswith(",M011,T1,2")
+    no_image = (out / "no_image.csv").read_text().splitlines()
+    assert no_image[0] == "label_file,line,subject,video,frame,expected"
+    assert len(no_image) == 2 and no_image[1].split(",")[1:5] == ["3", "F007", "T1", "2"]
 
     # a third run finds everything done
     again = prepare("bp4d", root, out, size=64, progress=False)
-    assert (again.computed, again.reused, again.no_face) == (0, 6, 1)
+    assert (again.computed, again.reused, again.no_face, again.no_image) == (0, 5, 1, 1)
 
 
 def test_prepare_videos_in_worker_processes(tmp_path: Path) -> None:
     root, out = tmp_path / "DISFA", tmp_path / "prepared"
-    expected = make_disfa(root, subjects=("SN001", "SN002"), frames=2, image=face_frame)
+    # SN003 is in published part 3 (fold 0: train), SN013 in part 2 (fold 1: val)
+    expected = make_disfa(root, subjects=("SN003", "SN013"), frames=2, image=face_frame)
     summary = prepare("disfa", root, out, size=64, workers=2, progress=False)
     assert (summary.frames, summary.computed, summary.no_face) == (4, 4, 0)
     manifest = read_manifest(summary.manifest)

@@ -159,14 +159,8 @@ def test_bp4d_bad_value_and_missing_au_column(tmp_path: Path) -> None:
         READERS["bp4d"](tmp_path)
 
 
-def test_bp4d_missing_image_and_unlabelled_subject(tmp_path: Path) -> None:
+def test_bp4d_unlabelled_subject(tmp_path: Path) -> None:
     make_bp4d(tmp_path, subjects=("F001", "F002"), tasks=("T1",))
-    (tmp_path / "BP4D-training" / "F001" / "T1" / "0002.jpg").unlink()
-    with pytest.raises(
-        DatasetError, match=r"F001_T1.csv: line 3: frame 2 has no image in .*F001/T1"
-    ):
-        READERS["bp4d"](tmp_path)
-    make_bp4d(tmp_path, subjects=("F001",), tasks=("T1",))
     (tmp_path / "AUCoding" / "AU_OCC" / "F002_T1.csv").unlink()
     with pytest.raises(DatasetError, match=r"F002: subject F002 has no labelled frames"):
         READERS["bp4d"](tmp_path)
@@ -189,7 +183,7 @@ def test_bp4d_misnamed_folders(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"F001: no folder named 'T1'"):
         READERS["bp4d"](tmp_path)
     (tmp_path / "AUCoding").rename(tmp_path / "labels")
-    with pytest.raises(DatasetError, match=r"no AUCoding/AU_OCC folder"):
+    with pytest.raises(DatasetError, match=r"no AUCoding/AU_OCC/ \(or AU_OCC/, AUCoding/\)"):
         READERS["bp4d"](tmp_path)
     with pytest.raises(DatasetError, match=r"nowhere: no such dataset folder"):
         READERS["bp4d"](tmp_path / "nowhere")
@@ -237,7 +231,7 @@ def test_affwild2_bad_annotation_file(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"video2.txt: line 4: 11 columns, the header has 12"):
         READERS["affwild2"](tmp_path)
     path.write_text("AU1,AU2,AU4\n")
-    with pytest.raises(DatasetError, match=r"video2.txt: line 1: no column for AU 6, 7"):
+    with pytest.raises(DatasetError, match=r"video2.txt: line 1: header 'AU1,AU2,AU4' is neither"):
         READERS["affwild2"](tmp_path)
 
 

@@ -22,7 +22,12 @@ app.add_typer(plot_app, name="plot")
 def prepare_command(
     dataset: Annotated[str, typer.Argument(help="bp4d, bp4d+, disfa, gft or affwild2")],
     root: Annotated[Path, typer.Argument(help="the dataset folder as distributed")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output folder (rerun to resume)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="output folder (rerun to resume)")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="read names and labels only; print what a run uses")
+    ] = False,
     size: Annotated[int, typer.Option(help="side of the aligned face crops")] = 128,
     workers: Annotated[int, typer.Option(help="detection processes")] = 1,
     device: Annotated[str, typer.Option(help="torch device of the face detector")] = "cpu",
@@ -37,10 +42,14 @@ def prepare_command(
         Path | None, typer.Option(help="GFT: subject,split CSV (default ROOT/partitions.csv)")
     ] = None,
     camera: Annotated[str, typer.Option(help="DISFA: left or right camera")] = "left",
+    frame_offset: Annotated[
+        str, typer.Option(help="BP4D+: image number = CSV frame + OFFSET: auto, 0 or -1")
+    ] = "auto",
 ) -> None:
     """Detect and align every labelled frame once; write crops, manifest.csv and the folds."""
     from d2ca.data.prepare import prepare
     from d2ca.data.readers import dataset_key
+    from d2ca.data.survey import format_survey, survey
 
     options: dict[str, object] = {}
     key = dataset_key(dataset)
@@ -48,13 +57,23 @@ def prepare_command(
         options["partitions"] = partitions
     if key == "disfa":
         options["camera"] = camera
+    if key == "bp4d+":
+        options["frame_offset"] = frame_offset
+    if check:
+        typer.echo(format_survey(survey(key, root, folds=folds, **options)))
+        return
+    if out is None:
+        raise InputError("--out DIR is required (or --check for a dry run)")
     s = prepare(
         key, root, out, size=size, workers=workers, device=device,
-        min_face_size=min_face_size, max_side=max_side or None, folds=folds, **options,
+        min_face_size=min_face_size, max_side=max_side or None, folds=folds,
+        on_survey=lambda found: typer.echo(format_survey(found)), **options,
     )  # fmt: skip
     typer.echo(
         f"{s.frames} frames: {s.computed} computed, {s.reused} reused, "
-        f"{s.no_face} without a face (listed in {s.out / 'no_face.csv'}); wrote {s.manifest}"
+        f"{s.no_face} without a face (listed in {s.out / 'no_face.csv'}), "
+        f"{s.no_image} labelled frames without an image (listed in {s.out / 'no_image.csv'}); "
+        f"wrote {s.manifest}"
     )
 
 

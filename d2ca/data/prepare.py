@@ -10,8 +10,10 @@ Output folder::
       manifest-fold0.csv  (fold datasets) the same rows, split = test for fold 0, train
       manifest-fold1.csv  for the other folds: the within-domain 3-fold protocol
       manifest-fold2.csv
-      folds.json        subject -> fold (BP4D, BP4D+, DISFA); absent for official splits
+      folds.json        subject -> fold (BP4D, BP4D+, DISFA) and its source; absent for
+                        official splits
       no_face.csv       frames where no face was found (they are not in the manifest)
+      no_image.csv      labelled frames without an image on disk (not in the manifest)
 
 Every crop is written atomically, so an interrupted run leaves only whole crops; a rerun
 skips frames that have a crop or a ``no_face`` line in ``progress.csv``.
@@ -23,6 +25,7 @@ import csv
 import json
 import os
 import re
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -33,13 +36,13 @@ import numpy as np
 
 from d2ca.aus import au_name
 from d2ca.data.manifest import write_manifest
-from d2ca.data.readers import FrameRecord, dataset_key, reader_for, subject_folds
-from d2ca.data.readers.base import DatasetError, read_folds
+from d2ca.data.readers import FrameRecord, dataset_key
+from d2ca.data.readers.base import DatasetError
+from d2ca.data.survey import NUM_FOLDS, Survey, survey
 from d2ca.io import atomic_path
 
 PROGRESS = "progress.csv"
 DETECT_BATCH = 16
-NUM_FOLDS = 3
 # The paper splits DISFA's three subject folds into training / validation / testing (Sec. IV);
 # BP4D and BP4D+ manifests keep every row (no split column) for cross-domain use.
 FOLD_SPLITS = {"disfa": ("train", "val", "test")}
@@ -56,6 +59,7 @@ class PrepareSummary:
         reused: frames finished by an earlier run (crop or no-face line found).
         no_face: frames without a face (listed in ``no_face.csv``).
         manifest: path of ``manifest.csv``.
+        no_image: labelled frames without an image (listed in ``no_image.csv``).
     """
 
     out: Path
@@ -64,6 +68,7 @@ class PrepareSummary:
     reused: int
     no_face: int
     manifest: Path
+    no_image: int = 0
 
 
 def crop_path(record: FrameRecord) -> str:
@@ -94,11 +99,24 @@ def read_frames(records: Sequence[FrameRecord]) -> Iterator[tuple[FrameRecord, n
     import cv2
 
     if records[0].index is None:
-        for r in records:
-            image = cv2.imread(str(r.source), cv2.IMREAD_COLOR)
-            if image is None:
-                raise DatasetError(f"{r.source}: cannot read the image (missing or corrupt)")
-            yield r, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        archive = None
+        try:
+            for r in records:
+                if r.member is not None:
+                    try:
+                        archive = archive or zipfile.ZipFile(r.source)
+                        data = np.frombuffer(archive.read(r.member), np.uint8)
+                    except (OSError, KeyError, zipfile.BadZipFile):
+                        data = np.zeros(0, np.uint8)  # reported as unreadable below
+                    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+                else:
+                    image = cv2.imread(str(r.source), cv2.IMREAD_COLOR)
+                if image is None:
+                    raise DatasetError(f"{r.location}: cannot read the image (missing or corrupt)")
+                yield r, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        finally:
+            if archive is not None:
+                archive.close()
         return
     video = records[0].source
     cap = cv2.VideoCapture(str(video))
@@ -205,7 +223,7 @@ def chunks(records: Sequence[FrameRecord], size: int) -> list[list[FrameRecord]]
     of one video sorted by index (a video is decoded once, from its start)."""
     groups: dict[tuple[str, bool], list[FrameRecord]] = {}
     for r in records:
-        key = str(r.source if r.index is not None else r.source.parent), r.index is not None
+        key = str(r.source if r.index is not None else r.location.parent), r.index is not None
         groups.setdefault(key, []).append(r)
     out = []
     for (_, is_video), group in groups.items():
@@ -260,6 +278,7 @@ def prepare(
     chunk_size: int = 64,
     progress: bool = True,
     on_frame: Callable[[int], None] | None = None,
+    on_survey: Callable[[Survey], None] | None = None,
     **reader_options: object,
 ) -> PrepareSummary:
     """Detect, align and cache every labelled frame of a dataset; write its manifest.
@@ -275,12 +294,16 @@ def prepare(
         min_face_size: smallest face searched for, in pixels (of the detection image).
         max_side: frames are downscaled to this longer side for detection only (the crop
             is cut from the full frame); ``None`` detects at full size, several times slower.
-        folds: a ``folds.json`` to use instead of the default subject folds.
+        folds: a ``folds.json`` to use instead of the default folds (the published lists
+            for BP4D and DISFA, see :mod:`d2ca.data.survey`).
         chunk_size: frames of an image folder per unit of work (a video is one unit).
         progress: show a tqdm progress bar on stderr.
         on_frame: called with the number of frames finished so far after each frame
             (raising in it interrupts the run, as a kill would).
-        **reader_options: passed to the reader (``partitions=`` for GFT, ``camera=`` for DISFA).
+        on_survey: called with the :class:`~d2ca.data.survey.Survey` of the tree once it is
+            read, before any detection (the CLI prints it).
+        **reader_options: passed to the reader (``partitions=`` for GFT, ``camera=`` for
+            DISFA, ``frame_offset=`` for BP4D+).
 
     Returns:
         A :class:`PrepareSummary`.
@@ -294,22 +317,12 @@ def prepare(
 
     key = dataset_key(dataset)
     out = Path(out)
-    records = reader_for(key)(Path(root), **reader_options)  # type: ignore[call-arg]
+    # 1. the tree and the protocol: official splits, or subject-independent folds
+    found = survey(key, root, folds=folds, **reader_options)
+    if on_survey is not None:
+        on_survey(found)
+    records, fold_of = found.scan.records, found.fold_of
     check_output(out, {"dataset": key, "root": str(Path(root).resolve()), "size": size})
-
-    # 1. the protocol: official splits, or subject-independent folds recorded in folds.json
-    fold_of: dict[str, int] = {}
-    if all(r.split is None for r in records):
-        fold_of = (
-            read_folds(Path(folds))
-            if folds
-            else subject_folds((r.subject for r in records), NUM_FOLDS)
-        )
-        missing = sorted({r.subject for r in records} - set(fold_of))
-        if missing:
-            raise DatasetError(f"{folds}: no fold for subject(s) {', '.join(missing[:5])}")
-        if not set(fold_of.values()) <= set(range(NUM_FOLDS)):
-            raise DatasetError(f"{folds}: folds must be 0, 1 or 2")
 
     # 2. what an earlier run finished: crops on disk and the progress log
     progress_path = out / PROGRESS
@@ -358,7 +371,7 @@ def prepare(
             index = "" if r.index is None else r.index
             missing_face.append(
                 {
-                    "source": str(r.source),
+                    "source": str(r.location),
                     "index": index,
                     "subject": r.subject,
                     "video": r.video,
@@ -381,17 +394,32 @@ def prepare(
             writer = csv.DictWriter(f, ["source", "index", "subject", "video", "frame"])
             writer.writeheader()
             writer.writerows(missing_face)
+    with atomic_path(out / "no_image.csv", overwrite=True) as tmp:
+        with tmp.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["label_file", "line", "subject", "video", "frame", "expected"])
+            writer.writerows(
+                [m.label_file, m.line, m.subject, m.video, m.frame, m.expected]
+                for m in found.scan.no_image
+            )
     if not rows:
         raise DatasetError(f"{root}: no face found in any frame; nothing to put in a manifest")
     if fold_of:
-        folds_json = {"protocol": f"subject-independent {NUM_FOLDS}-fold", "folds": fold_of}
+        folds_json = {
+            "protocol": f"subject-independent {NUM_FOLDS}-fold",
+            "source": found.folds_from,
+            "folds": fold_of,
+        }
         with atomic_path(out / "folds.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(folds_json, indent=2, sort_keys=True) + "\n")
         for k in range(NUM_FOLDS):
             fold_rows = [{**r, "split": "test" if r["fold"] == k else "train"} for r in rows]
             write_manifest(out / f"manifest-fold{k}.csv", fold_rows, overwrite=True)
     manifest = write_manifest(out / "manifest.csv", rows, overwrite=True)
-    return PrepareSummary(out, len(records), len(todo), reused, len(missing_face), manifest)
+    no_image = len(found.scan.no_image)
+    return PrepareSummary(
+        out, len(records), len(todo), reused, len(missing_face), manifest, no_image
+    )
 
 
 def _run_pool(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from d2ca.errors import InputError
@@ -34,6 +35,8 @@ class FrameRecord:
             protocol is subject-independent folds.
         face: which face to keep when a frame shows several: ``"largest"``, ``"left"``
             or ``"right"`` (Aff-Wild2 videos of two people).
+        member: the image's path inside ``source`` when ``source`` is a zip archive (BP4D+
+            ships its frames zipped per subject), else ``None``.
     """
 
     source: Path
@@ -45,6 +48,47 @@ class FrameRecord:
     aus: tuple[int, ...]
     split: str | None = None
     face: str = "largest"
+    member: str | None = None
+
+    @property
+    def location(self) -> Path:
+        """The frame's file, written as a path into the zip for an archive member.
+
+        >>> FrameRecord(Path("2D+3D/F001.zip"), None, "F001", "T1", 1, (0,), (1,),
+        ...             member="F001/T1/001.jpg").location
+        PosixPath('2D+3D/F001.zip/F001/T1/001.jpg')
+        """
+        return self.source / self.member if self.member else self.source
+
+
+@dataclass(frozen=True)
+class MissingImage:
+    """A labelled frame whose image is not on disk: skipped, counted and reported."""
+
+    label_file: Path
+    line: int
+    subject: str
+    video: str
+    frame: int
+    expected: str
+
+
+@dataclass
+class Scan:
+    """What a reader found in a tree, from names and labels only (no image is decoded).
+
+    Attributes:
+        records: every labelled frame that has an image (or a video frame).
+        no_image: labelled frames without an image, in label-file order.
+        offsets: ``"SUBJECT/TASK" -> (offset, why)`` where the reader chose how label frame
+            numbers map to image numbers (image number = label frame + offset).
+        notes: one-line remarks on what was read (release, flags seen, choices made).
+    """
+
+    records: list[FrameRecord]
+    no_image: list[MissingImage] = field(default_factory=list)
+    offsets: dict[str, tuple[int, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def find_child(folder: Path, *names: str, kind: str = "folder") -> Path:
@@ -66,12 +110,30 @@ def find_child(folder: Path, *names: str, kind: str = "folder") -> Path:
     raise DatasetError(f"{folder}: no {kind} named {tried}")
 
 
+_FRAME_NAME = re.compile(r"(?:.*_)?(\d+)")
+
+
+def frame_number(name: str) -> int | None:
+    """The frame number an image name carries: ``0042.jpg`` and GFT's ``012C_1.jpg`` (subject,
+    underscore, frame) give 42 and 1; a name that is not an image or has no number, ``None``.
+
+    >>> frame_number("0042.jpg"), frame_number("012C_1.jpg"), frame_number("notes.txt")
+    (42, 1, None)
+    """
+    path = Path(name)
+    match = _FRAME_NAME.fullmatch(path.stem)
+    if path.suffix.lower() not in IMAGE_SUFFIXES or not match:
+        return None
+    return int(match.group(1))
+
+
 def numbered_images(folder: Path) -> dict[int, Path]:
-    """Image files of a folder keyed by the number in their name (``0042.jpg`` -> 42)."""
+    """Image files of a folder keyed by the number in their name (see :func:`frame_number`)."""
     frames: dict[int, Path] = {}
     for p in folder.iterdir():
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit():
-            frames[int(p.stem)] = p
+        number = frame_number(p.name)
+        if number is not None:
+            frames[number] = p
     return frames
 
 

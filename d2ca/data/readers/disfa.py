@@ -4,7 +4,8 @@ Layout (names matched ignoring case)::
 
     ROOT/
       Videos_LeftCamera/LeftVideoSN001_comp.avi
-      Videos_RightCamera/RightVideoSN001_comp.avi
+      Video_RightCamera/RightVideoSN001_Comp.avi   (singular, as distributed; the names of
+                                                  both folders are accepted either way)
       ActionUnit_Labels/SN001/SN001_au1.txt      lines "frame,intensity", frame from 1
 
 Intensities run from 0 to 5; greater than 1 is positive (the paper's protocol). Frame ``n``
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from d2ca.aus import DATASET_AUS
-from d2ca.data.readers.base import DatasetError, FrameRecord, find_child
+from d2ca.data.readers.base import DatasetError, FrameRecord, Scan, find_child
 
 AUS = DATASET_AUS["disfa"]
 
@@ -53,11 +54,11 @@ def find_video(folder: Path, camera: str, subject: str) -> Path:
     raise DatasetError(f"{folder}: no video {camera.capitalize()}Video{subject}_comp.avi")
 
 
-def read(root: str | Path, camera: str = "left") -> list[FrameRecord]:
+def scan(root: str | Path, camera: str = "left") -> Scan:
     """Every labelled frame of one DISFA camera (left by default, as in the literature).
 
     Example:
-        >>> records = read("/data/DISFA")  # doctest: +SKIP
+        >>> records = scan("/data/DISFA").records  # doctest: +SKIP
         >>> records[0].source.name, records[0].index, records[0].frame  # doctest: +SKIP
         ('LeftVideoSN001_comp.avi', 0, 1)
     """
@@ -66,7 +67,7 @@ def read(root: str | Path, camera: str = "left") -> list[FrameRecord]:
         raise DatasetError(f"DISFA camera must be 'left' or 'right', not {camera!r}")
     if not root.is_dir():
         raise DatasetError(f"{root}: no such dataset folder")
-    videos = find_child(root, f"Videos_{camera}Camera")
+    videos = find_child(root, f"Videos_{camera}Camera", f"Video_{camera}Camera")
     labels_root = find_child(root, "ActionUnit_Labels")
     subjects = sorted(p for p in labels_root.iterdir() if p.is_dir())
     if not subjects:
@@ -96,4 +97,4 @@ def read(root: str | Path, camera: str = "left") -> list[FrameRecord]:
                     video, frame - 1, subject, f"{camera.capitalize()}Camera", frame, values, AUS
                 )
             )
-    return records
+    return Scan(records, notes=[f"{camera} camera videos: {videos}"])

@@ -5,9 +5,12 @@ layout below (names matched ignoring case) and documents it in ``docs/datasets.m
 
     ROOT/
       partitions.csv                   header "subject,split"; split is train or test
-      AUCoding/AU_OCC/001A.csv         (or AU_OCC/001A.csv) header Frame,1,2,4,...; 9 unknown
-      Frames/001A/000001.jpg           frame images, or:
+      AUCoding/AU_OCC/001A.csv         (or AU_OCC/, AUCoding/) header Frame,1,2,4,...; 9 unknown
+      Frames/001A/000001.jpg           frame images (or 001A_1.jpg: subject, underscore,
+                                       frame from 1, as a public derived list names them), or:
       Videos/001A.mp4                  one video per subject (frame n of the CSV = index n-1)
+
+Labelled frames without an image are skipped and reported, as for BP4D.
 
 The paper uses "the official partitions provided with GFT" without listing the subjects;
 ``partitions.csv`` holds them (from the distribution, or written by the user).
@@ -23,6 +26,8 @@ from d2ca.data.readers.base import (
     VIDEO_SUFFIXES,
     DatasetError,
     FrameRecord,
+    MissingImage,
+    Scan,
     find_child,
     numbered_images,
     read_occurrence_csv,
@@ -55,7 +60,7 @@ def read_partitions(path: Path) -> dict[str, str]:
     return parts
 
 
-def read(root: str | Path, partitions: str | Path | None = None) -> list[FrameRecord]:
+def scan(root: str | Path, partitions: str | Path | None = None) -> Scan:
     """Every labelled frame of a GFT tree with its official split.
 
     Args:
@@ -63,7 +68,7 @@ def read(root: str | Path, partitions: str | Path | None = None) -> list[FrameRe
         partitions: a ``subject,split`` CSV; default ``ROOT/partitions.csv``.
 
     Example:
-        >>> records = read("/data/GFT")  # doctest: +SKIP
+        >>> records = scan("/data/GFT").records  # doctest: +SKIP
         >>> records[0].subject, records[0].split  # doctest: +SKIP
         ('001A', 'train')
     """
@@ -76,7 +81,8 @@ def read(root: str | Path, partitions: str | Path | None = None) -> list[FrameRe
         frames_root, videos_root = find_child(root, "Frames", "images"), None
     except DatasetError:
         frames_root, videos_root = None, find_child(root, "Videos", "Frames")
-    records: list[FrameRecord] = []
+    result = Scan([])
+    records = result.records
     csvs = sorted(p for p in labels.iterdir() if p.suffix.lower() == ".csv")
     if not csvs:
         raise DatasetError(f"{labels}: no SUBJECT.csv files")
@@ -96,19 +102,27 @@ def read(root: str | Path, partitions: str | Path | None = None) -> list[FrameRe
             if not found:
                 raise DatasetError(f"{videos_root}: no video {subject}.mp4 for {path.name}")
             images, video = {}, found[0]
-        before = len(records)
+        labelled = 0
         for line, frame, values in read_occurrence_csv(path, AUS):
             if all(v < 0 for v in values):
                 continue
+            labelled += 1
             if video is not None:
                 source, index = video, frame - 1
             elif frame in images:
                 source, index = images[frame], None
             else:
-                raise DatasetError(f"{path}: line {line}: frame {frame} has no image in {folder}")
+                missing = MissingImage(
+                    path, line, subject, subject, frame, f"{folder}: image {frame}"
+                )
+                result.no_image.append(missing)
+                continue
             records.append(
                 FrameRecord(source, index, subject, subject, frame, values, AUS, split_of[subject])
             )
-        if len(records) == before:
+        if not labelled:
             raise DatasetError(f"{path}: no labelled frames")
-    return records
+    if not records:
+        raise DatasetError(f"{root}: no labelled frame has an image or a video")
+    result.notes.append(f"partitions: {partitions or root / 'partitions.csv'}; labels: {labels}")
+    return result

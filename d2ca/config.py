@@ -51,6 +51,9 @@ class D2CAConfig:
     au_names: tuple[str, ...] = tuple(au_name(n) for n in DATASET_AUS["bp4d"])
     au_thresholds: tuple[float, ...] | None = None  # per-AU decision threshold; None -> 0.5
     # --- objective (Eq. 9 and 12) ------------------------------------------------------
+    # weight of L_au = L_au^s + L_au^t in Eq. 9: 1 in the paper. Marked choice, see
+    # docs/training.md "Why D2CA did not learn".
+    au_weight: float = 1.0
     lambda_: float = 0.1  # weight of L_icl + L_fcl
     gamma1: float = 1.0  # L_rep
     gamma2: float = 5.0  # L_rec

@@ -40,8 +40,8 @@ def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, 
         t: unweighted terms as computed by :func:`generator_loss` (``rep_s``, ``rep_t``...).
     """
     out = {
-        "au_s": t["au_s"],
-        "au_t": t["au_t"],
+        "au_s": config.au_weight * t["au_s"],
+        "au_t": config.au_weight * t["au_t"],
         "rep": config.gamma1 * (t["rep_s"] + t["rep_t"]),
         "rec": config.gamma2 * t["rec"],
         "adv": config.gamma3 * (t["adv_s"] + t["adv_t"]),

@@ -64,6 +64,7 @@ class FaceDetector:
             select_largest=False,
             device=device,
         )
+        self.thresholds = tuple(float(t) for t in thresholds)
         self.max_side = max_side
         self.batch_size = max(1, batch_size)
 

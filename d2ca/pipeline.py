@@ -21,6 +21,7 @@ import torch
 
 from d2ca import hub
 from d2ca.config import D2CAConfig
+from d2ca.devices import resolve_device
 from d2ca.errors import InputError, NoFaceError
 from d2ca.face import Face, FaceDetector, FaceTracker, align_face, paste_back
 from d2ca.media import VIDEO_EXTENSIONS, Frame, count_frames, expand_inputs, iter_frames, to_rgb
@@ -85,11 +86,13 @@ class D2CA:
         cls,
         name_or_path: str | Path | None = None,
         *,
-        device: str | torch.device | None = None,
+        device: str | torch.device | None = "auto",
         revision: str | None = None,
     ) -> D2CA:
         """Load a checkpoint: ``None`` is the default shipped in the package, a path is a
         local folder (``config.json`` + ``model.safetensors``), anything else a Hub repo id.
+
+        ``device="auto"`` puts the networks (and MTCNN) on the GPU when there is one.
 
         Hub downloads honour the huggingface_hub cache and ``HF_HUB_OFFLINE=1``; nothing is
         printed to stdout.
@@ -97,10 +100,12 @@ class D2CA:
         Raises:
             CheckpointError: missing, incomplete or inconsistent checkpoint, or an uncached
                 repo while offline.
+            DeviceError: a device this machine does not have.
 
         Example:
             >>> model = D2CA.from_pretrained("org/d2ca-bp4d", device="cuda")  # doctest: +SKIP
         """
+        device = resolve_device(device)  # before loading: fail fast on a missing GPU
         return cls(hub.load_pretrained(name_or_path, revision=revision, device=device))
 
     def save_pretrained(

@@ -26,12 +26,14 @@ ModelOption = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Checkpoint folder or Hub repo id; default: shipped model."),
 ]
-DeviceOption = Annotated[str, typer.Option(help="torch device, e.g. cpu, cuda, cuda:1.")]
+DeviceOption = Annotated[
+    str, typer.Option(help="torch device: auto (a GPU when present, else cpu), cpu, cuda, cuda:1.")
+]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 DomainOption = Annotated[str, typer.Option(help="Domain encoder for TARGET: target or source.")]
 
 
-def _load(model: str | None, device: str = "cpu") -> D2CA:
+def _load(model: str | None, device: str = "auto") -> D2CA:
     from d2ca.pipeline import D2CA
 
     return D2CA.from_pretrained(model, device=device)
@@ -68,7 +70,7 @@ def detect(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     every: Annotated[int, typer.Option(min=1, help="Analyse every N-th video frame.")] = 1,
     batch_size: Annotated[int, typer.Option(min=1, help="Frames per batch.")] = 32,
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     threshold: Annotated[
         float | None,
         typer.Option(help="One decision threshold for all AUs (default: the model's)."),
@@ -223,7 +225,7 @@ def swap(
         bool, typer.Option("--crop-only", help="Write the aligned crop, not the pasted image.")
     ] = False,
     domain: DomainOption = "target",
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
 ) -> None:
@@ -248,7 +250,7 @@ def interpolate(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG strip to write.")],
     steps: Annotated[int, typer.Option(min=2, help="Faces in the strip.")] = 8,
     domain: DomainOption = "target",
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
 ) -> None:
@@ -276,7 +278,7 @@ def info(
     """Show a checkpoint's configuration, AUs, provenance, parameters and encoder cost."""
     from d2ca.models import encoder_complexity
 
-    pipeline = _load(model)
+    pipeline = _load(model, "cpu")
     config = pipeline.config
     params = {
         name: sum(p.numel() for p in module.parameters())
@@ -304,6 +306,42 @@ def info(
         "per image, each of E_au, E_dm^s, E_dm^t",
         "parameters   " + ", ".join(f"{k} {v / 1e6:.3f} M" for k, v in params.items()),
         f"total        {sum(params.values()) / 1e6:.3f} M parameters",
-        "provenance   " + (json.dumps(config.provenance, default=str) or "{}"),
+        "provenance" + ("" if config.provenance else "   none recorded"),
+        *_readable(config.provenance, indent=2),
     ]
     typer.echo("\n".join(lines))
+
+
+def _readable(mapping: dict, indent: int) -> list[str]:
+    """Nested provenance as indented ``key  value`` lines; long text wrapped, floats rounded."""
+    import textwrap
+
+    width = max((len(str(k)) for k in mapping), default=0) + 2
+    lines = []
+    for key, value in mapping.items():
+        head = " " * indent + str(key)
+        numbers = isinstance(value, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        )
+        if isinstance(value, dict) and value and not numbers:
+            lines += [head, *_readable(value, indent + 2)]
+            continue
+        if numbers:  # e.g. F1 per AU, on one (wrapped) line
+            text = ", ".join(f"{k} {_scalar(v)}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            text = " ".join(_scalar(v) for v in value)
+        else:
+            text = _scalar(value)
+        lines += textwrap.wrap(
+            text,
+            width=max(100, indent + width + 40),
+            initial_indent=head.ljust(indent + width),
+            subsequent_indent=" " * (indent + width),
+        ) or [head]
+    return lines
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, dict) else str(value)

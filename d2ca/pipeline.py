@@ -24,15 +24,12 @@ from d2ca.config import D2CAConfig
 from d2ca.devices import resolve_device
 from d2ca.errors import InputError, NoFaceError
 from d2ca.face import Face, FaceDetector, FaceTracker, align_face, paste_back
+from d2ca.face.track import KEYFRAME_INTERVAL
 from d2ca.media import VIDEO_EXTENSIONS, Frame, count_frames, expand_inputs, iter_frames, to_rgb
 from d2ca.models import D2CAModel, Domain, to_model_input, to_uint8_images
 from d2ca.results import AUResult, FaceAUs, SwapResult
 
 Thresholds = float | Sequence[float] | Mapping[str, float] | None
-
-# Full detections in a video are this many analysed frames apart when faces are tracked
-# (docs/performance.md, "Tracking": rate and landmark difference at several intervals).
-KEYFRAME_INTERVAL = 10
 
 
 class D2CA:

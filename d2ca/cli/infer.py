@@ -16,6 +16,7 @@ import typer
 
 from d2ca.cli.app import command
 from d2ca.errors import InputError
+from d2ca.face.track import KEYFRAME_INTERVAL
 from d2ca.io import OutputExistsError, atomic_path
 
 if TYPE_CHECKING:
@@ -62,13 +63,54 @@ def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
 
 @command("detect")
 def detect(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Images, videos or folders.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="PATH...",
+            help="Images, videos or folders (with --out-dir also patterns: 'd/**/*.mp4').",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Table to write; default: standard output."),
     ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="Corpus run: one table per input, at the input's relative path + .csv/.json; "
+            "inputs whose table exists are skipped (resume); folders are searched recursively.",
+        ),
+    ] = None,
+    input_list: Annotated[
+        Path | None,
+        typer.Option(help="With --out-dir: text file naming one input per line."),
+    ] = None,
+    shard: Annotated[
+        str,
+        typer.Option(help="With --out-dir: process shard I/N of the sorted inputs (array jobs)."),
+    ] = "1/1",
+    workers: Annotated[
+        int, typer.Option(min=1, help="With --out-dir: worker processes on this machine.")
+    ] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="torch threads per worker; default: cores / workers."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     every: Annotated[int, typer.Option(min=1, help="Analyse every N-th video frame.")] = 1,
+    per_frame: Annotated[
+        bool,
+        typer.Option(
+            "--per-frame",
+            help="Full MTCNN on every video frame. Default for video: tracking (full MTCNN "
+            "every --keyframe-interval frames and when a face is lost; MTCNN's O-Net follows "
+            "faces in between).",
+        ),
+    ] = False,
+    keyframe_interval: Annotated[
+        int, typer.Option(min=1, help="Tracking: analysed frames between full detections.")
+    ] = KEYFRAME_INTERVAL,
     batch_size: Annotated[int, typer.Option(min=1, help="Frames per batch.")] = 32,
     device: DeviceOption = "auto",
     threshold: Annotated[
@@ -89,11 +131,51 @@ def detect(
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
 ) -> None:
-    """Detect faces and their action units; write one row per face and frame (CSV or JSON)."""
+    """Detect faces and their action units; write one row per face and frame (CSV or JSON).
+
+    In videos, faces are tracked: full MTCNN detection runs on the first frame, every
+    --keyframe-interval analysed frames and whenever a face is lost; in between, MTCNN's
+    last network (O-Net) follows each face from its previous box. --per-frame runs full
+    detection on every frame instead.
+    """
+    paths = paths or []
     if fmt not in ("csv", "json"):
         raise InputError(f"--format must be csv or json, got {fmt!r}")
     if threshold is not None and not 0 < threshold < 1:
         raise InputError(f"--threshold must lie strictly between 0 and 1, got {threshold}")
+    options = {
+        "aligned": aligned,
+        "every": every,
+        "batch_size": batch_size,
+        "thresholds": threshold,
+        "tracking": not per_frame,
+        "keyframe_interval": keyframe_interval,
+    }
+    if out_dir is not None:
+        _detect_corpus(
+            paths,
+            out_dir,
+            input_list,
+            shard,
+            workers,
+            threads,
+            fmt,
+            overwrite,
+            _load(model, device),
+            options,
+            [output, plot, annotate],
+        )
+        return
+    corpus_only = {
+        "--input-list": input_list is not None,
+        "--shard": shard != "1/1",
+        "--workers": workers != 1,
+    }
+    for name, given in corpus_only.items():
+        if given:
+            raise InputError(f"{name} needs --out-dir")
+    if not paths:
+        raise InputError("no input given: name images, videos or folders")
     _check_outputs([output, plot, annotate], paths, overwrite)
     video = None
     if plot is not None or annotate is not None:
@@ -101,13 +183,11 @@ def detect(
     if plot is not None:
         _require_matplotlib()
     pipeline = _load(model, device)
-    result = pipeline.detect_aus(
-        [str(p) for p in paths],
-        aligned=aligned,
-        every=every,
-        batch_size=batch_size,
-        thresholds=threshold,
-    )
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    result = pipeline.detect_aus([str(p) for p in paths], **options)
     text = result.to_csv() if fmt == "csv" else result.to_json()
     if output is None:
         typer.echo(text, nl=False)
@@ -118,6 +198,57 @@ def detect(
         _plot(result, plot, overwrite)
     if annotate is not None and video is not None:
         _annotate(video, result, annotate, overwrite)
+
+
+def _detect_corpus(
+    paths: list[Path],
+    out_dir: Path,
+    input_list: Path | None,
+    shard: str,
+    workers: int,
+    threads: int | None,
+    fmt: str,
+    overwrite: bool,
+    pipeline: D2CA,
+    options: dict,
+    single_outputs: list[Path | None],
+) -> None:
+    """``detect --out-dir``: one table per input; a summary of failed inputs; exit 1 if any."""
+    from d2ca.corpus import detect_corpus, list_inputs
+
+    if any(out is not None for out in single_outputs):
+        raise InputError("--out-dir writes one table per input: drop -o, --plot and --annotate")
+    try:
+        index, count = (int(v) for v in shard.split("/"))
+    except ValueError:
+        raise InputError(f"--shard must look like I/N, e.g. 3/10, got {shard!r}") from None
+    inputs = list_inputs(paths, input_list=input_list)
+    items = list(
+        detect_corpus(
+            pipeline,
+            inputs,
+            out_dir,
+            fmt=fmt,
+            shard_of=(index, count),
+            workers=workers,
+            threads=threads,
+            overwrite=overwrite,
+            **options,
+        )
+    )
+    counts = Counter(item.status for item in items)
+    failed = [item for item in items if item.status == "failed"]
+    lines = [
+        f"{len(items)} inputs (shard {index}/{count} of {len(inputs)}): {counts['written']} "
+        f"written, {counts['skipped']} skipped (table exists), {counts['failed']} failed"
+    ]
+    if failed:
+        width = max(len(str(item.input)) for item in failed)
+        lines += [f"{'path'.ljust(width)}  reason"]
+        lines += [f"{str(item.input).ljust(width)}  {item.reason}" for item in failed]
+    typer.echo("\n".join(lines), err=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _single_video(paths: list[Path], option: str) -> Path:

@@ -31,6 +31,9 @@ import numpy as np
 from d2ca.face.detect import Face, FaceDetector
 
 ONET_SIZE = 48
+# Full detections are this many analysed frames apart (docs/performance.md, "Tracking":
+# frame rate and landmark difference from per-frame detection at several intervals).
+KEYFRAME_INTERVAL = 10
 
 
 class FaceTracker:
@@ -50,7 +53,10 @@ class FaceTracker:
     """
 
     def __init__(
-        self, detector: FaceDetector, keyframe_interval: int = 10, min_iou: float = 0.3
+        self,
+        detector: FaceDetector,
+        keyframe_interval: int = KEYFRAME_INTERVAL,
+        min_iou: float = 0.3,
     ) -> None:
         if keyframe_interval < 1:
             raise ValueError(f"keyframe_interval must be at least 1, got {keyframe_interval}")

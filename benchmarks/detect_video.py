@@ -1,7 +1,12 @@
 """Benchmark of ``D2CA.detect_aus`` on a 640x360 video with one face (CPU by default).
 
 Measures, in one run on the same frames:
-  * end-to-end ``detect_aus`` frames/s (decode, MTCNN, alignment, AU network, rows) against
+  * end-to-end ``detect_aus`` frames/s with tracking (O-Net between full detections every
+    ``K`` frames, for each ``--keyframe-intervals``) and with full MTCNN on every frame, and
+    the tracked landmarks' distance from per-frame detection's, as a fraction of the
+    inter-ocular distance (median and 95th percentile over all landmarks of all frames);
+  * end-to-end per-frame ``detect_aus`` frames/s (decode, MTCNN, alignment, AU network,
+    rows) against
     bare MTCNN detection (``facenet_pytorch.MTCNN.detect`` with the same settings on frames
     already decoded, one frame and eight frames per call; the ratio uses the faster), and
     MTCNN at its default ``min_face_size=20`` for reference;
@@ -15,6 +20,7 @@ and from the process's CPU time; on a shared machine the CPU-time figures are th
 ones, and ``--threads 1`` avoids thread oversubscription.
 
 Run:  python benchmarks/detect_video.py [--frames 150] [--repeats 3] [--threads 1] [--device cpu]
+          [--keyframe-intervals 5 10 25] [--no-memory]
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -97,20 +104,45 @@ def mtcnn_run(
     return run
 
 
-def pipeline_run(path: Path, n_frames: int, device: str) -> Callable[[], None]:
-    """``D2CA.detect_aus`` end to end on the video file (decoding included)."""
+def pipeline_run(
+    path: Path, n_frames: int, device: str, keyframe_interval: int | None = None
+) -> Callable[[], None]:
+    """``D2CA.detect_aus`` end to end on the video file (decoding included); per-frame
+    detection, or tracking with full detections ``keyframe_interval`` frames apart."""
+    pipeline = _pipeline(device)
+    tracking = {
+        "tracking": keyframe_interval is not None,
+        "keyframe_interval": keyframe_interval or 1,
+    }
+
+    def run() -> None:
+        result = pipeline.detect_aus(path, progress=False, **tracking)
+        assert len(result) == n_frames and result.presence.min() >= 0, "a frame lost its face"
+
+    return run
+
+
+def _pipeline(device: str) -> Any:  # d2ca is imported late: after --threads
     from d2ca.config import D2CAConfig
     from d2ca.models import D2CAModel
     from d2ca.pipeline import D2CA
 
     pipeline = D2CA(D2CAModel(D2CAConfig()).to(device))
     pipeline.detect_aus(np.zeros((HEIGHT, WIDTH, 3), np.uint8), progress=False)  # warm-up
+    return pipeline
 
-    def run() -> None:
-        result = pipeline.detect_aus(path, progress=False)
-        assert len(result) == n_frames and result.presence.min() >= 0, "a frame lost its face"
 
-    return run
+def landmark_difference(path: Path, device: str, keyframe_interval: int) -> tuple[float, float]:
+    """Median and 95th percentile of tracked landmarks' distance from per-frame detection's,
+    over all five landmarks of all frames, as a fraction of the inter-ocular distance."""
+    pipeline = _pipeline(device)
+    detected = pipeline.detect_aus(path, progress=False, tracking=False).rows
+    tracked = pipeline.detect_aus(path, progress=False, keyframe_interval=keyframe_interval).rows
+    ref = np.stack([row.face.landmarks for row in detected])
+    ours = np.stack([row.face.landmarks for row in tracked])
+    inter_ocular = np.linalg.norm(ref[:, 0] - ref[:, 1], axis=1, keepdims=True)
+    distance = np.linalg.norm(ours - ref, axis=2) / inter_ocular
+    return float(np.median(distance)), float(np.percentile(distance, 95))
 
 
 def au_network_run(device: str, batch: int, repeats: int) -> Callable[[], None]:
@@ -150,6 +182,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--keyframe-intervals", type=int, nargs="*", default=[5, 10, 25])
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS runs")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -168,6 +202,10 @@ def main() -> None:
             # the pipeline's FaceDetector passes 8 frames per MTCNN call
             "mtcnn_b8": (args.frames, mtcnn_run(frames, args.device, 40, batch=8)),
             "pipeline": (args.frames, pipeline_run(video, args.frames, args.device)),
+            **{
+                f"track_k{k}": (args.frames, pipeline_run(video, args.frames, args.device, k))
+                for k in args.keyframe_intervals
+            },
             "mtcnn_min20": (args.frames, mtcnn_run(frames, args.device, 20)),
         }
         for batch in (1, 64):
@@ -181,6 +219,20 @@ def main() -> None:
         for unit in ("s", "cpu_s"):  # against the faster of the two bare MTCNN runs
             bare = max(figures[f"mtcnn_per_{unit}"], figures[f"mtcnn_b8_per_{unit}"])
             figures[f"ratio_per_{unit}"] = figures[f"pipeline_per_{unit}"] / bare
+        for k in args.keyframe_intervals:
+            for unit in ("s", "cpu_s"):  # tracking against the faster bare MTCNN
+                bare = max(figures[f"mtcnn_per_{unit}"], figures[f"mtcnn_b8_per_{unit}"])
+                figures[f"track_k{k}_ratio_per_{unit}"] = figures[f"track_k{k}_per_{unit}"] / bare
+            median, p95 = landmark_difference(video, args.device, k)
+            figures[f"track_k{k}_landmark_median"] = median
+            figures[f"track_k{k}_landmark_p95"] = p95
+        if args.no_memory:
+            print(
+                json.dumps(
+                    {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+                )
+            )
+            return
         long_video = write_video(Path(tmp) / "ten_times.mp4", 10 * args.frames)
         figures["peak_rss_mib"] = peak_rss_mib(video, args.device, args.threads)
         figures["peak_rss_mib_10x"] = peak_rss_mib(long_video, args.device, args.threads)

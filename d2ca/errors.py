@@ -15,3 +15,12 @@ class InputError(D2CAError, ValueError):
 
 class NoFaceError(InputError):
     """No face was found where one is required (swap, interpolate)."""
+
+
+class DeviceError(D2CAError):
+    """A torch device that is not on this machine (``cuda`` without a GPU, ``cuda:3`` of two).
+
+    An invalid option value: the CLI exits with code 2, as for other bad options.
+    """
+
+    exit_code = 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -39,3 +40,15 @@ def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_partial(path: str | Path) -> None:
+    """Delete the temporary files a killed :func:`atomic_path` left beside ``path``.
+
+    A process killed outright (``SIGKILL``, a scheduler's time limit) runs no cleanup; its
+    half-written ``.NAME.XXXXXXXX.SUFFIX`` stays. Call this only for paths this process owns.
+    """
+    path = Path(path)
+    pattern = f".{glob.escape(path.name)}.*{glob.escape(path.suffix)}"
+    for leftover in path.parent.glob(pattern):
+        leftover.unlink(missing_ok=True)

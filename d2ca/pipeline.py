@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,10 @@ import torch
 
 from d2ca import hub
 from d2ca.config import D2CAConfig
+from d2ca.devices import resolve_device
 from d2ca.errors import InputError, NoFaceError
-from d2ca.face import Face, FaceDetector, align_face, paste_back
+from d2ca.face import Face, FaceDetector, FaceTracker, align_face, paste_back
+from d2ca.face.track import KEYFRAME_INTERVAL
 from d2ca.media import VIDEO_EXTENSIONS, Frame, count_frames, expand_inputs, iter_frames, to_rgb
 from d2ca.models import D2CAModel, Domain, to_model_input, to_uint8_images
 from d2ca.results import AUResult, FaceAUs, SwapResult
@@ -46,7 +48,7 @@ class D2CA:
     Args:
         model: the networks; put in eval mode.
         detector: face detector; by default MTCNN with ``min_face_size=40`` on the model's
-            device, created at first use.
+            device (8 frames per call on a CPU, 32 on a GPU), created at first use.
 
     Example:
         >>> model = D2CA.from_pretrained("path/to/checkpoint")  # doctest: +SKIP
@@ -68,7 +70,11 @@ class D2CA:
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            self._detector = FaceDetector(device=str(self.device), min_face_size=40)
+            # On a GPU, MTCNN gets as many frames per call as the AU network (batch_size).
+            gpu = self.device.type != "cpu"
+            self._detector = FaceDetector(
+                device=str(self.device), min_face_size=40, batch_size=32 if gpu else 8
+            )
         return self._detector
 
     # ---------------------------------------------------------------- checkpoints
@@ -77,11 +83,13 @@ class D2CA:
         cls,
         name_or_path: str | Path | None = None,
         *,
-        device: str | torch.device | None = None,
+        device: str | torch.device | None = "auto",
         revision: str | None = None,
     ) -> D2CA:
         """Load a checkpoint: ``None`` is the default shipped in the package, a path is a
         local folder (``config.json`` + ``model.safetensors``), anything else a Hub repo id.
+
+        ``device="auto"`` puts the networks (and MTCNN) on the GPU when there is one.
 
         Hub downloads honour the huggingface_hub cache and ``HF_HUB_OFFLINE=1``; nothing is
         printed to stdout.
@@ -89,10 +97,12 @@ class D2CA:
         Raises:
             CheckpointError: missing, incomplete or inconsistent checkpoint, or an uncached
                 repo while offline.
+            DeviceError: a device this machine does not have.
 
         Example:
             >>> model = D2CA.from_pretrained("org/d2ca-bp4d", device="cuda")  # doctest: +SKIP
         """
+        device = resolve_device(device)  # before loading: fail fast on a missing GPU
         return cls(hub.load_pretrained(name_or_path, revision=revision, device=device))
 
     def save_pretrained(
@@ -126,7 +136,9 @@ class D2CA:
         every: int = 1,
         batch_size: int = 32,
         thresholds: Thresholds = None,
-        progress: bool | None = None,
+        progress: bool | Callable[[int], None] | None = None,
+        tracking: bool = True,
+        keyframe_interval: int = KEYFRAME_INTERVAL,
     ) -> AUResult:
         """Detect faces and their AUs in images and videos.
 
@@ -140,11 +152,16 @@ class D2CA:
                 video length.
             thresholds: decision thresholds for ``AUxx_c``: one float for all AUs, one per
                 AU, or a mapping ``{"AU12": 0.4}`` over the defaults (``config.thresholds``).
-            progress: tqdm bar on stderr; ``None`` shows it when stderr is a terminal.
+            progress: tqdm bar on stderr; ``None`` shows it when stderr is a terminal; a
+                function is called instead with the number of frames after each batch.
+            tracking: in videos, follow faces between full detections
+                (:class:`~d2ca.face.FaceTracker`); ``False`` runs full MTCNN on every frame.
+            keyframe_interval: with ``tracking``, analysed frames from one full detection
+                to the next (also after a lost track).
 
         Returns:
             One row per face per analysed frame, and one ``success=False`` row per frame
-            without a face. Face ids follow faces across video frames by box overlap.
+            without a face. Face ids follow faces across video frames.
 
         Raises:
             InputError: unreadable input or invalid option.
@@ -155,46 +172,79 @@ class D2CA:
         """
         from tqdm.auto import tqdm
 
-        if every < 1:
-            raise InputError(f"every must be a positive integer, got {every}")
-        if batch_size < 1:
-            raise InputError(f"batch_size must be a positive integer, got {batch_size}")
+        for name, value in [
+            ("every", every),
+            ("batch_size", batch_size),
+            ("keyframe_interval", keyframe_interval),
+        ]:
+            if value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value}")
         limits = self._thresholds(thresholds)
         sources = expand_inputs(inputs)
         total = count_frames(sources, every)  # also opens every video: fail before working
+        videos = {source.name for source in sources if source.is_video}
+        interval = keyframe_interval if tracking else 1
         rows: list[FaceAUs] = []
-        trackers: dict[str, _Tracker] = {}
+        trackers: dict[str, FaceTracker] = {}
         frames = iter_frames(sources, every)
         with tqdm(
             total=total,
             unit="frame",
             file=sys.stderr,
-            disable=None if progress is None else not progress,
+            disable=callable(progress) or (None if progress is None else not progress),
         ) as bar:
             for batch in _batches(frames, batch_size):
-                rows.extend(self._detect_batch(batch, aligned, limits, trackers))
+                if aligned:
+                    faces: list[list[tuple[int, Face | None]]] = [[(0, None)] for _ in batch]
+                else:
+                    faces = self._faces(batch, videos, trackers, interval)  # type: ignore[assignment]
+                rows.extend(self._detect_batch(batch, faces, limits))
+                if callable(progress):
+                    progress(len(batch))
                 bar.update(len(batch))
         return AUResult(self.config.au_names, tuple(float(t) for t in limits), tuple(rows))
+
+    def _faces(
+        self,
+        batch: list[Frame],
+        videos: set[str],
+        trackers: dict[str, FaceTracker],
+        interval: int,
+    ) -> list[list[tuple[int, Face]]]:
+        """``(face_id, face)`` pairs of each frame: tracked in videos, detected in stills."""
+        out: list[list[tuple[int, Face]]] = [[] for _ in batch]
+        stills = [i for i, frame in enumerate(batch) if frame.source not in videos]
+        if stills:
+            detected = self.detector.detect([batch[i].image for i in stills])
+            for i, faces in zip(stills, detected, strict=True):
+                out[i] = list(enumerate(faces))  # in a still, id 0 is the best-scoring face
+        by_video: dict[str, list[int]] = {}
+        for i, frame in enumerate(batch):
+            if frame.source in videos:
+                by_video.setdefault(frame.source, []).append(i)
+        for source, indices in by_video.items():
+            if source not in trackers:
+                trackers[source] = FaceTracker(self.detector, keyframe_interval=interval)
+            tracked = trackers[source].track([batch[i].image for i in indices])
+            for i, faces in zip(indices, tracked, strict=True):
+                out[i] = faces
+        return out
 
     def _detect_batch(
         self,
         batch: list[Frame],
-        aligned: bool,
+        faces: Sequence[Sequence[tuple[int, Face | None]]],
         limits: np.ndarray,
-        trackers: dict[str, _Tracker],
     ) -> list[FaceAUs]:
-        # 1. faces per frame (or the frame itself when already aligned)
-        if aligned:
-            faces: list[list[Face | None]] = [[None] for _ in batch]
-            crops = [self._aligned_crop(frame.image, frame.source) for frame in batch]
-        else:
-            faces = list(self.detector.detect([frame.image for frame in batch]))
-            size = self.config.image_size
-            crops = [
-                align_face(frame.image, face.landmarks, size)[0]
-                for frame, frame_faces in zip(batch, faces, strict=True)
-                for face in frame_faces
-            ]
+        # 1. an aligned crop per face (or the frame itself when already aligned)
+        size = self.config.image_size
+        crops = [
+            align_face(frame.image, face.landmarks, size)[0]
+            if face is not None
+            else self._aligned_crop(frame.image, frame.source)
+            for frame, frame_faces in zip(batch, faces, strict=True)
+            for _, face in frame_faces
+        ]
         # 2. AU probabilities of all crops of the batch in one forward pass
         probs = self._au_probabilities(np.stack(crops)) if crops else np.empty((0, 0))
         # 3. one row per face, or one success=0 row per frame without a face
@@ -202,10 +252,7 @@ class D2CA:
         for frame, frame_faces in zip(batch, faces, strict=True):
             if not frame_faces:
                 rows.append(FaceAUs(frame.source, frame.index, frame.timestamp, -1, False))
-                continue
-            tracker = trackers.setdefault(frame.source, _Tracker())
-            ids = tracker.assign(frame_faces) if not aligned else [0]
-            for face, face_id in zip(frame_faces, ids, strict=True):
+            for face_id, face in frame_faces:
                 p = probs[k]
                 k += 1
                 rows.append(
@@ -390,47 +437,6 @@ class D2CA:
     def _decode(self, a: torch.Tensor, d: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
             return to_uint8_images(self.model.decode(a, d), self.config)
-
-
-class _Tracker:
-    """Keeps face ids across the frames of one video by greedy box-IoU matching."""
-
-    def __init__(self, min_iou: float = 0.3) -> None:
-        self.min_iou = min_iou
-        self.boxes: dict[int, np.ndarray] = {}  # id -> last box seen
-        self.next_id = 0
-
-    def assign(self, faces: Sequence[Face]) -> list[int]:
-        pairs = sorted(
-            (
-                (_iou(face.box, box), i, fid)
-                for i, face in enumerate(faces)
-                for fid, box in self.boxes.items()
-            ),
-            key=lambda p: -p[0],
-        )
-        ids = [-1] * len(faces)
-        taken: set[int] = set()
-        for overlap, i, fid in pairs:
-            if overlap < self.min_iou:
-                break
-            if ids[i] < 0 and fid not in taken:
-                ids[i] = fid
-                taken.add(fid)
-        for i, face in enumerate(faces):
-            if ids[i] < 0:
-                ids[i] = self.next_id
-                self.next_id += 1
-            self.boxes[ids[i]] = face.box
-        return ids
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:

@@ -14,7 +14,7 @@ from _inference import BLANK_FRAMES, save_small_checkpoint, small_model, write_a
 from PIL import Image
 
 from d2ca.errors import InputError, NoFaceError
-from d2ca.face import align_face
+from d2ca.face import FaceTracker, align_face
 from d2ca.io import OutputExistsError
 from d2ca.models import to_model_input, to_uint8_images
 from d2ca.pipeline import D2CA
@@ -117,7 +117,8 @@ def test_video_rows_timestamps_face_ids_and_blank_frames(pipeline: D2CA, video) 
     )
 
 
-def test_face_ids_follow_two_faces_across_frames(pipeline: D2CA, image) -> None:
+@pytest.mark.parametrize("interval", [1, 10])  # per-frame detection, tracking
+def test_face_ids_follow_two_faces_across_frames(pipeline: D2CA, image, interval) -> None:
     small = cv2.resize(image, (256, 256))
     frames = []
     for shift in (0, 6, 12):
@@ -125,18 +126,12 @@ def test_face_ids_follow_two_faces_across_frames(pipeline: D2CA, image) -> None:
         frame[:, shift : shift + 256] = small
         frame[:, 360 - shift : 616 - shift] = small[:, ::-1]
         frames.append(frame)
-    # a video-like source: one tracker over frames of the same source name
-    from d2ca.media import Frame
-
-    trackers: dict = {}
-    limits = np.full(12, 0.5, np.float32)
-    rows = pipeline._detect_batch(
-        [Frame("v", i, i / 10, f) for i, f in enumerate(frames)], False, limits, trackers
-    )
+    tracker = FaceTracker(pipeline.detector, keyframe_interval=interval)
     by_id: dict[int, list[float]] = {}
-    for row in rows:
-        by_id.setdefault(row.face_id, []).append(float(row.face.box[0]))
-    assert sorted(by_id) == [0, 1]
+    for faces in tracker.track(frames):
+        for face_id, face in faces:
+            by_id.setdefault(face_id, []).append(float(face.box[0]))
+    assert sorted(by_id) == [0, 1] and tracker.full_detections == (3 if interval == 1 else 1)
     left = [xs for xs in by_id.values() if xs[0] < 320][0]
     right = [xs for xs in by_id.values() if xs[0] > 320][0]
     assert np.diff(left).min() > 0 and np.diff(right).max() < 0  # each id stays on its face

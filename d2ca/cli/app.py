@@ -22,7 +22,8 @@ app = typer.Typer(
 def command(
     *args: Any, on: typer.Typer | None = None, **kwargs: Any
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``app.command`` whose D2CA and OS errors print ``error: ...`` and exit with code 1.
+    """``app.command`` whose D2CA and OS errors print ``error: ...`` and exit with code 1
+    (2 for an error that says so, like a device this machine does not have).
 
     ``on`` registers the command on a sub-app (e.g. ``d2ca plot ...``) instead of ``app``.
     """
@@ -35,7 +36,7 @@ def command(
             except (D2CAError, OSError) as e:
                 message = " ".join(str(e).split()) or type(e).__name__
                 typer.echo(f"error: {message}", err=True)
-                raise typer.Exit(1) from None
+                raise typer.Exit(getattr(e, "exit_code", 1)) from None
 
         return (on or app).command(*args, **kwargs)(run)
 

@@ -16,6 +16,7 @@ import typer
 
 from d2ca.cli.app import command
 from d2ca.errors import InputError
+from d2ca.face.track import KEYFRAME_INTERVAL
 from d2ca.io import OutputExistsError, atomic_path
 
 if TYPE_CHECKING:
@@ -26,12 +27,14 @@ ModelOption = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Checkpoint folder or Hub repo id; default: shipped model."),
 ]
-DeviceOption = Annotated[str, typer.Option(help="torch device, e.g. cpu, cuda, cuda:1.")]
+DeviceOption = Annotated[
+    str, typer.Option(help="torch device: auto (a GPU when present, else cpu), cpu, cuda, cuda:1.")
+]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 DomainOption = Annotated[str, typer.Option(help="Domain encoder for TARGET: target or source.")]
 
 
-def _load(model: str | None, device: str = "cpu") -> D2CA:
+def _load(model: str | None, device: str = "auto") -> D2CA:
     from d2ca.pipeline import D2CA
 
     return D2CA.from_pretrained(model, device=device)
@@ -60,15 +63,56 @@ def _save_image(image: np.ndarray, path: Path, overwrite: bool) -> None:
 
 @command("detect")
 def detect(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Images, videos or folders.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="PATH...",
+            help="Images, videos or folders (with --out-dir also patterns: 'd/**/*.mp4').",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Table to write; default: standard output."),
     ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="Corpus run: one table per input, at the input's relative path + .csv/.json; "
+            "inputs whose table exists are skipped (resume); folders are searched recursively.",
+        ),
+    ] = None,
+    input_list: Annotated[
+        Path | None,
+        typer.Option(help="With --out-dir: text file naming one input per line."),
+    ] = None,
+    shard: Annotated[
+        str,
+        typer.Option(help="With --out-dir: process shard I/N of the sorted inputs (array jobs)."),
+    ] = "1/1",
+    workers: Annotated[
+        int, typer.Option(min=1, help="With --out-dir: worker processes on this machine.")
+    ] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="torch threads per worker; default: cores / workers."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     every: Annotated[int, typer.Option(min=1, help="Analyse every N-th video frame.")] = 1,
+    per_frame: Annotated[
+        bool,
+        typer.Option(
+            "--per-frame",
+            help="Full MTCNN on every video frame. Default for video: tracking (full MTCNN "
+            "every --keyframe-interval frames and when a face is lost; MTCNN's O-Net follows "
+            "faces in between).",
+        ),
+    ] = False,
+    keyframe_interval: Annotated[
+        int, typer.Option(min=1, help="Tracking: analysed frames between full detections.")
+    ] = KEYFRAME_INTERVAL,
     batch_size: Annotated[int, typer.Option(min=1, help="Frames per batch.")] = 32,
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     threshold: Annotated[
         float | None,
         typer.Option(help="One decision threshold for all AUs (default: the model's)."),
@@ -87,11 +131,51 @@ def detect(
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
 ) -> None:
-    """Detect faces and their action units; write one row per face and frame (CSV or JSON)."""
+    """Detect faces and their action units; write one row per face and frame (CSV or JSON).
+
+    In videos, faces are tracked: full MTCNN detection runs on the first frame, every
+    --keyframe-interval analysed frames and whenever a face is lost; in between, MTCNN's
+    last network (O-Net) follows each face from its previous box. --per-frame runs full
+    detection on every frame instead.
+    """
+    paths = paths or []
     if fmt not in ("csv", "json"):
         raise InputError(f"--format must be csv or json, got {fmt!r}")
     if threshold is not None and not 0 < threshold < 1:
         raise InputError(f"--threshold must lie strictly between 0 and 1, got {threshold}")
+    options = {
+        "aligned": aligned,
+        "every": every,
+        "batch_size": batch_size,
+        "thresholds": threshold,
+        "tracking": not per_frame,
+        "keyframe_interval": keyframe_interval,
+    }
+    if out_dir is not None:
+        _detect_corpus(
+            paths,
+            out_dir,
+            input_list,
+            shard,
+            workers,
+            threads,
+            fmt,
+            overwrite,
+            _load(model, device),
+            options,
+            [output, plot, annotate],
+        )
+        return
+    corpus_only = {
+        "--input-list": input_list is not None,
+        "--shard": shard != "1/1",
+        "--workers": workers != 1,
+    }
+    for name, given in corpus_only.items():
+        if given:
+            raise InputError(f"{name} needs --out-dir")
+    if not paths:
+        raise InputError("no input given: name images, videos or folders")
     _check_outputs([output, plot, annotate], paths, overwrite)
     video = None
     if plot is not None or annotate is not None:
@@ -99,13 +183,11 @@ def detect(
     if plot is not None:
         _require_matplotlib()
     pipeline = _load(model, device)
-    result = pipeline.detect_aus(
-        [str(p) for p in paths],
-        aligned=aligned,
-        every=every,
-        batch_size=batch_size,
-        thresholds=threshold,
-    )
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    result = pipeline.detect_aus([str(p) for p in paths], **options)
     text = result.to_csv() if fmt == "csv" else result.to_json()
     if output is None:
         typer.echo(text, nl=False)
@@ -116,6 +198,57 @@ def detect(
         _plot(result, plot, overwrite)
     if annotate is not None and video is not None:
         _annotate(video, result, annotate, overwrite)
+
+
+def _detect_corpus(
+    paths: list[Path],
+    out_dir: Path,
+    input_list: Path | None,
+    shard: str,
+    workers: int,
+    threads: int | None,
+    fmt: str,
+    overwrite: bool,
+    pipeline: D2CA,
+    options: dict,
+    single_outputs: list[Path | None],
+) -> None:
+    """``detect --out-dir``: one table per input; a summary of failed inputs; exit 1 if any."""
+    from d2ca.corpus import detect_corpus, list_inputs
+
+    if any(out is not None for out in single_outputs):
+        raise InputError("--out-dir writes one table per input: drop -o, --plot and --annotate")
+    try:
+        index, count = (int(v) for v in shard.split("/"))
+    except ValueError:
+        raise InputError(f"--shard must look like I/N, e.g. 3/10, got {shard!r}") from None
+    inputs = list_inputs(paths, input_list=input_list)
+    items = list(
+        detect_corpus(
+            pipeline,
+            inputs,
+            out_dir,
+            fmt=fmt,
+            shard_of=(index, count),
+            workers=workers,
+            threads=threads,
+            overwrite=overwrite,
+            **options,
+        )
+    )
+    counts = Counter(item.status for item in items)
+    failed = [item for item in items if item.status == "failed"]
+    lines = [
+        f"{len(items)} inputs (shard {index}/{count} of {len(inputs)}): {counts['written']} "
+        f"written, {counts['skipped']} skipped (table exists), {counts['failed']} failed"
+    ]
+    if failed:
+        width = max(len(str(item.input)) for item in failed)
+        lines += [f"{'path'.ljust(width)}  reason"]
+        lines += [f"{str(item.input).ljust(width)}  {item.reason}" for item in failed]
+    typer.echo("\n".join(lines), err=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _single_video(paths: list[Path], option: str) -> Path:
@@ -223,7 +356,7 @@ def swap(
         bool, typer.Option("--crop-only", help="Write the aligned crop, not the pasted image.")
     ] = False,
     domain: DomainOption = "target",
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
 ) -> None:
@@ -248,7 +381,7 @@ def interpolate(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG strip to write.")],
     steps: Annotated[int, typer.Option(min=2, help="Faces in the strip.")] = 8,
     domain: DomainOption = "target",
-    device: DeviceOption = "cpu",
+    device: DeviceOption = "auto",
     overwrite: OverwriteOption = False,
     model: ModelOption = None,
 ) -> None:
@@ -276,7 +409,7 @@ def info(
     """Show a checkpoint's configuration, AUs, provenance, parameters and encoder cost."""
     from d2ca.models import encoder_complexity
 
-    pipeline = _load(model)
+    pipeline = _load(model, "cpu")
     config = pipeline.config
     params = {
         name: sum(p.numel() for p in module.parameters())
@@ -304,6 +437,42 @@ def info(
         "per image, each of E_au, E_dm^s, E_dm^t",
         "parameters   " + ", ".join(f"{k} {v / 1e6:.3f} M" for k, v in params.items()),
         f"total        {sum(params.values()) / 1e6:.3f} M parameters",
-        "provenance   " + (json.dumps(config.provenance, default=str) or "{}"),
+        "provenance" + ("" if config.provenance else "   none recorded"),
+        *_readable(config.provenance, indent=2),
     ]
     typer.echo("\n".join(lines))
+
+
+def _readable(mapping: dict, indent: int) -> list[str]:
+    """Nested provenance as indented ``key  value`` lines; long text wrapped, floats rounded."""
+    import textwrap
+
+    width = max((len(str(k)) for k in mapping), default=0) + 2
+    lines = []
+    for key, value in mapping.items():
+        head = " " * indent + str(key)
+        numbers = isinstance(value, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        )
+        if isinstance(value, dict) and value and not numbers:
+            lines += [head, *_readable(value, indent + 2)]
+            continue
+        if numbers:  # e.g. F1 per AU, on one (wrapped) line
+            text = ", ".join(f"{k} {_scalar(v)}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            text = " ".join(_scalar(v) for v in value)
+        else:
+            text = _scalar(value)
+        lines += textwrap.wrap(
+            text,
+            width=max(100, indent + width + 40),
+            initial_indent=head.ljust(indent + width),
+            subsequent_indent=" " * (indent + width),
+        ) or [head]
+    return lines
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, dict) else str(value)

@@ -12,13 +12,16 @@ Example:
 
 from d2ca.face.align import ARCFACE_TEMPLATE_112, CROP_SCALE, align_face, face_template, paste_back
 from d2ca.face.detect import Face, FaceDetector
+from d2ca.face.track import FaceTracker, onet_refine
 
 __all__ = [
     "ARCFACE_TEMPLATE_112",
     "CROP_SCALE",
     "Face",
     "FaceDetector",
+    "FaceTracker",
     "align_face",
     "face_template",
+    "onet_refine",
     "paste_back",
 ]

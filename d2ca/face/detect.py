@@ -56,6 +56,14 @@ class FaceDetector:
     ) -> None:
         from facenet_pytorch import MTCNN
 
+        # the arguments, to build the same detector elsewhere (e.g. in a worker process)
+        self.settings = {
+            "device": str(device),
+            "min_face_size": min_face_size,
+            "thresholds": tuple(thresholds),
+            "max_side": max_side,
+            "batch_size": batch_size,
+        }
         # keep_all and select_largest=False: every face, ordered by score.
         self.mtcnn = MTCNN(
             min_face_size=min_face_size,
@@ -64,6 +72,7 @@ class FaceDetector:
             select_largest=False,
             device=device,
         )
+        self.thresholds = tuple(float(t) for t in thresholds)
         self.max_side = max_side
         self.batch_size = max(1, batch_size)
 

@@ -1,0 +1,124 @@
+"""Tracking against per-frame detection on a video of a real photograph (skimage's astronaut):
+one face stays put, another enters on the left, crosses the picture and leaves on the right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from _inference import small_model
+
+from d2ca.face import FaceDetector, FaceTracker
+from d2ca.media import iter_video
+from d2ca.pipeline import D2CA
+
+SIDE, BAND, STEP, FRAMES, K = 240, 120, 16, 47, 5
+# In a 240 x 240 astronaut her face spans about x 84-126 (the photo's 180-268, scaled).
+FACE_X = (84, 126)
+
+
+def moving_x(i: int) -> int:
+    return -SIDE + STEP * i  # left edge of the moving photograph in frame i
+
+
+def write_video(path: Path) -> Path:
+    """480 x 240: the top band shows her head still (mirrored), the bottom band moving."""
+    head = cv2.resize(skimage.data.astronaut(), (SIDE, SIDE))[:BAND, :, ::-1]  # BGR, face+hair
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (2 * SIDE, SIDE))
+    for i in range(FRAMES):
+        frame = np.full((SIDE, 2 * SIDE, 3), 60, np.uint8)
+        frame[:BAND, SIDE // 2 : SIDE // 2 + SIDE] = head[:, ::-1]  # the face that stays
+        x = moving_x(i)
+        lo, hi = max(x, 0), min(x + SIDE, 2 * SIDE)
+        if hi > lo:
+            frame[BAND:, lo:hi] = head[:, lo - x : hi - x]
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
+    video = write_video(tmp_path_factory.mktemp("track") / "cross.mp4")
+    return [frame.image for frame in iter_video(video)]
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector(min_face_size=40)
+
+
+def split(per_frame: list[list[tuple[int, object]]]) -> tuple[dict, dict]:
+    """Faces of the static (top) and the moving (bottom) photograph, by frame."""
+    top, bottom = {}, {}
+    for i, faces in enumerate(per_frame):
+        for face_id, face in faces:
+            (top if face.box[1] < BAND else bottom)[i] = (face_id, face)
+    return top, bottom
+
+
+@pytest.fixture(scope="module")
+def runs(frames, detector) -> dict:
+    reference = FaceTracker(detector, keyframe_interval=1)
+    tracker = FaceTracker(detector, keyframe_interval=K)
+    return {
+        "detected": split(reference.track(frames)),
+        "tracked": split(tracker.track(frames)),
+        "full_detections": tracker.full_detections,
+    }
+
+
+def test_tracking_runs_full_detection_on_few_frames(runs) -> None:
+    # every K-th frame, plus a few where a track is lost (the moving face leaving)
+    assert runs["full_detections"] <= FRAMES / K + 6
+
+
+def test_landmarks_stay_close_to_per_frame_detection(runs) -> None:
+    differences = []
+    for detected, tracked in zip(runs["detected"], runs["tracked"], strict=True):
+        for i in sorted(set(detected) & set(tracked)):
+            ref, ours = detected[i][1].landmarks, tracked[i][1].landmarks
+            inter_ocular = np.linalg.norm(ref[0] - ref[1])
+            differences.append(np.linalg.norm(ours - ref, axis=1) / inter_ocular)
+    differences = np.concatenate(differences)
+    assert len(differences) > 5 * 50
+    # per-frame MTCNN differs from itself by about 2 % on a frame shifted by 1-3 pixels
+    assert np.median(differences) < 0.035
+    assert np.percentile(differences, 95) < 0.10
+
+
+def test_static_face_keeps_one_id(runs) -> None:
+    (top_detected, _), (top_tracked, _) = runs["detected"], runs["tracked"]
+    assert sorted(top_detected) == sorted(top_tracked) == list(range(FRAMES))
+    assert {face_id for face_id, _ in top_tracked.values()} == {0}
+
+
+def test_entering_face_is_found_within_k_frames_and_ends_when_it_leaves(runs) -> None:
+    (_, bottom_detected), (_, bottom_tracked) = runs["detected"], runs["tracked"]
+    first = min(bottom_detected)  # per-frame detection's first sight of the entering face
+    assert moving_x(first) + FACE_X[0] > -20  # sanity: her face is (nearly) in the picture
+    assert first <= min(bottom_tracked) < first + K
+    # one track, one id, from its first frame until it leaves
+    assert {face_id for face_id, _ in bottom_tracked.values()} == {1}
+    seen = sorted(bottom_tracked)
+    assert seen == list(range(seen[0], seen[-1] + 1))
+    # no face is reported once hers is wholly outside the picture
+    gone = [i for i in range(FRAMES) if moving_x(i) + FACE_X[0] >= 2 * SIDE]
+    assert gone and not set(gone) & set(bottom_tracked)
+    assert max(bottom_tracked) >= max(bottom_detected) - 2  # followed until about the end
+
+
+def test_detect_aus_tracks_video_faces_by_default(runs, detector, tmp_path) -> None:
+    video = write_video(tmp_path / "cross.mp4")
+    pipeline = D2CA(small_model(), detector=detector)
+    rows = pipeline.detect_aus(video, keyframe_interval=K).rows
+    (_, _), (top, bottom) = runs["detected"], runs["tracked"]
+    assert [r.frame for r in rows if r.face_id == 0] == list(range(FRAMES))
+    assert {r.frame for r in rows if r.face_id == 1} == set(bottom)
+    for row in rows:  # the tracker's faces, row by row
+        if row.success:
+            face = (top if row.face_id == 0 else bottom)[row.frame][1]
+            np.testing.assert_allclose(row.face.landmarks, face.landmarks, atol=1e-4)

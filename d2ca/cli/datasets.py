@@ -20,7 +20,9 @@ app.add_typer(plot_app, name="plot")
 
 @command("prepare")
 def prepare_command(
-    dataset: Annotated[str, typer.Argument(help="bp4d, bp4d+, disfa, gft or affwild2")],
+    dataset: Annotated[
+        str, typer.Argument(help="bp4d, bp4d+, disfa, gft, affwild2, or folder (any folder)")
+    ],
     root: Annotated[Path, typer.Argument(help="the dataset folder as distributed")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (rerun to resume)")],
     size: Annotated[int, typer.Option(help="side of the aligned face crops")] = 128,
@@ -37,10 +39,32 @@ def prepare_command(
         Path | None, typer.Option(help="GFT: subject,split CSV (default ROOT/partitions.csv)")
     ] = None,
     camera: Annotated[str, typer.Option(help="DISFA: left or right camera")] = "left",
+    every: Annotated[int, typer.Option(min=1, help="folder: every N-th video frame")] = 1,
+    labels: Annotated[
+        list[Path] | None, typer.Option(help="folder: labels CSV, ours or OpenFace's (repeatable)")
+    ] = None,
+    subjects: Annotated[
+        Path | None, typer.Option(help="folder: file,subject CSV (default: per video / folder)")
+    ] = None,
 ) -> None:
-    """Detect and align every labelled frame once; write crops, manifest.csv and the folds."""
+    """Detect and align every labelled frame once; write crops, manifest.csv and the folds.
+
+    ``d2ca prepare folder ROOT --out DIR`` does the same for any folder of images and videos
+    (docs/your-data.md).
+    """
     from d2ca.data.prepare import prepare
     from d2ca.data.readers import dataset_key
+
+    if dataset.lower() == "folder":
+        from d2ca.data.prepare_folder import prepare_folder
+
+        summary = prepare_folder(
+            root, out, every=every, labels=labels or (), subjects=subjects, size=size,
+            workers=workers, device=device, min_face_size=min_face_size,
+            max_side=max_side or None,
+        )  # fmt: skip
+        typer.echo("\n".join(summary.lines()))
+        return
 
     options: dict[str, object] = {}
     key = dataset_key(dataset)

@@ -260,6 +260,7 @@ def prepare(
     chunk_size: int = 64,
     progress: bool = True,
     on_frame: Callable[[int], None] | None = None,
+    records: Sequence[FrameRecord] | None = None,
     **reader_options: object,
 ) -> PrepareSummary:
     """Detect, align and cache every labelled frame of a dataset; write its manifest.
@@ -280,6 +281,8 @@ def prepare(
         progress: show a tqdm progress bar on stderr.
         on_frame: called with the number of frames finished so far after each frame
             (raising in it interrupts the run, as a kill would).
+        records: frames read already (``d2ca prepare folder``) instead of ``dataset``'s
+            reader; ``dataset`` then only names them in ``prepare.json``.
         **reader_options: passed to the reader (``partitions=`` for GFT, ``camera=`` for DISFA).
 
     Returns:
@@ -292,9 +295,10 @@ def prepare(
     """
     from tqdm.auto import tqdm
 
-    key = dataset_key(dataset)
+    key = dataset_key(dataset) if records is None else dataset
     out = Path(out)
-    records = reader_for(key)(Path(root), **reader_options)  # type: ignore[call-arg]
+    if records is None:
+        records = reader_for(key)(Path(root), **reader_options)  # type: ignore[call-arg]
     check_output(out, {"dataset": key, "root": str(Path(root).resolve()), "size": size})
 
     # 1. the protocol: official splits, or subject-independent folds recorded in folds.json

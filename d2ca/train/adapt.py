@@ -134,6 +134,13 @@ def adapt(
     if model and init != "scratch":
         raise InputError("model options (--set, --image-size) apply only with --init scratch")
     _, target_path = parse_data_spec(target)
+    if target_path.is_dir() and not (target_path / "manifest.csv").is_file():
+        found = (target_path / "no_face.csv").is_file()
+        raise InputError(
+            f"{target_path}: no manifest.csv; "
+            + ("d2ca prepare found no face in any of its frames (no_face.csv)" if found
+               else "prepare the target first: d2ca prepare folder ROOT --out DIR")
+        )  # fmt: skip
     target_manifest = read_manifest(target_path)  # fail early: no manifest, bad rows
 
     # 1. the run folder: what is adapted must match a resumed run

@@ -11,6 +11,7 @@ import pytest
 import torch
 from _datasets import blank_frame, write_image
 from PIL import Image
+from test_synthau_e2e import TINY
 from typer.testing import CliRunner
 
 from d2ca.aus import DATASET_AUS, au_name
@@ -22,15 +23,6 @@ from d2ca.hub import load_folder, save_pretrained
 from d2ca.models import D2CAModel
 from d2ca.plots import CELL, HEADER
 
-TINY = {
-    "image_size": 32,
-    "enc_widths": [4, 4, 8, 8, 8, 8, 16, 16],
-    "dec_widths": [16, 8, 8, 8, 4, 4],
-    "dec_aux_channels": 4,
-    "disc_widths": [4, 8, 8],
-    "proj_hidden": 16,
-    "proj_dim": 8,
-}
 START_AUS = ["AU12", "AU01", "AU26"]  # another order, and an AU SynthAU lacks
 
 

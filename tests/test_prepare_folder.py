@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import skimage.data
 from _datasets import blank_frame, face_frame, write_image, write_video
+from test_prepare import Interrupt, interrupt_after
 from typer.testing import CliRunner
 
 from d2ca.cli import app
@@ -47,18 +48,6 @@ def labels(tmp_path: Path, own: str = OWN_LABELS) -> list[Path]:
     return [tmp_path / "labels.csv", tmp_path / "talk.csv"]
 
 
-class Interrupt(Exception):
-    pass
-
-
-def stop_after(k: int):
-    def on_frame(finished: int) -> None:
-        if finished >= k:
-            raise Interrupt
-
-    return on_frame
-
-
 def test_scan_frames_subjects_labels_and_unreadable_files(tmp_path: Path) -> None:
     root = make_folder(tmp_path / "mine")
     scan = scan_folder(root, every=3, labels=labels(tmp_path))
@@ -88,7 +77,7 @@ def test_prepare_folder_resumes_then_relabels(tmp_path: Path) -> None:
     root, out = make_folder(tmp_path / "mine"), tmp_path / "prepared"
     kw = {"every": 3, "size": 64, "progress": False}
     with pytest.raises(Interrupt):
-        prepare_folder(root, out, labels=labels(tmp_path), on_frame=stop_after(2), **kw)
+        prepare_folder(root, out, labels=labels(tmp_path), on_frame=interrupt_after(2), **kw)
     first = {p: p.stat().st_mtime_ns for p in (out / "crops").rglob("*.jpg")}
     assert len(first) == 2 and not (out / "manifest.csv").exists()
 

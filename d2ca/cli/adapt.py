@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from d2ca.cli.app import command
-from d2ca.cli.train import _parse_set
+from d2ca.cli.train import (
+    CheckpointEveryOption,
+    LogEveryOption,
+    ThreadsOption,
+    TrainDeviceOption,
+    _parse_set,
+)
 
 
 @command("adapt")
@@ -43,14 +49,10 @@ def adapt_command(
         int | None, typer.Option(help="P subjects per source batch (default 4).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
-    checkpoint_every: Annotated[
-        int | None, typer.Option(help="Steps between resumable checkpoints (default 500).")
-    ] = None,
-    log_every: Annotated[
-        int | None, typer.Option(help="Steps between metrics.jsonl lines (default 10).")
-    ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default cpu).")] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    checkpoint_every: CheckpointEveryOption = None,
+    log_every: LogEveryOption = None,
+    device: TrainDeviceOption = None,
+    threads: ThreadsOption = None,
     report: Annotated[
         bool, typer.Option(help="Write OUT/report: what changed on the target.")
     ] = True,

@@ -40,7 +40,10 @@ def adapt_command(
     ] = "default",
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="With --init scratch: model config KEY=JSON (repeatable)."),
+        typer.Option(
+            "--set",
+            help="With --init scratch: architecture KEY=JSON, e.g. image_size=64 (repeatable).",
+        ),
     ] = None,
     batch_size: Annotated[
         int | None, typer.Option(help="Images per domain per step (default 16).")

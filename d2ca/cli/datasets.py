@@ -23,7 +23,7 @@ def prepare_command(
     dataset: Annotated[
         str, typer.Argument(help="bp4d, bp4d+, disfa, gft, affwild2, or folder (any folder)")
     ],
-    root: Annotated[Path, typer.Argument(help="the dataset folder as distributed")],
+    root: Annotated[Path, typer.Argument(help="the dataset folder as distributed, or any folder")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (rerun to resume)")],
     size: Annotated[int, typer.Option(help="side of the aligned face crops")] = 128,
     workers: Annotated[int, typer.Option(help="detection processes")] = 1,

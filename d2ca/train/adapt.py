@@ -112,7 +112,8 @@ def adapt(
         synth: a SynthAU source rendered for the run (give exactly one of the two).
         init: ``"default"`` (the shipped checkpoint), ``"scratch"``, a checkpoint folder or
             a Hub repo id.
-        model: D2CAConfig fields of a ``scratch`` model (e.g. ``{"image_size": 64}``).
+        model: architecture fields of a ``scratch`` model (:data:`ARCHITECTURE`, e.g.
+            ``{"image_size": 64}``).
         train_options: other :class:`TrainConfig` fields (``batch_size``, ``seed``,
             ``device``, ``threads``...); the method is ``d2ca`` and its weights the defaults.
         resume: continue the run in ``out`` (same target, source and start).
@@ -132,7 +133,13 @@ def adapt(
     if resume and overwrite:
         raise InputError("--resume and --overwrite exclude each other")
     if model and init != "scratch":
-        raise InputError("model options (--set, --image-size) apply only with --init scratch")
+        raise InputError("model options (--set) apply only with --init scratch")
+    other = sorted(set(model or {}) - set(ARCHITECTURE))
+    if other:
+        raise InputError(
+            f"--set {other[0]}: d2ca adapt sets only the architecture ({', '.join(ARCHITECTURE)}); "
+            "the objective keeps the trainer's defaults"
+        )
     _, target_path = parse_data_spec(target)
     if target_path.is_dir() and not (target_path / "manifest.csv").is_file():
         found = (target_path / "no_face.csv").is_file()

@@ -130,7 +130,9 @@ def adaptation_report(
 
     # 4. F1 where the target has labels
     labelled = target.select((target.with_aus(names).labels >= 0).any(1))
-    scored = [a for a in names if (labelled.with_aus([a]).labels >= 0).any()]
+    # F1 needs a present label: an AU coded only absent scores 0 whatever a model does
+    scored = [a for a in names if (labelled.with_aus([a]).labels == 1).any()]
+    unscored = [a for a in names if a not in scored and (labelled.with_aus([a]).labels == 0).any()]
     f1 = {k: evaluate(m, labelled, au_names=scored, device=device) for k, m in models.items()
           if scored}  # fmt: skip
 
@@ -189,11 +191,13 @@ def adaptation_report(
         "## F1 on labelled target faces",
     ]
     if not scored:
-        lines.append("The target has no labels (`d2ca prepare folder --labels` adds some).")
+        lines.append("No target face is labelled with an AU present (`d2ca prepare folder "
+                     "--labels` adds labels).")  # fmt: skip
     else:
         lines += [
-            f"{len(labelled)} target faces carry labels; F1 in % per AU labelled "
-            "(threshold of each model's config).",
+            f"{len(labelled)} target faces carry labels; F1 in % per AU labelled present at "
+            "least once (threshold of each model's config)"
+            + (f"; {', '.join(unscored)} only ever absent, so not scored." if unscored else "."),
             "",
             "| model | " + " | ".join(scored) + " | avg |",
             "|---" * (len(scored) + 2) + "|",

@@ -116,7 +116,7 @@ def test_resume_and_refusals(run) -> None:
 
     runner = CliRunner()
     fresh = runner.invoke(app, adapt_args(root, "--steps", "5"))
-    assert fresh.exit_code == 1 and "already holds an adaptation run" in fresh.output
+    assert fresh.exit_code == 1 and "already holds a run; pass --resume" in fresh.output
     other = runner.invoke(app, adapt_args(root, "--steps", "5", "--resume", "--init", "scratch"))
     assert other.exit_code == 1 and "cannot resume" in other.output and "init" in other.output
     weights = runner.invoke(

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from d2ca.cli import app
 from d2ca.data.manifest import read_manifest
 from d2ca.data.prepare_folder import prepare_folder
+from d2ca.data.readers import DatasetError
 from d2ca.data.readers.folder import AUS, scan_folder
 
 OWN_LABELS = """file,frame,AU06,AU12,AU12_r
@@ -111,6 +112,31 @@ def test_prepare_folder_resumes_then_relabels(tmp_path: Path) -> None:
     again = prepare_folder(root, out, **kw)
     assert (again.prepared.computed, again.prepared.reused, again.labelled_faces) == (0, 5, 0)
     assert len(read_manifest(out)) == 4 and (read_manifest(out).labels == -1).all()
+    with pytest.raises(DatasetError, match="prepared holds crops of another folder"):
+        prepare_folder(make_folder(tmp_path / "other"), out, **kw)
+
+
+def test_subjects_from_a_csv(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "mine")
+    table = tmp_path / "subjects.csv"
+    rows = ["file,subject", "photos/astronaut.png,eileen", "me.jpg,eileen"]
+    rows += ["photos/wall.png,nobody", "clips/talk.avi,eileen"]
+    table.write_text("\n".join(rows) + "\n")  # broken.mp4 is unreadable: it needs no row
+    scan = scan_folder(root, subjects=table)
+    assert {r.video: r.subject for r in scan.records} == {
+        "clips/talk.avi": "eileen",
+        "me.jpg": "eileen",
+        "photos/astronaut.png": "eileen",
+        "photos/wall.png": "nobody",
+    }
+    table.write_text("\n".join(rows[:-1]) + "\n")
+    with pytest.raises(DatasetError, match=r"subjects.csv: no subject for clips/talk.avi"):
+        scan_folder(root, subjects=table)
+    result = CliRunner().invoke(
+        app, ["prepare", "bp4d", str(root), "-o", str(tmp_path / "p"), "--subjects", str(table)]
+    )
+    assert result.exit_code == 1
+    assert "--every, --labels and --subjects are options of d2ca prepare folder" in result.output
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,8 @@ def prepare_command(
         )  # fmt: skip
         typer.echo("\n".join(summary.lines()))
         return
+    if every != 1 or labels or subjects:
+        raise InputError("--every, --labels and --subjects are options of d2ca prepare folder")
 
     options: dict[str, object] = {}
     key = dataset_key(dataset)

@@ -108,6 +108,9 @@ def prepare_folder(
     root, out = Path(root), Path(out)
     if out.resolve().is_relative_to(root.resolve()):
         raise DatasetError(f"{out} is inside {root}: choose an --out outside the folder")
+    meta = out / "prepare.json"  # crops are named after files: never mix two folders
+    if meta.is_file() and json.loads(meta.read_text()).get("root") != str(root.resolve()):
+        raise DatasetError(f"{out} holds crops of another folder; use another --out")
     scan = scan_folder(root, every=every, labels=labels, subjects=subjects)
     if not scan.records:
         file, reason = scan.unreadable[0]

@@ -221,19 +221,22 @@ def adapt(
 def _check_plan(out: Path, plan: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
     """Refuse another run's folder unless resuming it unchanged or overwriting it."""
     path = out / ADAPT_NAME
-    if path.is_file() and resume:
-        saved = json.loads(path.read_text())
-        changed = [k for k in plan if saved.get(k) != plan[k]]
-        if changed:
-            raise InputError(
-                f"cannot resume {out} with a different {', '.join(changed)} (saved in {path})"
-            )
-    elif (path.is_file() or any((out / n).exists() for n in RUN_FILES)) and not overwrite:
-        raise OutputExistsError(
-            f"{out} already holds an adaptation run; pass --resume to continue it or "
-            "--overwrite to start again"
-        )
-    elif overwrite:
+    saved = json.loads(path.read_text()) if path.is_file() else None
+    if overwrite:
         for name in ("source", "start", "report"):
             if (out / name).is_dir():
                 shutil.rmtree(out / name)
+        return
+    if saved is None and not any((out / n).exists() for n in RUN_FILES):
+        return
+    if not resume:
+        raise OutputExistsError(
+            f"{out} already holds a run; pass --resume to continue it or --overwrite to start again"
+        )
+    if saved is None:
+        raise InputError(f"{out} holds a training run that d2ca adapt did not start")
+    changed = [k for k in plan if saved.get(k) != plan[k]]
+    if changed:
+        raise InputError(
+            f"cannot resume {out} with a different {', '.join(changed)} (saved in {path})"
+        )

@@ -125,6 +125,13 @@ def test_resume_and_refusals(run) -> None:
     assert weights.exit_code == 1 and "--set gamma2: d2ca adapt sets only the architecture" in (
         weights.output
     )
+    bad = adapt_args(root, "--steps", "5", "--batch-size", "5")
+    bad[bad.index("--out") + 1] = str(root / "fresh")
+    refused = runner.invoke(app, bad)
+    assert refused.exit_code == 1 and "batch_size 5 is not a multiple of subjects 2" in (
+        refused.output
+    )
+    assert not (root / "fresh").exists()  # refused before rendering anything
     # a target without faces: its preparation stopped before writing a manifest
     walls = root / "walls"
     write_image(walls / "wall.png", blank_frame("", 0))

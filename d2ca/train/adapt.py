@@ -163,23 +163,17 @@ def adapt(
         else {f: json.loads(json.dumps(getattr(start.config, f))) for f in ARCHITECTURE}
     )
 
-    # 3. the source, rendered at the model's input size when it is SynthAU
+    # 3. the trainer's configuration: the D2CA objective with TrainConfig's defaults
     if synth is not None:
-        from d2ca.data.synth import render_dataset
-
-        folder = out / "source"
-        if not (folder / "manifest.csv").is_file():
-            size = arch.get("image_size", D2CAConfig.image_size)
-            render_dataset(folder, synth.preset, subjects=synth.subjects,
-                           frames_per_subject=synth.frames, size=size, seed=synth.seed,
-                           progress=(train_options or {}).get("progress", True))  # fmt: skip
-        source = f"synthau:{folder}"
-    with atomic_path(out / ADAPT_NAME, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(plan, indent=2) + "\n")
-
-    # 4. the trainer: the D2CA objective with TrainConfig's defaults
+        source = f"synthau:{out / 'source'}"
+    options = dict(train_options or {})
     config = TrainConfig(source=str(source), target=str(target), method="d2ca", model=arch,
-                         steps=steps, out_dir=str(out), **(train_options or {}))  # fmt: skip
+                         steps=steps, out_dir=str(out), **options)  # fmt: skip
+
+    # 4. the source, rendered at the model's input size when it is SynthAU; the trainer
+    if synth is not None:
+        size = arch.get("image_size", D2CAConfig.image_size)
+        _render_source(out / "source", synth, size, progress=config.progress)
     adaptation = {
         "init": init,
         "source": synth.describe() if synth else f"`{source}`",
@@ -190,6 +184,8 @@ def adapt(
     }
     trainer = Trainer(config, resume=resume, overwrite=overwrite,
                       provenance={"adaptation": adaptation})  # fmt: skip
+    with atomic_path(out / ADAPT_NAME, overwrite=True) as tmp:  # the data proved usable
+        tmp.write_text(json.dumps(plan, indent=2) + "\n")
     if trainer.step == 0:
         if start is not None:
             new = start_from(trainer.model, start, f"start checkpoint {init}")
@@ -216,6 +212,22 @@ def adapt(
             target_name=target_path.name, device=config.device,
         )  # fmt: skip
     return AdaptResult(model_dir, out / "start", report_path)
+
+
+def _render_source(folder: Path, synth: SynthSource, size: int, *, progress: bool) -> None:
+    """Render the SynthAU source once; a finished render must be of these arguments."""
+    from d2ca.data.synth import render_dataset
+
+    if (folder / "manifest.csv").is_file():
+        made = json.loads((folder / "synthau.json").read_text())
+        found = (made["preset"]["name"], made["subjects"], made["frames_per_subject"],
+                 made["size"], made["seed"])  # fmt: skip
+        if found != (synth.preset, synth.subjects, synth.frames, size, synth.seed):
+            raise InputError(f"{folder} holds another SynthAU render; pass --overwrite")
+        return
+    render_dataset(folder, synth.preset, subjects=synth.subjects,
+                   frames_per_subject=synth.frames, size=size, seed=synth.seed,
+                   progress=progress)  # fmt: skip
 
 
 def _check_plan(out: Path, plan: dict[str, Any], *, resume: bool, overwrite: bool) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from d2ca.aus import au_number
 from d2ca.data.dataset import ManifestDataset
 from d2ca.data.manifest import Manifest
 from d2ca.evaluation import evaluate, predict
@@ -56,8 +57,6 @@ def label_rates(manifest: Manifest, au_names: tuple[str, ...]) -> np.ndarray:
 
 def pick_au(rates: np.ndarray, au_names: tuple[str, ...]) -> int:
     """The AU whose source label rate is nearest 50%: the most informative colouring."""
-    from d2ca.aus import au_number
-
     score = np.where(np.isnan(rates), np.inf, np.abs(rates - 0.5))
     return au_number(au_names[int(np.argmin(score))])
 

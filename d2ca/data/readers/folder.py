@@ -317,8 +317,14 @@ def _openface_rows(
         return
     face = "face_id" if "face_id" in header else "face" if "face" in header else None
     for lineno, row in rows:
-        if (face and float(row[face] or 0) != 0) or float(row.get("success") or 1) == 0:
-            continue
-        index = int(float(row["frame"])) - 1 if lengths[rel] is not None else None
+        try:
+            other_face = face is not None and float(row[face] or 0) != 0
+            if other_face or float(row.get("success") or 1) == 0:
+                continue
+            index = int(float(row["frame"])) - 1 if lengths[rel] is not None else None
+        except ValueError:
+            raise DatasetError(
+                f"{path}: line {lineno}: frame, face or success is not a number"
+            ) from None
         values = {n: _value(path, lineno, c, row[c], (1, 0)) for c, n in columns.items()}
         yield lineno, (rel, _frame(path, lineno, rel, index, lengths[rel])), values

@@ -1,6 +1,8 @@
-"""Figures: t-SNE of AU features across domains (the paper's Fig. 12), a run's curves.
+"""Figures: t-SNE of AU features across domains (the paper's Fig. 12), AU swap grids, the
+adaptation report's base rates and probability histograms, and a training run's curves.
 
-Needs the ``plot`` extra: ``pip install 'd2ca[plot]'`` (matplotlib, scikit-learn).
+The matplotlib figures need the ``plot`` extra: ``pip install 'd2ca[plot]'`` (matplotlib,
+scikit-learn); the swap grid needs only Pillow.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from d2ca.data.dataset import ManifestDataset
 from d2ca.data.manifest import Manifest
 from d2ca.errors import InputError
 from d2ca.io import atomic_path
-from d2ca.models import D2CAModel
+from d2ca.models import D2CAModel, to_uint8_images
 
 MARKERS = ("o", "^", "s", "D", "v")
+CELL = 128  # displayed side of one face in a picture sheet, pixels
+HEADER = 22
+SWAP_HEADERS = ("Is", "It", "Is→t", "It→s", "Îs", "Ît")
 
 
 def _require(module: str):
@@ -93,11 +98,7 @@ def plot_tsne(
         >>> plot_tsne(model, [("BP4D", bp4d), ("DISFA", disfa)], 6, "tsne.png")  # doctest: +SKIP
     """
     _require("matplotlib")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     name = au_name(au)
     feats, labels, domain_ids = [], [], []
     for i, (domain, manifest) in enumerate(domains):
@@ -125,12 +126,121 @@ def plot_tsne(
     ax.set_yticks([])
     ax.set_title(f"t-SNE of AU features, coloured by {name}")
     ax.legend(fontsize=7, markerscale=1.5)
+    return save_figure(fig, out, overwrite=overwrite)
+
+
+def _pyplot():
+    _require("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, out: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a matplotlib figure as PNG, atomically, and close it."""
     fig.tight_layout()
     out = Path(out)
     with atomic_path(out, overwrite=overwrite) as tmp:
         fig.savefig(tmp, dpi=150, format="png")
-    plt.close(fig)
+    _pyplot().close(fig)
     return out
+
+
+def plot_base_rates(
+    rates: dict[str, np.ndarray], au_names: Sequence[str], out: str | Path, *, title: str,
+    overwrite: bool = False,
+) -> Path:  # fmt: skip
+    """Grouped bars: one bar per series (e.g. source labels, start, adapted) per AU, in %."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(au_names) * len(rates) / 2), 3.2))
+    width = 0.8 / len(rates)
+    x = np.arange(len(au_names))
+    for i, (label, values) in enumerate(rates.items()):
+        ax.bar(x + (i - (len(rates) - 1) / 2) * width, 100 * np.asarray(values), width,
+               label=label)  # fmt: skip
+    ax.set_xticks(x, [a.removeprefix("AU") for a in au_names])
+    ax.set_xlabel("AU")
+    ax.set_ylabel("% of faces")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return save_figure(fig, out, overwrite=overwrite)
+
+
+def plot_probabilities(
+    probs: dict[str, np.ndarray], au_names: Sequence[str], thresholds: Sequence[float],
+    out: str | Path, *, title: str, overwrite: bool = False,
+) -> Path:  # fmt: skip
+    """Histograms of each AU's probabilities, one outline per series, threshold dashed."""
+    plt = _pyplot()
+    cols = min(6, len(au_names))
+    rows = -(-len(au_names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.5 * rows + 0.4), squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    for j, ax in enumerate(axes.flat):
+        if j >= len(au_names):
+            ax.axis("off")
+            continue
+        for label, p in probs.items():
+            ax.hist(p[:, j], bins=bins, histtype="step", label=label)
+        ax.axvline(thresholds[j], color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(au_names[j], fontsize=8)
+        ax.tick_params(labelsize=6)
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    return save_figure(fig, out, overwrite=overwrite)
+
+
+@torch.no_grad()
+def swap_grid(model: D2CAModel, x_s: torch.Tensor, x_t: torch.Tensor) -> np.ndarray:
+    """Rows of ``[Is, It, Is→t, It→s, Îs, Ît]`` as uint8 ``(rows, 6, S, S, 3)``.
+
+    ``Is→t = G([a_t, d_s])`` (Eq. 2), ``It→s = G([a_s, d_t])`` (Eq. 3), and the cyclic
+    reconstructions ``Îs = G([a_{t→s}, d_{s→t}])``, ``Ît = G([a_{s→t}, d_{t→s}])`` (Eq. 7).
+    """
+    model.eval()
+    a_s, d_s = model.encode_au(x_s), model.encode_dm(x_s, "source")
+    a_t, d_t = model.encode_au(x_t), model.encode_dm(x_t, "target")
+    x_st, x_ts = model.decode(a_t, d_s), model.decode(a_s, d_t)
+    x_s_hat = model.decode(model.encode_au(x_ts), model.encode_dm(x_st, "source"))
+    x_t_hat = model.decode(model.encode_au(x_st), model.encode_dm(x_ts, "target"))
+    cols = [to_uint8_images(x, model.config) for x in (x_s, x_t, x_st, x_ts, x_s_hat, x_t_hat)]
+    return np.stack(cols, axis=1)
+
+
+def compose(cells: np.ndarray, headers: Sequence[str], row_labels: Sequence[str] | None = None):
+    """A labelled PIL sheet from ``(rows, cols, S, S, 3)`` uint8 faces, each ``CELL`` px."""
+    from PIL import Image, ImageDraw
+
+    rows, cols = cells.shape[:2]
+    left = 70 if row_labels else 0
+    sheet = Image.new("RGB", (left + cols * CELL, HEADER + rows * CELL), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = _font(14)
+    for c, text in enumerate(headers):
+        draw.text((left + c * CELL + CELL // 2, HEADER // 2), text, fill="black", font=font,
+                  anchor="mm")  # fmt: skip
+    for r in range(rows):
+        if row_labels:
+            draw.text((left // 2, HEADER + r * CELL + CELL // 2), row_labels[r], fill="black",
+                      font=font, anchor="mm")  # fmt: skip
+        for c in range(cols):
+            face = Image.fromarray(cells[r, c]).resize((CELL, CELL), Image.BICUBIC)
+            sheet.paste(face, (left + c * CELL, HEADER + r * CELL))
+    return sheet
+
+
+def _font(size: int):
+    """DejaVu Sans where installed (it has the arrow and hat glyphs); else Pillow's default."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
 
 
 def read_metrics(run: str | Path) -> list[dict]:
@@ -157,12 +267,7 @@ def plot_run(run: str | Path, out: str | Path, *, overwrite: bool = False) -> Pa
     Example:
         >>> plot_run("runs/lab-b-lab-a", "curves.png")  # doctest: +SKIP
     """
-    _require("matplotlib")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     records = read_metrics(run)
     by_kind: dict[str, list[dict]] = {}
     for r in records:
@@ -209,9 +314,4 @@ def plot_run(run: str | Path, out: str | Path, *, overwrite: bool = False) -> Pa
         ax.legend(fontsize=7, ncol=2)
         ax.grid(alpha=0.3)
     fig.suptitle(str(run), fontsize=9)
-    fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, overwrite=overwrite)

@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -25,59 +24,11 @@ from oracles import load_images  # noqa: E402
 
 from d2ca.data.manifest import Manifest, read_manifest  # noqa: E402
 from d2ca.io import atomic_path  # noqa: E402
-from d2ca.models import D2CAModel, to_uint8_images  # noqa: E402
+from d2ca.models import to_uint8_images  # noqa: E402
 from d2ca.pipeline import D2CA  # noqa: E402
+from d2ca.plots import SWAP_HEADERS, compose, swap_grid  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-CELL = 128  # displayed side of one face, pixels
-HEADER = 22
-
-
-@torch.no_grad()
-def swap_grid(model: D2CAModel, x_s: torch.Tensor, x_t: torch.Tensor) -> np.ndarray:
-    """Rows of ``[Is, It, Is→t, It→s, Îs, Ît]`` as uint8 ``(rows, 6, S, S, 3)``.
-
-    ``Is→t = G([a_t, d_s])`` (Eq. 2), ``It→s = G([a_s, d_t])`` (Eq. 3), and the cyclic
-    reconstructions ``Îs = G([a_{t→s}, d_{s→t}])``, ``Ît = G([a_{s→t}, d_{t→s}])`` (Eq. 7).
-    """
-    model.eval()
-    a_s, d_s = model.encode_au(x_s), model.encode_dm(x_s, "source")
-    a_t, d_t = model.encode_au(x_t), model.encode_dm(x_t, "target")
-    x_st, x_ts = model.decode(a_t, d_s), model.decode(a_s, d_t)
-    x_s_hat = model.decode(model.encode_au(x_ts), model.encode_dm(x_st, "source"))
-    x_t_hat = model.decode(model.encode_au(x_st), model.encode_dm(x_ts, "target"))
-    cols = [to_uint8_images(x, model.config) for x in (x_s, x_t, x_st, x_ts, x_s_hat, x_t_hat)]
-    return np.stack(cols, axis=1)
-
-
-def compose(
-    cells: np.ndarray, headers: list[str], row_labels: list[str] | None = None
-) -> Image.Image:
-    """A labelled sheet from ``(rows, cols, S, S, 3)`` uint8 faces, each shown at ``CELL`` px."""
-    rows, cols = cells.shape[:2]
-    left = 70 if row_labels else 0
-    sheet = Image.new("RGB", (left + cols * CELL, HEADER + rows * CELL), "white")
-    draw = ImageDraw.Draw(sheet)
-    font = _font(14)
-    for c, text in enumerate(headers):
-        draw.text((left + c * CELL + CELL // 2, HEADER // 2), text, fill="black", font=font,
-                  anchor="mm")  # fmt: skip
-    for r in range(rows):
-        if row_labels:
-            draw.text((left // 2, HEADER + r * CELL + CELL // 2), row_labels[r], fill="black",
-                      font=font, anchor="mm")  # fmt: skip
-        for c in range(cols):
-            face = Image.fromarray(cells[r, c]).resize((CELL, CELL), Image.BICUBIC)
-            sheet.paste(face, (left + c * CELL, HEADER + r * CELL))
-    return sheet
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans where installed (it has the arrow and hat glyphs); else Pillow's default."""
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", size)
-    except OSError:
-        return ImageFont.load_default(size=size)
 
 
 def pick(manifest: Manifest, n: int, seed: int) -> Manifest:
@@ -136,8 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     x_s = load_images(pick(source, args.rows, args.seed), cfg)
     x_t = load_images(pick(target, args.rows, args.seed + 1), cfg)
     grid = swap_grid(d2ca.model, x_s, x_t)
-    headers = ["Is", "It", "Is→t", "It→s", "Îs", "Ît"]
-    save(compose(grid, headers), out / "swap_grid.png", args.overwrite)
+    save(compose(grid, SWAP_HEADERS), out / "swap_grid.png", args.overwrite)
 
     # 3. the interpolation strip (Fig. 2): AUs from face a to face b, decoded with It's domain
     a, b = expression_pair(source)

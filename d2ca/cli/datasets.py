@@ -13,15 +13,18 @@ from d2ca.data.manifest import Manifest, parse_data_spec, read_manifest
 from d2ca.errors import CheckpointError, InputError
 
 plot_app = typer.Typer(
-    help="Figures: t-SNE of AU features (the paper's Fig. 12).", no_args_is_help=True
+    help="Figures: t-SNE of AU features (the paper's Fig. 12), a training run's curves.",
+    no_args_is_help=True,
 )
 app.add_typer(plot_app, name="plot")
 
 
 @command("prepare")
 def prepare_command(
-    dataset: Annotated[str, typer.Argument(help="bp4d, bp4d+, disfa, gft or affwild2")],
-    root: Annotated[Path, typer.Argument(help="the dataset folder as distributed")],
+    dataset: Annotated[
+        str, typer.Argument(help="bp4d, bp4d+, disfa, gft, affwild2, or folder (any folder)")
+    ],
+    root: Annotated[Path, typer.Argument(help="the dataset folder as distributed, or any folder")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="output folder (rerun to resume)")
     ] = None,
@@ -45,11 +48,37 @@ def prepare_command(
     frame_offset: Annotated[
         str, typer.Option(help="BP4D+: image number = CSV frame + OFFSET: auto, 0 or -1")
     ] = "auto",
+    every: Annotated[int, typer.Option(min=1, help="folder: every N-th video frame")] = 1,
+    labels: Annotated[
+        list[Path] | None, typer.Option(help="folder: labels CSV, ours or OpenFace's (repeatable)")
+    ] = None,
+    subjects: Annotated[
+        Path | None, typer.Option(help="folder: file,subject CSV (default: per video / folder)")
+    ] = None,
 ) -> None:
-    """Detect and align every labelled frame once; write crops, manifest.csv and the folds."""
+    """Detect and align every labelled frame once; write crops, manifest.csv and the folds.
+
+    ``d2ca prepare folder ROOT --out DIR`` does the same for any folder of images and videos
+    (docs/your-data.md).
+    """
     from d2ca.data.prepare import prepare
     from d2ca.data.readers import dataset_key
     from d2ca.data.survey import format_survey, survey
+
+    if dataset.lower() == "folder":
+        from d2ca.data.prepare_folder import prepare_folder
+
+        if check or out is None:
+            raise InputError("d2ca prepare folder needs --out DIR (--check is for the datasets)")
+        summary = prepare_folder(
+            root, out, every=every, labels=labels or (), subjects=subjects, size=size,
+            workers=workers, device=device, min_face_size=min_face_size,
+            max_side=max_side or None,
+        )  # fmt: skip
+        typer.echo("\n".join(summary.lines()))
+        return
+    if every != 1 or labels or subjects:
+        raise InputError("--every, --labels and --subjects are options of d2ca prepare folder")
 
     options: dict[str, object] = {}
     key = dataset_key(dataset)

@@ -16,6 +16,18 @@ import typer
 from d2ca.cli.app import command
 from d2ca.errors import InputError
 
+# options d2ca adapt shares
+CheckpointEveryOption = Annotated[
+    int | None, typer.Option(help="Steps between resumable checkpoints (default 500).")
+]
+LogEveryOption = Annotated[
+    int | None, typer.Option(help="Steps between metrics.jsonl lines (default 10).")
+]
+TrainDeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default cpu).")]
+ThreadsOption = Annotated[
+    int | None, typer.Option(help="torch CPU threads (1 is steadier on a busy machine).")
+]
+
 _MODEL_OPTIONS = {  # CLI option -> D2CAConfig field
     "image_size": "image_size",
     "lambda_": "lambda_",
@@ -96,12 +108,8 @@ def train_command(
     eval_every: Annotated[
         int | None, typer.Option(help="Steps between evaluations (default: every epoch).")
     ] = None,
-    checkpoint_every: Annotated[
-        int | None, typer.Option(help="Steps between resumable checkpoints (default 500).")
-    ] = None,
-    log_every: Annotated[
-        int | None, typer.Option(help="Steps between metrics.jsonl lines (default 10).")
-    ] = None,
+    checkpoint_every: CheckpointEveryOption = None,
+    log_every: LogEveryOption = None,
     diagnose_every: Annotated[
         int | None,
         typer.Option(
@@ -109,15 +117,13 @@ def train_command(
             "the encoders, feature spreads (default 50; 0 = off)."
         ),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default cpu).")] = None,
+    device: TrainDeviceOption = None,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast (CUDA only).")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile (CUDA only).")] = False,
     num_workers: Annotated[
         int | None, typer.Option(help="DataLoader workers when images are not cached.")
     ] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="torch CPU threads (1 is steadier on a busy machine).")
-    ] = None,
+    threads: ThreadsOption = None,
     channels_last: Annotated[
         bool | None,
         typer.Option(

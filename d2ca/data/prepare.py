@@ -279,6 +279,7 @@ def prepare(
     progress: bool = True,
     on_frame: Callable[[int], None] | None = None,
     on_survey: Callable[[Survey], None] | None = None,
+    records: Sequence[FrameRecord] | None = None,
     **reader_options: object,
 ) -> PrepareSummary:
     """Detect, align and cache every labelled frame of a dataset; write its manifest.
@@ -302,6 +303,9 @@ def prepare(
             (raising in it interrupts the run, as a kill would).
         on_survey: called with the :class:`~d2ca.data.survey.Survey` of the tree once it is
             read, before any detection (the CLI prints it).
+        records: frames read already (``d2ca prepare folder``) instead of ``dataset``'s
+            reader; ``dataset`` then only names them in ``prepare.json`` and no survey or
+            folds are made (the records carry their splits).
         **reader_options: passed to the reader (``partitions=`` for GFT, ``camera=`` for
             DISFA, ``frame_offset=`` for BP4D+).
 
@@ -315,13 +319,17 @@ def prepare(
     """
     from tqdm.auto import tqdm
 
-    key = dataset_key(dataset)
+    key = dataset_key(dataset) if records is None else dataset
     out = Path(out)
     # 1. the tree and the protocol: official splits, or subject-independent folds
-    found = survey(key, root, folds=folds, **reader_options)
-    if on_survey is not None:
-        on_survey(found)
-    records, fold_of = found.scan.records, found.fold_of
+    if records is None:
+        found = survey(key, root, folds=folds, **reader_options)
+        if on_survey is not None:
+            on_survey(found)
+        records, fold_of = found.scan.records, found.fold_of
+        no_image, folds_from = found.scan.no_image, found.folds_from
+    else:  # d2ca prepare folder: records read by its own reader, with their splits
+        fold_of, no_image, folds_from = {}, [], None
     check_output(out, {"dataset": key, "root": str(Path(root).resolve()), "size": size})
 
     # 2. what an earlier run finished: crops on disk and the progress log
@@ -399,15 +407,14 @@ def prepare(
             writer = csv.writer(f)
             writer.writerow(["label_file", "line", "subject", "video", "frame", "expected"])
             writer.writerows(
-                [m.label_file, m.line, m.subject, m.video, m.frame, m.expected]
-                for m in found.scan.no_image
+                [m.label_file, m.line, m.subject, m.video, m.frame, m.expected] for m in no_image
             )
     if not rows:
         raise DatasetError(f"{root}: no face found in any frame; nothing to put in a manifest")
     if fold_of:
         folds_json = {
             "protocol": f"subject-independent {NUM_FOLDS}-fold",
-            "source": found.folds_from,
+            "source": folds_from,
             "folds": fold_of,
         }
         with atomic_path(out / "folds.json", overwrite=True) as tmp:
@@ -416,7 +423,7 @@ def prepare(
             fold_rows = [{**r, "split": "test" if r["fold"] == k else "train"} for r in rows]
             write_manifest(out / f"manifest-fold{k}.csv", fold_rows, overwrite=True)
     manifest = write_manifest(out / "manifest.csv", rows, overwrite=True)
-    no_image = len(found.scan.no_image)
+    no_image = len(no_image)
     return PrepareSummary(
         out, len(records), len(todo), reused, len(missing_face), manifest, no_image
     )

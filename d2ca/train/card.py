@@ -68,6 +68,7 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
             if train_config.warmup_steps and train_config.method != "source-only"
             else []
         ),
+        *_adaptation_lines(prov.get("adaptation")),
         "",
         "## Evaluation",
         "F1 per AU (threshold 0.5 on the sigmoid), in %.",
@@ -104,3 +105,21 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
             "not meaningful until it is retrained on real data (docs/datasets.md)."
         )
     return "\n".join(lines) + "\n"
+
+
+def _adaptation_lines(adaptation: dict[str, Any] | None) -> list[str]:
+    """The card's section on a ``d2ca adapt`` run (provenance ``adaptation``), if any."""
+    if not adaptation:
+        return []
+    start = adaptation["init"]
+    start = {"default": "the default checkpoint shipped with d2ca", "scratch": "scratch "
+             "(random initialisation)"}.get(start, f"`{start}`")  # fmt: skip
+    return [
+        "",
+        "## Adaptation (`d2ca adapt`)",
+        f"- Started from {start}.",
+        f"- Source (labelled): {adaptation['source']}.",
+        f"- Target (unlabelled): `{adaptation['target']}`, {adaptation['target_faces']} faces "
+        f"of {adaptation['target_subjects']} subjects. No target label was used in training: "
+        "the target faces were seen as images only.",
+    ]

@@ -131,7 +131,16 @@ class Trainer:
         PosixPath('runs/bp4d-disfa/model')
     """
 
-    def __init__(self, config: TrainConfig, *, resume: bool = False, overwrite: bool = False):
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        provenance: dict[str, Any] | None = None,
+    ):
+        """``provenance``: entries added to the final checkpoint's provenance (``d2ca adapt``)."""
+        self.extra_provenance = dict(provenance or {})
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world_size = dist.get_world_size() if dist.is_initialized() else 1
         self.is_main = self.rank == 0
@@ -597,6 +606,7 @@ class Trainer:
             "d2ca_version": d2ca.__version__,
             "metrics": final,
             "train_config": tc.to_dict(),
+            **self.extra_provenance,
         }
         self.model.config = dataclasses.replace(self.model_config, provenance=provenance)
         card = model_card(self.model.config, tc, final)

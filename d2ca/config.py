@@ -63,6 +63,10 @@ class D2CAConfig:
     alpha: float = 0.1  # FCL margin
     use_icl: bool = True
     use_fcl: bool = True
+    use_au_t: bool = True  # L_au^t of Eq. 4 (off: an ablation, not in the paper)
+    # L_au^t trains the classifier C too (the paper); False: C learns from real source faces
+    # only and L_au^t trains the encoders and G. Marked choice, docs/training.md.
+    au_t_trains_classifier: bool = True
     # Features compared by L_ort (Eq. 1) and L_rep (Eq. 5, 6): "raw" (the paper) or "batch",
     # each element standardised over the faces of the batch (losses.batch_standardise), so
     # that features constant across faces do not satisfy them. Marked choice, see

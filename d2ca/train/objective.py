@@ -41,7 +41,7 @@ def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, 
     """
     out = {
         "au_s": config.au_weight * t["au_s"],
-        "au_t": config.au_weight * t["au_t"],
+        "au_t": config.au_weight * t.get("au_t", torch.zeros(())),
         "rep": config.gamma1 * (t["rep_s"] + t["rep_t"]),
         "rec": config.gamma2 * t["rec"],
         "adv": config.gamma3 * (t["adv_s"] + t["adv_t"]),
@@ -49,6 +49,14 @@ def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, 
     }
     out.update({k: config.lambda_ * t[k] for k in ("icl", "fcl") if k in t})
     return out
+
+
+def _classify(model: D2CAModel, a: torch.Tensor, train_classifier: bool) -> torch.Tensor:
+    """``C(a)``; with ``train_classifier=False`` the gradient reaches ``a`` but not C's weights."""
+    if train_classifier:
+        return model.classify(a)
+    frozen = {k: v.detach() for k, v in model.classifier.named_parameters()}
+    return torch.func.functional_call(model.classifier, frozen, (a,), strict=False)
 
 
 def generator_loss(
@@ -87,7 +95,8 @@ def generator_loss(
     t: dict[str, torch.Tensor] = {}
     t["ort"] = losses.orthogonality_loss(f(a_s), f(d_s)) + losses.orthogonality_loss(f(a_t), f(d_t))
     t["au_s"] = losses.au_loss(logits_s, z_s)
-    t["au_t"] = losses.au_loss(model.classify(a_ts), z_s)  # x_ts carries z_s (Eq. 4)
+    if config.use_au_t:  # x_ts carries z_s (Eq. 4)
+        t["au_t"] = losses.au_loss(_classify(model, a_ts, config.au_t_trains_classifier), z_s)
     t["rep_s"] = losses.feature_consistency_loss(f(a_t), f(a_st), f(d_s), f(d_st))  # Eq. 5
     t["rep_t"] = losses.feature_consistency_loss(f(a_s), f(a_ts), f(d_t), f(d_ts))  # Eq. 6
     t["rec"] = losses.reconstruction_loss(x_s, x_s_hat) + losses.reconstruction_loss(x_t, x_t_hat)

@@ -139,7 +139,7 @@ def table(results: list[dict]) -> str:
         e = r["eval"][-1]
         c = r["au_s_curve"]
         rows.append(
-            f"| {r['variant']} | {c[0]:.3f} -> {np.mean(c[-3:]):.3f} | "
+            f"| {r['variant']} | {r['steps']} | {c[0]:.3f} -> {np.mean(c[-3:]):.3f} | "
             f"{100 * (e['source_val_f1'] or 0):.1f} | {100 * (e['target_test_f1'] or 0):.1f} | "
             f"{d['spread']['p_s']:.3f} | {d['spread']['a_s']:.3f} | "
             f"{own:.3f} / {rest:.3f} |"

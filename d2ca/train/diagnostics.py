@@ -38,7 +38,10 @@ def term_gradient_norms(
     flat = [p for ps in params.values() for p in ps]
     out: dict[str, dict[str, float]] = {g: {} for g in groups}
     for name, term in terms.items():
-        grads = torch.autograd.grad(term, flat, retain_graph=True, allow_unused=True)
+        if not term.requires_grad:  # e.g. a term switched off by a zero weight
+            grads = [None] * len(flat)
+        else:
+            grads = torch.autograd.grad(term, flat, retain_graph=True, allow_unused=True)
         start = 0
         for g, ps in params.items():
             own = grads[start : start + len(ps)]

@@ -33,20 +33,21 @@ class Swaps:
 
 
 def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, torch.Tensor]:
-    """The summands of Eq. 12, each with its weight: ``au_s``, ``au_t``, ``rep``, ``rec``,
-    ``adv``, ``ort`` (Eq. 9) and ``icl``, ``fcl`` when enabled. ``L_tot`` is their sum.
+    """The summands of Eq. 12, each with its weight: ``au_s``, ``rep``, ``rec``, ``adv``,
+    ``ort`` (Eq. 9) and ``au_t``, ``icl``, ``fcl`` when enabled. ``L_tot`` is their sum.
 
     Args:
         t: unweighted terms as computed by :func:`generator_loss` (``rep_s``, ``rep_t``...).
     """
     out = {
         "au_s": config.au_weight * t["au_s"],
-        "au_t": config.au_weight * t.get("au_t", torch.zeros(())),
         "rep": config.gamma1 * (t["rep_s"] + t["rep_t"]),
         "rec": config.gamma2 * t["rec"],
         "adv": config.gamma3 * (t["adv_s"] + t["adv_t"]),
         "ort": config.gamma4 * t["ort"],
     }
+    if "au_t" in t:
+        out["au_t"] = config.au_weight * t["au_t"]
     out.update({k: config.lambda_ * t[k] for k in ("icl", "fcl") if k in t})
     return out
 

@@ -27,9 +27,11 @@ def batch_standardise(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     """Each feature element relative to the batch: ``(x - mean) / std`` over faces (dim 0).
 
     Not a paper term: the optional input of Eq. 1, 5 and 6 (``D2CAConfig.feature_norm``).
-    On standardised features a constant encoder scores the worst ``L_rep`` (about 2 per
-    element, uncorrelated noise) rather than the best (0), and ``L_ort`` measures the angle
-    between the face-to-face variations of ``a`` and ``d``, not between their mean patterns.
+    On standardised features ``L_rep`` is ``2 (1 - correlation)`` per element: shrinking the
+    features' variation across faces no longer lowers it (until the variance nears ``eps``,
+    far below the features' own), so a constant encoder is not its minimum; and ``L_ort``
+    measures the angle between the face-to-face variations of ``a`` and ``d``, not between
+    their mean patterns, which a face-independent pattern could make orthogonal.
 
     Args:
         x: ``(B, ...)`` with ``B >= 2``.

@@ -114,3 +114,21 @@ def test_feature_contrastive_loss_margin():
     assert losses.feature_contrastive_loss(x, torch.tensor([0, 1, 2])).item() == 0.0
     losses.feature_contrastive_loss(x, torch.tensor([5, 5, 5])).backward()
     assert x.grad is not None
+
+
+def test_batch_standardise_is_zero_mean_unit_variance_per_element():
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 2, 2) * 5 + 2
+    z = losses.batch_standardise(x, eps=0.0)
+    torch.testing.assert_close(z.mean(0), torch.zeros(3, 2, 2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.var(0, unbiased=False), torch.ones(3, 2, 2), atol=1e-4, rtol=0)
+    # on standardised features, L_rep is 2 (1 - correlation): a copy scores 0, a shrunken
+    # copy too (no reward for shrinking while the variance is well above eps), independent
+    # noise about 2
+    a = torch.randn(256, 8)
+    rep = F.mse_loss
+    assert rep(losses.batch_standardise(0.2 * a), losses.batch_standardise(a)) < 0.01
+    noise = losses.batch_standardise(torch.randn(256, 8))
+    assert rep(noise, losses.batch_standardise(a)) == pytest.approx(2.0, abs=0.3)
+    with pytest.raises(ValueError, match="two faces"):
+        losses.batch_standardise(torch.randn(1, 4))

@@ -1,5 +1,6 @@
 """The networks: shapes, paper-sized encoders, gradients, batching, checkpoint round trips."""
 
+import dataclasses
 import json
 
 import pytest
@@ -109,3 +110,38 @@ def test_save_load_round_trip_is_bit_exact_and_strict(tmp_path):
     save_file(weights, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match=r"'classifier\.fc\.bias' missing"):
         load_folder(folder)
+
+
+def test_objective_options_route_and_weight_the_terms():
+    torch.manual_seed(0)
+    x_s, x_t = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    z_s = torch.tensor([[1.0, 0, -1, 1, 0, 1, 0, 0, 1, 1, 0, 0]]).repeat(4, 1)
+    ids = torch.tensor([0, 0, 1, 1])
+    base = tiny_config()
+    model = D2CAModel(base)
+
+    def run(**kw):
+        torch.manual_seed(1)  # same dropout draws
+        cfg = dataclasses.replace(base, **kw)
+        return generator_loss(model, x_s, z_s, ids, x_t, cfg, keep_graph=True)
+
+    _, plain, _ = run()
+    _, heavy, _ = run(au_weight=10.0)
+    torch.testing.assert_close(heavy["total"] - plain["total"],
+                               9 * (plain["au_s"] + plain["au_t"]), rtol=1e-4, atol=1e-4)  # fmt: skip
+    _, no_t, _ = run(use_au_t=False)
+    assert "au_t" not in no_t
+    # L_au^t without the classifier: the same value, no gradient on C, some on E_au
+    _, frozen, _ = run(au_t_trains_classifier=False)
+    torch.testing.assert_close(frozen["au_t"], plain["au_t"])
+    grads = torch.autograd.grad(
+        frozen["au_t"], [*model.classifier.parameters(), *model.e_au.parameters()],
+        allow_unused=True,
+    )  # fmt: skip
+    n_c = len(list(model.classifier.parameters()))
+    assert all(g is None for g in grads[:n_c]) and any(g is not None for g in grads[n_c:])
+    # feature_norm="batch": L_rep and L_ort on batch-standardised features
+    _, std, _ = run(feature_norm="batch")
+    assert std["rep_s"] != plain["rep_s"] and std["rec"] == plain["rec"]
+    with pytest.raises(ValueError, match="feature_norm"):
+        dataclasses.replace(base, feature_norm="layer")

@@ -63,6 +63,11 @@ class D2CAConfig:
     alpha: float = 0.1  # FCL margin
     use_icl: bool = True
     use_fcl: bool = True
+    # Multiplier of the gradient that every term other than L_au (Eq. 4) sends to E_au's
+    # parameters: 1 in the paper; 0 lets only L_au^s and L_au^t train E_au, while the
+    # cyclic, adversarial, orthogonality and contrastive terms still train G, E_dm^s,
+    # E_dm^t and P in full. Marked choice, docs/training.md "Why D2CA did not learn".
+    aux_grad_e_au: float = 1.0
     use_au_t: bool = True  # L_au^t of Eq. 4 (off: an ablation, not in the paper)
     # L_au^t trains the classifier C too (the paper); False: C learns from real source faces
     # only and L_au^t trains the encoders and G. Marked choice, docs/training.md.
@@ -84,6 +89,8 @@ class D2CAConfig:
             raise ValueError(f"image_size must be a multiple of 16, got {self.image_size}")
         if len(self.dec_widths) != 6:
             raise ValueError("dec_widths needs six entries (layers 1-6 of the decoder)")
+        if not 0.0 <= self.aux_grad_e_au <= 1.0:
+            raise ValueError(f"aux_grad_e_au must be in [0, 1], got {self.aux_grad_e_au}")
         if self.feature_norm not in ("raw", "batch"):
             raise ValueError(f"feature_norm must be 'raw' or 'batch', got {self.feature_norm!r}")
         if self.au_thresholds is not None and len(self.au_thresholds) != len(self.au_names):

@@ -7,9 +7,11 @@ after the paper, in the style of StarGAN v2's ``compute_g_loss`` / ``compute_d_l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from d2ca import losses
 from d2ca.config import D2CAConfig
@@ -52,6 +54,18 @@ def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, 
     return out
 
 
+def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x`` in the forward pass; its gradient multiplied by ``scale`` in the backward pass."""
+    return x if scale == 1 else x * scale + x.detach() * (1 - scale)
+
+
+def _grad_scaled(module: nn.Module, scale: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``module`` whose parameters' gradients are multiplied by ``scale``; the gradient with
+    respect to its input is unchanged (it flows on to G and the encoders that made it)."""
+    params = {k: _scale_grad(v, scale) for k, v in module.named_parameters()}
+    return lambda x: torch.func.functional_call(module, params, (x,), strict=False)
+
+
 def _classify(model: D2CAModel, a: torch.Tensor, train_classifier: bool) -> torch.Tensor:
     """``C(a)``; with ``train_classifier=False`` the gradient reaches ``a`` but not C's weights."""
     if train_classifier:
@@ -80,24 +94,30 @@ def generator_loss(
             switches ``use_icl`` / ``use_fcl``.
         keep_graph: return the terms attached to the graph (for per-term gradients).
     """
+    # E_au as the auxiliary terms see it: its parameters' gradient scaled by aux_grad_e_au
+    # (1 = the paper: one E_au for every term); L_au^s and L_au^t always train it in full.
+    scale = config.aux_grad_e_au
+    e_au = model.encode_au if scale == 1 else _grad_scaled(model.e_au, scale)
     # Stage 1: universal feature purification (Eq. 1-4)
-    a_s, d_s = model.encode_au(x_s), model.encode_dm(x_s, "source")
-    a_t, d_t = model.encode_au(x_t), model.encode_dm(x_t, "target")
+    a_s_au = model.encode_au(x_s)  # read by C for L_au^s
+    a_s, d_s = _scale_grad(a_s_au, scale), model.encode_dm(x_s, "source")
+    a_t, d_t = e_au(x_t), model.encode_dm(x_t, "target")
     x_st = model.decode(a_t, d_s)  # Eq. 2
     x_ts = model.decode(a_s, d_t)  # Eq. 3
     # Stages 2-3: cyclical feature alignment, re-encode the swapped faces
-    a_st, d_st = model.encode_au(x_st), model.encode_dm(x_st, "source")
-    a_ts, d_ts = model.encode_au(x_ts), model.encode_dm(x_ts, "target")
+    a_st, d_st = e_au(x_st), model.encode_dm(x_st, "source")
+    a_ts, d_ts = e_au(x_ts), model.encode_dm(x_ts, "target")
     x_s_hat = model.decode(a_ts, d_st)  # Eq. 7
     x_t_hat = model.decode(a_st, d_ts)
 
-    logits_s = model.classify(a_s)
+    logits_s = model.classify(a_s_au)
     f = losses.batch_standardise if config.feature_norm == "batch" else (lambda v: v)
     t: dict[str, torch.Tensor] = {}
     t["ort"] = losses.orthogonality_loss(f(a_s), f(d_s)) + losses.orthogonality_loss(f(a_t), f(d_t))
     t["au_s"] = losses.au_loss(logits_s, z_s)
     if config.use_au_t:  # x_ts carries z_s (Eq. 4)
-        t["au_t"] = losses.au_loss(_classify(model, a_ts, config.au_t_trains_classifier), z_s)
+        a_ts_au = a_ts if scale == 1 else model.encode_au(x_ts)  # full gradient on E_au
+        t["au_t"] = losses.au_loss(_classify(model, a_ts_au, config.au_t_trains_classifier), z_s)
     t["rep_s"] = losses.feature_consistency_loss(f(a_t), f(a_st), f(d_s), f(d_st))  # Eq. 5
     t["rep_t"] = losses.feature_consistency_loss(f(a_s), f(a_ts), f(d_t), f(d_ts))  # Eq. 6
     t["rec"] = losses.reconstruction_loss(x_s, x_s_hat) + losses.reconstruction_loss(x_t, x_t_hat)
@@ -113,7 +133,7 @@ def generator_loss(
                 model.proj(a_st, d_st),
                 model.proj(a_ts, d_ts),
                 *(
-                    model.proj(model.encode_au(x), model.encode_dm(x, domain))
+                    model.proj(e_au(x), model.encode_dm(x, domain))
                     for x, domain in (
                         (x_s_hat, "source"),
                         (x_t_hat, "target"),

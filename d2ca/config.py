@@ -64,10 +64,11 @@ class D2CAConfig:
     use_icl: bool = True
     use_fcl: bool = True
     # Multiplier of the gradient that every term other than L_au (Eq. 4) sends to E_au's
-    # parameters: 1 in the paper; 0 lets only L_au^s and L_au^t train E_au, while the
-    # cyclic, adversarial, orthogonality and contrastive terms still train G, E_dm^s,
-    # E_dm^t and P in full. Marked choice, docs/training.md "Why D2CA did not learn".
-    aux_grad_e_au: float = 1.0
+    # parameters. 1 is the paper; 0 (our default) lets only L_au^s and L_au^t train E_au,
+    # while the cyclic, adversarial, orthogonality and contrastive terms still train G,
+    # E_dm^s, E_dm^t and P in full. Marked choice: with 1 the AU encoder does not learn at
+    # CPU budgets (docs/training.md "Why D2CA did not learn").
+    aux_grad_e_au: float = 0.0
     use_au_t: bool = True  # L_au^t of Eq. 4 (off: an ablation, not in the paper)
     # L_au^t trains the classifier C too (the paper); False: C learns from real source faces
     # only and L_au^t trains the encoders and G. Marked choice, docs/training.md.

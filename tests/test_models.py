@@ -127,8 +127,8 @@ def test_objective_options_route_and_weight_the_terms():
 
     _, plain, _ = run()
     _, heavy, _ = run(au_weight=10.0)
-    torch.testing.assert_close(heavy["total"] - plain["total"],
-                               9 * (plain["au_s"] + plain["au_t"]), rtol=1e-4, atol=1e-4)  # fmt: skip
+    extra = 9 * (plain["au_s"] + plain["au_t"])
+    torch.testing.assert_close(heavy["total"] - plain["total"], extra, rtol=1e-4, atol=1e-4)
     _, no_t, _ = run(use_au_t=False)
     assert "au_t" not in no_t
     # L_au^t without the classifier: the same value, no gradient on C, some on E_au

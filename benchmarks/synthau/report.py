@@ -93,6 +93,14 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     if any_run is None:
         w("No runs yet: `python benchmarks/synthau/run_table.py`.\n")
         return "\n".join(out)
+    w(
+        "> **Before the fix.** Every D2CA run below used the paper's routing "
+        "(`aux_grad_e_au=1`), under which the AU encoder does not learn from a random start "
+        "at this budget; that is why the D2CA rows are 0. The cause and the fix (now the "
+        "default) are in [training.md](training.md#why-d2ca-did-not-learn-from-a-random-start-"
+        "and-the-fix); this grid has not been rerun with it, and its Target-only rows are "
+        "below the 60 F1 a benchmark of the paper's tables needs.\n"
+    )
     w(INTRO)
     w(setup_section(runs, any_run))
     w(headline_section(runs, grid))

@@ -70,6 +70,11 @@ MODEL = {
     "disc_widths": (8, 16, 32),
     "proj_hidden": 32,
     "proj_dim": 16,
+    # The grid in docs/benchmark-synthetic.md was trained with the paper's routing, before
+    # the fix of issue 8 (docs/training.md "Why D2CA did not learn"); pinned so that the
+    # script reproduces the document. To measure the fix: set 0.0 (the default), delete the
+    # D2CA JSONs and rerun (not done yet).
+    "aux_grad_e_au": 1.0,
 }
 BATCH = 16
 STEPS = dict.fromkeys(METHODS, 250)  # equal for every method: a fair comparison

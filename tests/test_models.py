@@ -140,6 +140,21 @@ def test_objective_options_route_and_weight_the_terms():
     )  # fmt: skip
     n_c = len(list(model.classifier.parameters()))
     assert all(g is None for g in grads[:n_c]) and any(g is not None for g in grads[n_c:])
+    # aux_grad_e_au: the same objective value; on E_au the auxiliary terms' gradient is
+    # scaled (0: none), while G still receives their gradient in full
+    routed = {v: run(aux_grad_e_au=v)[1] for v in (0.0, 1.0)}
+    torch.testing.assert_close(routed[0.0]["total"], routed[1.0]["total"])
+    e_au, dec = list(model.e_au.parameters()), list(model.decoder.parameters())
+
+    def norm(term, params):
+        grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+        return sum(float(g.norm()) for g in grads if g is not None)
+
+    assert norm(routed[0.0]["rec"], e_au) == 0 < norm(routed[1.0]["rec"], e_au)
+    assert norm(routed[0.0]["rec"], dec) == pytest.approx(norm(routed[1.0]["rec"], dec))
+    assert norm(routed[0.0]["au_s"], e_au) == pytest.approx(norm(routed[1.0]["au_s"], e_au))
+    with pytest.raises(ValueError, match="aux_grad_e_au"):
+        dataclasses.replace(base, aux_grad_e_au=2.0)
     # feature_norm="batch": L_rep and L_ort on batch-standardised features
     _, std, _ = run(feature_norm="batch")
     assert std["rep_s"] != plain["rep_s"] and std["rec"] == plain["rec"]

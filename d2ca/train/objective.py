@@ -150,7 +150,7 @@ def generator_loss(
     t["deco"] = sum(v for k, v in parts.items() if k not in ("icl", "fcl"))  # Eq. 9
     t["total"] = total = sum(parts.values())  # Eq. 12
     terms = t if keep_graph else {k: v.detach() for k, v in t.items()}
-    return total, terms, Swaps(x_st, x_ts, x_s_hat, x_t_hat, a_s, d_s, a_t, d_t, logits_s)
+    return total, terms, Swaps(x_st, x_ts, x_s_hat, x_t_hat, a_s_au, d_s, a_t, d_t, logits_s)
 
 
 def discriminator_loss(

@@ -78,6 +78,11 @@ class D2CAConfig:
     # that features constant across faces do not satisfy them. Marked choice, see
     # docs/training.md "Why D2CA did not learn".
     feature_norm: str = "raw"
+    # Whose statistics the batch-norm layers keep for eval mode: "real" (our default), only
+    # the real faces' (E_au, E_dm on x_s and x_t; G on their features), or "all" (0.1.0),
+    # also the synthesised faces' of the cyclic stages, which then outnumber the real ones
+    # 7 to 2 in E_au. The paper does not say. docs/training.md "Why D2CA did not learn".
+    norm_stats: str = "real"
     # --- provenance: training data, pair, steps, seed, version, metrics ----------------
     provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -94,6 +99,8 @@ class D2CAConfig:
             raise ValueError(f"aux_grad_e_au must be in [0, 1], got {self.aux_grad_e_au}")
         if self.feature_norm not in ("raw", "batch"):
             raise ValueError(f"feature_norm must be 'raw' or 'batch', got {self.feature_norm!r}")
+        if self.norm_stats not in ("real", "all"):
+            raise ValueError(f"norm_stats must be 'real' or 'all', got {self.norm_stats!r}")
         if self.au_thresholds is not None and len(self.au_thresholds) != len(self.au_names):
             raise ValueError(
                 f"au_thresholds has {len(self.au_thresholds)} values for {len(self.au_names)} AUs"

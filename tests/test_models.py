@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -160,3 +161,49 @@ def test_objective_options_route_and_weight_the_terms():
     assert std["rep_s"] != plain["rep_s"] and std["rec"] == plain["rec"]
     with pytest.raises(ValueError, match="feature_norm"):
         dataclasses.replace(base, feature_norm="layer")
+
+
+def test_norm_stats_real_keeps_the_running_statistics_of_the_real_faces():
+    torch.manual_seed(0)
+    x_s, x_t = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32) + 1
+    z_s = torch.tensor([[1.0, 0, -1, 1, 0, 1, 0, 0, 1, 1, 0, 0]]).repeat(4, 1)
+    ids = torch.tensor([0, 0, 1, 1])
+
+    def bn_buffers(model):
+        return {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+
+    start = D2CAModel(tiny_config())
+    expected = dataclasses.replace(start.config)
+    ref = D2CAModel(expected)
+    ref.load_state_dict(start.state_dict())
+    with torch.no_grad():  # what the real faces alone do to the statistics
+        a_s, a_t = ref.encode_au(x_s), ref.encode_au(x_t)
+        d_s, d_t = ref.encode_dm(x_s, "source"), ref.encode_dm(x_t, "target")
+        ref.decode(a_t, d_s), ref.decode(a_s, d_t), ref.classify(a_s)
+    after = {}
+    for mode in ("real", "all"):
+        model = D2CAModel(dataclasses.replace(start.config, norm_stats=mode))
+        model.load_state_dict(start.state_dict())
+        generator_loss(model, x_s, z_s, ids, x_t, model.config)
+        after[mode] = bn_buffers(model)
+    want = bn_buffers(ref)
+    for k, v in want.items():
+        torch.testing.assert_close(after["real"][k], v)
+    assert any(not torch.allclose(after["all"][k], v) for k, v in want.items() if "e_au" in k)
+    momenta = {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert momenta == {0.1}  # restored after the block
+    with pytest.raises(ValueError, match="norm_stats"):
+        dataclasses.replace(start.config, norm_stats="none")
+
+
+def test_au_t_rampup_weights_only_l_au_t():
+    from d2ca.train.objective import rampup, weighted_terms
+
+    values = [rampup(s, 10) for s in range(12)]
+    assert values == sorted(values) and values[0] == pytest.approx(math.exp(-5))
+    assert values[10] == values[11] == 1.0 == rampup(0, 0)
+    terms = {k: torch.tensor(1.0) for k in ("au_s", "au_t", "rep_s", "rep_t", "rec")}
+    terms |= {k: torch.tensor(1.0) for k in ("adv_s", "adv_t", "ort")}
+    full, half = weighted_terms(terms, tiny_config()), weighted_terms(terms, tiny_config(), 0.5)
+    assert half["au_t"] == 0.5 * full["au_t"]
+    assert all(half[k] == full[k] for k in full if k != "au_t")

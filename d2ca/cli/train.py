@@ -87,6 +87,10 @@ def train_command(
         int | None,
         typer.Option(help="D2CA: steps of the source AU loss alone first (default 0, the paper)."),
     ] = None,
+    au_t_rampup: Annotated[
+        int | None,
+        typer.Option(help="D2CA: steps over which L_au^t ramps up to full weight (0: the paper)."),
+    ] = None,
     image_size: Annotated[int | None, typer.Option(help="Face crop size (default 128).")] = None,
     lambda_: Annotated[float | None, typer.Option("--lambda", help="Weight of ICL + FCL.")] = None,
     gamma1: Annotated[float | None, typer.Option(help="Weight of L_rep.")] = None,
@@ -165,6 +169,7 @@ def train_command(
         "lr": lr,
         "seed": seed,
         "warmup_steps": warmup_steps,
+        "au_t_rampup": au_t_rampup,
         "eval_every": eval_every,
         "checkpoint_every": checkpoint_every,
         "log_every": log_every,

@@ -2,6 +2,7 @@
 
 from d2ca.models.complexity import encoder_complexity
 from d2ca.models.d2ca import D2CAModel, Domain, to_model_input, to_uint8_images
+from d2ca.models.layers import frozen_norm_stats
 from d2ca.models.networks import (
     AUClassifier,
     Decoder,
@@ -21,6 +22,7 @@ __all__ = [
     "PatchDiscriminator",
     "ProjectionHead",
     "encoder_complexity",
+    "frozen_norm_stats",
     "to_model_input",
     "to_uint8_images",
 ]

@@ -71,6 +71,10 @@ class TrainConfig:
     # D2CA methods: steps of the source AU loss alone (Eq. 4, L_au^s) before the full
     # objective. Not in the paper (0 = the paper); see docs/training.md, "Warm-up".
     warmup_steps: int = 0
+    # D2CA methods: L_au^t (Eq. 4) enters over the first K steps, weight
+    # exp(-5 (1 - step/K)^2) (objective.rampup); 0 = the paper (full weight from step 0).
+    # Marked choice: the translated faces carry no AUs at first, docs/training.md.
+    au_t_rampup: int = 400
     eval_every: int | None = None  # steps between evaluations (None: once per epoch)
     checkpoint_every: int = 500  # steps between resumable checkpoints
     log_every: int = 10  # steps between metrics.jsonl lines
@@ -119,6 +123,8 @@ class TrainConfig:
             raise InputError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.diagnose_every < 0:
             raise InputError(f"diagnose_every must be >= 0, got {self.diagnose_every}")
+        if self.au_t_rampup < 0:
+            raise InputError(f"au_t_rampup must be >= 0, got {self.au_t_rampup}")
         if self.warmup_steps < 0:
             raise InputError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 

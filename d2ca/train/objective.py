@@ -7,7 +7,9 @@ after the paper, in the style of StarGAN v2's ``compute_g_loss`` / ``compute_d_l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +17,7 @@ from torch import nn
 
 from d2ca import losses
 from d2ca.config import D2CAConfig
-from d2ca.models import D2CAModel
+from d2ca.models import D2CAModel, frozen_norm_stats
 
 
 @dataclass
@@ -34,12 +36,15 @@ class Swaps:
     logits_s: torch.Tensor  # C(a_s)
 
 
-def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, torch.Tensor]:
+def weighted_terms(
+    t: dict[str, torch.Tensor], config: D2CAConfig, au_t_weight: float = 1.0
+) -> dict[str, torch.Tensor]:
     """The summands of Eq. 12, each with its weight: ``au_s``, ``rep``, ``rec``, ``adv``,
     ``ort`` (Eq. 9) and ``au_t``, ``icl``, ``fcl`` when enabled. ``L_tot`` is their sum.
 
     Args:
         t: unweighted terms as computed by :func:`generator_loss` (``rep_s``, ``rep_t``...).
+        au_t_weight: extra multiplier of ``L_au^t`` (1 = the paper).
     """
     out = {
         "au_s": config.au_weight * t["au_s"],
@@ -49,9 +54,17 @@ def weighted_terms(t: dict[str, torch.Tensor], config: D2CAConfig) -> dict[str, 
         "ort": config.gamma4 * t["ort"],
     }
     if "au_t" in t:
-        out["au_t"] = config.au_weight * t["au_t"]
+        out["au_t"] = au_t_weight * config.au_weight * t["au_t"]
     out.update({k: config.lambda_ * t[k] for k in ("icl", "fcl") if k in t})
     return out
+
+
+def rampup(step: int, length: int) -> float:
+    """Sigmoid-shaped ramp from 0 to 1 over ``length`` steps, ``exp(-5 (1 - step/length)^2)``
+    (Laine & Aila, 2017); 1 when ``length`` is 0 or the ramp is over."""
+    if step >= length:
+        return 1.0
+    return math.exp(-5.0 * (1.0 - step / length) ** 2)
 
 
 def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -83,6 +96,7 @@ def generator_loss(
     config: D2CAConfig,
     *,
     keep_graph: bool = False,
+    au_t_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Swaps]:
     """``L_tot`` (Eq. 12) for the encoders, decoder, classifier and projection head.
 
@@ -93,6 +107,7 @@ def generator_loss(
         config: weights (``gamma1..4``, ``lambda_``), ``tau``, ``alpha`` and the ablation
             switches ``use_icl`` / ``use_fcl``.
         keep_graph: return the terms attached to the graph (for per-term gradients).
+        au_t_weight: multiplier of ``L_au^t`` (the trainer's ramp-up, :func:`rampup`).
     """
     # E_au as the auxiliary terms see it: its parameters' gradient scaled by aux_grad_e_au
     # (1 = the paper: one E_au for every term); L_au^s and L_au^t always train it in full.
@@ -104,49 +119,47 @@ def generator_loss(
     a_t, d_t = e_au(x_t), model.encode_dm(x_t, "target")
     x_st = model.decode(a_t, d_s)  # Eq. 2
     x_ts = model.decode(a_s, d_t)  # Eq. 3
-    # Stages 2-3: cyclical feature alignment, re-encode the swapped faces
-    a_st, d_st = e_au(x_st), model.encode_dm(x_st, "source")
-    a_ts, d_ts = e_au(x_ts), model.encode_dm(x_ts, "target")
-    x_s_hat = model.decode(a_ts, d_st)  # Eq. 7
-    x_t_hat = model.decode(a_st, d_ts)
+    # Stages 2-3: cyclical feature alignment, re-encode the swapped faces. With
+    # norm_stats="real" the batch norms keep the running statistics of the real faces only.
+    real_stats = frozen_norm_stats(model) if config.norm_stats == "real" else nullcontext()
+    with real_stats:
+        a_st, d_st = e_au(x_st), model.encode_dm(x_st, "source")
+        a_ts, d_ts = e_au(x_ts), model.encode_dm(x_ts, "target")
+        x_s_hat = model.decode(a_ts, d_st)  # Eq. 7
+        x_t_hat = model.decode(a_st, d_ts)
+        if config.use_au_t:  # x_ts carries z_s (Eq. 4): re-encoded with E_au's full gradient
+            a_ts_au = a_ts if scale == 1 else model.encode_au(x_ts)
+            logits_ts = _classify(model, a_ts_au, config.au_t_trains_classifier)
+        if config.use_icl:  # the 8N images of Eq. 10: four real and swapped, four cyclic
+            x_st_hat = model.decode(a_st, d_st)
+            x_ts_hat = model.decode(a_ts, d_ts)
+            pairs = [(a_s, d_s), (a_t, d_t), (a_st, d_st), (a_ts, d_ts)]
+            for x, domain in (
+                (x_s_hat, "source"),
+                (x_t_hat, "target"),
+                (x_st_hat, "source"),
+                (x_ts_hat, "target"),
+            ):
+                pairs.append((e_au(x), model.encode_dm(x, domain)))
 
     logits_s = model.classify(a_s_au)
     f = losses.batch_standardise if config.feature_norm == "batch" else (lambda v: v)
     t: dict[str, torch.Tensor] = {}
     t["ort"] = losses.orthogonality_loss(f(a_s), f(d_s)) + losses.orthogonality_loss(f(a_t), f(d_t))
     t["au_s"] = losses.au_loss(logits_s, z_s)
-    if config.use_au_t:  # x_ts carries z_s (Eq. 4)
-        a_ts_au = a_ts if scale == 1 else model.encode_au(x_ts)  # full gradient on E_au
-        t["au_t"] = losses.au_loss(_classify(model, a_ts_au, config.au_t_trains_classifier), z_s)
+    if config.use_au_t:
+        t["au_t"] = losses.au_loss(logits_ts, z_s)
     t["rep_s"] = losses.feature_consistency_loss(f(a_t), f(a_st), f(d_s), f(d_st))  # Eq. 5
     t["rep_t"] = losses.feature_consistency_loss(f(a_s), f(a_ts), f(d_t), f(d_ts))  # Eq. 6
     t["rec"] = losses.reconstruction_loss(x_s, x_s_hat) + losses.reconstruction_loss(x_t, x_t_hat)
     t["adv_s"] = losses.adversarial_g_loss(model.disc_s(x_st))  # Eq. 8
     t["adv_t"] = losses.adversarial_g_loss(model.disc_t(x_ts))
-    if config.use_icl:  # Eq. 10 over the 8N images
-        x_st_hat = model.decode(a_st, d_st)
-        x_ts_hat = model.decode(a_ts, d_ts)
-        z = torch.stack(
-            [
-                model.proj(a_s, d_s),
-                model.proj(a_t, d_t),
-                model.proj(a_st, d_st),
-                model.proj(a_ts, d_ts),
-                *(
-                    model.proj(e_au(x), model.encode_dm(x, domain))
-                    for x, domain in (
-                        (x_s_hat, "source"),
-                        (x_t_hat, "target"),
-                        (x_st_hat, "source"),
-                        (x_ts_hat, "target"),
-                    )
-                ),
-            ]
-        )
+    if config.use_icl:  # Eq. 10
+        z = torch.stack([model.proj(a, d) for a, d in pairs])
         t["icl"] = losses.image_contrastive_loss(z, config.tau)
     if config.use_fcl:  # Eq. 11
         t["fcl"] = losses.feature_contrastive_loss(d_s, subjects_s, config.alpha)
-    parts = weighted_terms(t, config)
+    parts = weighted_terms(t, config, au_t_weight)
     t["deco"] = sum(v for k, v in parts.items() if k not in ("icl", "fcl"))  # Eq. 9
     t["total"] = total = sum(parts.values())  # Eq. 12
     terms = t if keep_graph else {k: v.detach() for k, v in t.items()}

@@ -46,7 +46,7 @@ from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_check
 from d2ca.train.config import D2CA_METHODS, RESUMABLE_CHANGES, TRAIN_CONFIG_NAME, TrainConfig
 from d2ca.train.data import SplitData
 from d2ca.train.diagnostics import feature_spreads, term_gradient_norms
-from d2ca.train.objective import discriminator_loss, generator_loss, weighted_terms
+from d2ca.train.objective import discriminator_loss, generator_loss, rampup, weighted_terms
 from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
 
 METRICS_NAME = "metrics.jsonl"
@@ -311,7 +311,14 @@ class Trainer:
                 "generator": _Objective(
                     parts,
                     lambda x_s, z_s, ids, x_t: generator_loss(
-                        model, x_s, z_s, ids, x_t, cfg, keep_graph=self.diagnosing
+                        model,
+                        x_s,
+                        z_s,
+                        ids,
+                        x_t,
+                        cfg,
+                        keep_graph=self.diagnosing,
+                        au_t_weight=self.au_t_weight,
                     ),
                 ),
                 "discriminator": _Objective(
@@ -416,11 +423,17 @@ class Trainer:
             swaps = extra
         return terms, swaps
 
+    @property
+    def au_t_weight(self) -> float:
+        """The ramp-up of L_au^t, counted from the first step of the full objective."""
+        tc = self.config
+        return rampup(max(0, self.step - tc.warmup_steps), tc.au_t_rampup)
+
     def _diagnose(self, method: str, loss: torch.Tensor, terms: dict, extra: Any) -> dict:
         """Per-term gradient norms on E_au and the domain encoders; feature spreads."""
         model = self.model
         if method in D2CA_METHODS:
-            weighted = weighted_terms(terms, self.model_config)
+            weighted = weighted_terms(terms, self.model_config, self.au_t_weight)
             groups = {"e_au": [model.e_au], "e_dm": [model.e_dm_s, model.e_dm_t]}
             features = {k: getattr(extra, k) for k in ("a_s", "a_t", "d_s", "d_t", "logits_s")}
         else:

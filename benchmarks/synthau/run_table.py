@@ -72,9 +72,10 @@ MODEL = {
     "proj_dim": 16,
     # The grid in docs/benchmark-synthetic.md was trained with the paper's routing, before
     # the fix of issue 8 (docs/training.md "Why D2CA did not learn"); pinned so that the
-    # script reproduces the document. To measure the fix: set 0.0 (the default), delete the
-    # D2CA JSONs and rerun (not done yet).
+    # script reproduces the document (with norm_stats="all" and au_t_rampup=0, as 0.1.0
+    # trained). To measure the fix: drop these three pins, delete the D2CA JSONs and rerun.
     "aux_grad_e_au": 1.0,
+    "norm_stats": "all",
 }
 BATCH = 16
 STEPS = dict.fromkeys(METHODS, 250)  # equal for every method: a fair comparison
@@ -133,7 +134,7 @@ def train(source: Path, target: Path, method: str, seed: int, steps: int, out: P
         source=str(source), target=str(target), method=method, seed=seed, steps=steps,
         batch_size=BATCH, model={k: list(v) if isinstance(v, tuple) else v
                                  for k, v in MODEL.items()} | {"image_size": IMAGE_SIZE},
-        warmup_steps=WARMUP["steps"] if method in D2CA_VARIANTS else 0,
+        warmup_steps=WARMUP["steps"] if method in D2CA_VARIANTS else 0, au_t_rampup=0,
         eval_every=steps, checkpoint_every=steps, log_every=10, out_dir=str(out),
         progress=False,
     )  # fmt: skip

@@ -74,7 +74,7 @@ class TrainConfig:
     # D2CA methods: L_au^t (Eq. 4) enters over the first K steps, weight
     # exp(-5 (1 - step/K)^2) (objective.rampup); 0 = the paper (full weight from step 0).
     # Marked choice: the translated faces carry no AUs at first, docs/training.md.
-    au_t_rampup: int = 400
+    au_t_rampup: int = 1000
     eval_every: int | None = None  # steps between evaluations (None: once per epoch)
     checkpoint_every: int = 500  # steps between resumable checkpoints
     log_every: int = 10  # steps between metrics.jsonl lines

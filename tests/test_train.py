@@ -420,6 +420,12 @@ def test_model_card_names_warmup_and_synthetic_training(tmp_path):
     assert "not meaningful until it is retrained on real data" in card
     plain = model_card(D2CAConfig(), TrainConfig(source="bp4d:a", target="disfa:b", steps=5), {})
     assert "Warm-up" not in plain and "SynthAU" not in plain
+    assert "aux_grad_e_au=0 (the paper: 1)" in plain and "over 1000 steps" in plain
+    paper = D2CAConfig(aux_grad_e_au=1.0, norm_stats="all")
+    tc_paper = TrainConfig(source="bp4d:a", target="disfa:b", steps=5, au_t_rampup=0)
+    assert "the paper's routing and weights" in model_card(paper, tc_paper, {})
+    baseline = TrainConfig(source="bp4d:a", target="disfa:b", steps=5, method="source-only")
+    assert "Objective" not in model_card(D2CAConfig(), baseline, {})
 
 
 def test_diagnostics_lines_name_every_term_and_spread(data, tmp_path):

@@ -6,7 +6,7 @@ from typing import Any
 
 from d2ca.config import D2CAConfig
 from d2ca.data.manifest import parse_data_spec
-from d2ca.train.config import TrainConfig
+from d2ca.train.config import D2CA_METHODS, TrainConfig
 
 _METHOD_TEXT = {
     "d2ca": "D2CA (full objective, Eq. 12: L_deco + lambda (L_icl + L_fcl))",
@@ -68,6 +68,7 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
             if train_config.warmup_steps and train_config.method != "source-only"
             else []
         ),
+        *_objective_lines(config, train_config),
         *_adaptation_lines(prov.get("adaptation")),
         "",
         "## Evaluation",
@@ -105,6 +106,24 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
             "not meaningful until it is retrained on real data (docs/datasets.md)."
         )
     return "\n".join(lines) + "\n"
+
+
+def _objective_lines(config: D2CAConfig, train_config: TrainConfig) -> list[str]:
+    """The D2CA objective's departures from the paper (docs/training.md, marked choices)."""
+    if train_config.method not in D2CA_METHODS:
+        return []
+    choices = []
+    if config.aux_grad_e_au != 1:
+        choices.append(f"aux_grad_e_au={config.aux_grad_e_au:g} (the paper: 1)")
+    if config.norm_stats != "all":
+        choices.append(f"norm_stats={config.norm_stats} (batch-norm statistics)")
+    if train_config.au_t_rampup:
+        choices.append(f"L_au^t ramped up over {train_config.au_t_rampup} steps (the paper: 0)")
+    if config.feature_norm != "raw":
+        choices.append(f"feature_norm={config.feature_norm} (the paper: raw)")
+    if not choices:
+        return ["- Objective: the paper's routing and weights."]
+    return [f"- Objective: the paper's terms and weights with {'; '.join(choices)}."]
 
 
 def _adaptation_lines(adaptation: dict[str, Any] | None) -> list[str]:

@@ -285,6 +285,8 @@ def test_train_config_round_trip_and_resume_guard(data, tmp_path):
         config(data, tmp_path, batch_size=10, subjects=4)
     with pytest.raises(InputError, match="exactly one of steps or epochs"):
         config(data, tmp_path, epochs=2)
+    with pytest.raises(InputError, match="au_t_rampup"):
+        config(data, tmp_path, au_t_rampup=-1)
     trainer = Trainer(cfg)  # 4 subjects x 8 train images, batch 8: 4 steps an epoch
     assert (trainer.steps_per_epoch, trainer.total_steps, trainer.eval_every) == (4, 4, 4)
     by_epochs = dataclasses.replace(cfg, steps=None, epochs=3, out_dir=str(tmp_path / "ep"))
@@ -297,6 +299,8 @@ def test_train_config_round_trip_and_resume_guard(data, tmp_path):
         Trainer(cfg)
     with pytest.raises(InputError, match="different lr"):
         Trainer(dataclasses.replace(cfg, lr=0.1), resume=True)
+    with pytest.raises(InputError, match="different au_t_rampup"):
+        Trainer(dataclasses.replace(cfg, au_t_rampup=5), resume=True)
 
 
 def test_model_card_states_data_and_metrics(data):
@@ -335,16 +339,16 @@ def test_cli_end_to_end(data, tmp_path):
     args += [
         x for k, v in TINY.items() if k != "image_size" for x in ("--set", f"{k}={json.dumps(v)}")
     ]
-    result = runner.invoke(app, [*args, "--bf16"])
+    result = runner.invoke(app, [*args, "--bf16", "--au-t-rampup", "7"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out / "model")
     assert "--bf16 needs CUDA; ignored" in result.stderr
     model = load_folder(out / "model")
     assert model.config.au_names == AUS and not model.config.use_icl
     saved = TrainConfig.load(out)
-    assert saved.steps == 3 and saved.method == "d2ca-no-icl-fcl"
+    assert saved.steps == 3 and saved.method == "d2ca-no-icl-fcl" and saved.au_t_rampup == 7
 
-    again = runner.invoke(app, args)
+    again = runner.invoke(app, [*args, "--au-t-rampup", "7"])
     assert again.exit_code == 1 and "--resume" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     # extend the finished run by two steps

@@ -95,7 +95,7 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
         return "\n".join(out)
     w(
         "> **Before the fix.** Every D2CA run below used the paper's objective as 0.1.0 "
-        "trained it (`aux_grad_e_au=1`, `norm_stats=\"all\"`, `au_t_rampup=0`; `run_table.py` "
+        'trained it (`aux_grad_e_au=1`, `norm_stats="all"`, `au_t_rampup=0`; `run_table.py` '
         "pins these), under which the AU encoder does not learn from a random start "
         "at this budget; that is why the D2CA rows are 0. The cause and the fix (now the "
         "default) are in [training.md](training.md#why-d2ca-did-not-learn-from-a-random-start-"

@@ -2,7 +2,9 @@
 
 Under ``norm_stats="all"`` (0.1.0) E_au's running statistics also average the synthesised
 faces of the cyclic stages. This script scores a model folder as trained, then again after
-re-estimating E_au's statistics on real train faces only (docs/training.md)::
+re-estimating E_au's statistics on real train faces only, of both domains (what
+``norm_stats="real"`` keeps) and of the source alone (what Source only keeps)
+(docs/training.md)::
 
     python benchmarks/starvation/bn_probe.py RUN/model SOURCE_DIR TARGET_DIR
 """
@@ -58,6 +60,8 @@ def main() -> None:
     print("as trained:", scores(model, source, target))
     recalibrate(model, [source, target])
     print("E_au statistics from real source and target faces:", scores(model, source, target))
+    recalibrate(model, [source])
+    print("E_au statistics from real source faces only:", scores(model, source, target))
 
 
 if __name__ == "__main__":

@@ -24,11 +24,19 @@ def collect(name: str, run: Path) -> Path:
     """``run``'s source-val and target-test F1 at every evaluation, with its config."""
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [x for x in lines if x["kind"] == "eval"]
+    train = [x for x in lines if x["kind"] == "train"]
+    au = [(x["step"], x["loss"].get("au_s", x["loss"].get("au"))) for x in train]
+    bounds = [0] + [x["step"] for x in evals]
     data = {
         "train_config": json.loads((run / "train_config.json").read_text()),
         "steps": [x["step"] for x in evals],
         "source_val": [round(100 * x["source_val"]["avg_f1"], 2) for x in evals],
         "target_test": [round(100 * x["target_test"]["avg_f1"], 2) for x in evals],
+        # the source AU loss on the training batches, mean over each evaluation interval
+        "train_au_loss": [
+            round(float(np.mean([v for s, v in au if lo < s <= hi])), 4)
+            for lo, hi in zip(bounds, bounds[1:], strict=False)
+        ],
     }
     CURVES.mkdir(parents=True, exist_ok=True)
     out = CURVES / f"{name}.json"
@@ -57,19 +65,29 @@ def table(prefix: str) -> str:
     for method, rs in runs.items():
         src = np.mean([at_steps(r, "source_val") for r in rs], axis=0)
         tgt = np.mean([at_steps(r, "target_test") for r in rs], axis=0)
-        mean[method] = src
+        mean[method] = (src, {r["train_config"]["seed"] for r in rs})
         seeds = ", ".join(str(r["train_config"]["seed"]) for r in rs)
         cells = [
             "-" if np.isnan(a) else f"{a:.1f} / {b:.1f}" for a, b in zip(src, tgt, strict=True)
         ]
         out.append(f"| {method} ({seeds}) | " + " | ".join(cells) + " |")
-    so = mean.get("source-only")
-    for method, src in mean.items():
-        if so is None or method == "source-only":
+    for method, rs in runs.items():
+        if all("train_au_loss" in r for r in rs):
+            loss = np.mean([at_steps(r, "train_au_loss") for r in rs], axis=0)
+            cells = ["-" if np.isnan(v) else f"{v:.3f}" for v in loss]
+            out.append(f"| {method}, training L_au^s | " + " | ".join(cells) + " |")
+    so = runs.get("source-only", [])
+    for method, (src, seeds) in mean.items():
+        base = [at_steps(r, "source_val") for r in so if r["train_config"]["seed"] in seeds]
+        if method == "source-only" or len(base) < len(seeds):
             continue
-        ratio = [f"{a / b:.2f}" if b > 0 else "-" for a, b in zip(src, so, strict=True)]
+        ratio = [
+            f"{a / b:.2f}" if b > 0 else "-" for a, b in zip(src, np.mean(base, 0), strict=True)
+        ]
         ratio = ["-" if r == "nan" else r for r in ratio]
-        out.append(f"| {method} / Source only, source F1 | " + " | ".join(ratio) + " |")
+        out.append(
+            f"| {method} / Source only (same seeds), source F1 | " + " | ".join(ratio) + " |"
+        )
     return "\n".join(out)
 
 

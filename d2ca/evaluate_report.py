@@ -38,6 +38,11 @@ def _published() -> dict:
     return json.loads(resources.files("d2ca.data").joinpath("published.json").read_text())
 
 
+def published_pairs() -> list[tuple[str, str]]:
+    """The ``(source, target)`` pairs of the paper's cross-domain tables (III-VI)."""
+    return [(p["source"], p["target"]) for p in _published()["cross_domain"]]
+
+
 def published_table(source: str, target: str) -> PublishedTable:
     """The paper's table for ``source -> target``.
 

@@ -22,7 +22,12 @@ LABELS = {
     "target-only": "Target only",
 }
 D2CA_VARIANTS = ("d2ca-no-icl-fcl", "d2ca-no-fcl", "d2ca")
-GAP_MIN = 0.10  # a pair is a real cross-domain problem when target-only leads by 10 F1 points
+# issue 8's bar for a benchmark that means something: a pair is a real cross-domain problem
+# when Target only leads Source only by 15 F1 points, Target only reaches 60, and Source
+# only has plateaued (its target F1 moves less than 1 point over the last fifth of training)
+GAP_MIN = 0.15
+TARGET_MIN = 0.60
+PLATEAU = 0.01
 
 
 def load_results(folder: Path) -> tuple[dict, dict]:
@@ -106,6 +111,7 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     w(setup_section(runs, any_run))
     w(headline_section(runs, grid))
     w(gap_section(runs, screened))
+    w(gap_closed_section(runs, grid))
     w(per_au_section(runs, grid))
     w(ablation_section(runs, grid))
     w(quality_section(runs, refs, grid))
@@ -205,26 +211,78 @@ def headline_section(runs: dict, pairs: list) -> str:
     return "\n".join(lines)
 
 
+def plateau(results: list[dict]) -> float | None:
+    """Source only's largest change of target F1 over the last fifth of training, or None
+    when a run has no curve (``target_curve``: ``[step, F1]`` at every fifth of training)."""
+    if not results or any(len(r.get("target_curve") or []) < 2 for r in results):
+        return None
+    return max(abs(r["target_curve"][-1][1] - r["target_curve"][-2][1]) for r in results)
+
+
 def gap_section(runs: dict, pairs: list) -> str:
     lines = [
         "## Is each pair a real cross-domain problem?\n",
         "Before any adaptation: a model trained on the target domain's own labels (Target only) "
         "against one trained on the source domain (Source only), both on the same target test "
-        "faces. A pair counts as a real gap when Target only leads by at least "
-        f"{100 * GAP_MIN:.0f} F1 points.\n",
-        "| pair | Source only | Target only | gap | real gap? |",
-        "|---|---|---|---|---|",
+        "faces. A pair counts when Target only leads by at least "
+        f"{100 * GAP_MIN:.0f} F1 points, Target only reaches {100 * TARGET_MIN:.0f}, and "
+        f"Source only's target F1 moved less than {100 * PLATEAU:.0f} point over the last "
+        "fifth of its training (worst seed).\n",
+        "| pair | Source only | Target only | gap | Source only, last fifth | counts? |",
+        "|---|---|---|---|---|---|",
     ]
     for pair in pairs:
         src, tgt = avg(runs[pair].get("source-only", [])), avg(runs[pair].get("target-only", []))
         if not src or not tgt:
             continue
         gap = statistics.fmean(tgt) - statistics.fmean(src)
-        verdict = "yes" if gap >= GAP_MIN else "**no**"
+        moved = plateau(runs[pair]["source-only"])
+        ok = gap >= GAP_MIN and statistics.fmean(tgt) >= TARGET_MIN and moved is not None
+        ok = ok and moved < PLATEAU
+        drift = "not measured" if moved is None else f"{100 * moved:.1f}"
         lines.append(
-            f"| {pair_name(pair)} | {pct(src)} | {pct(tgt)} | {100 * gap:+.1f} | {verdict} |"
+            f"| {pair_name(pair)} | {pct(src)} | {pct(tgt)} | {100 * gap:+.1f} | {drift} | "
+            f"{'yes' if ok else '**no**'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def gap_closed_section(runs: dict, pairs: list) -> str:
+    """The share of the Source-to-Target gap each method closes, beside the paper's."""
+    from d2ca.evaluate_report import published_pairs, published_table
+
+    adapted = [m for m in METHODS if m not in ("source-only", "target-only")]
+    lines = [
+        "## Share of the gap closed\n",
+        "(method − Source only) / (Target only − Source only), on seed means; pairs whose "
+        "gap is under the bar above are marked.\n",
+        "| pair | " + " | ".join(LABELS[m] for m in adapted) + " |",
+        "|---|" + "---|" * len(adapted),
+    ]
+    for pair in pairs:
+        src, tgt = avg(runs[pair].get("source-only", [])), avg(runs[pair].get("target-only", []))
+        if not src or not tgt:
+            continue
+        lo, hi = statistics.fmean(src), statistics.fmean(tgt)
+        cells = [
+            f"{100 * (statistics.fmean(avg(runs[pair][m])) - lo) / (hi - lo):.0f}%"
+            if runs[pair].get(m) and hi != lo
+            else "-"
+            for m in adapted
+        ]
+        mark = "" if hi - lo >= GAP_MIN else " (gap under the bar)"
+        lines.append(f"| {pair_name(pair)}{mark} | " + " | ".join(cells) + " |")
+    shares = []
+    for source, target in published_pairs():
+        rows = published_table(source, target).rows
+        s, t, d = rows["Source"][1], rows["Target"][1], rows["D2CA"][1]
+        shares.append((d - s) / (t - s))
+    lines.append(
+        f"\nThe paper's D2CA closes {100 * min(shares):.0f}-{100 * max(shares):.0f}% of the "
+        f"gap over its {len(shares)} pairs (median {100 * statistics.median(shares):.0f}%; "
+        "Tables III-VI, d2ca/data/published.json).\n"
+    )
+    return "\n".join(lines)
 
 
 def per_au_section(runs: dict, pairs: list) -> str:

@@ -124,8 +124,9 @@ def write_json(path: Path, data: dict) -> None:
 def train(source: Path, target: Path, method: str, seed: int, steps: int, out: Path) -> float:
     """One run of the trainer (:func:`d2ca.train.trainer.train`); returns its wall time (s).
 
-    Evaluation happens once, at the end: per-epoch evaluation would cost a fifth of the
-    budget on this CPU.
+    Evaluation happens once, at the end (per-epoch evaluation would cost a fifth of the
+    budget on this CPU), except for Source only: at every fifth of training, so that the
+    report can tell whether it has plateaued.
     """
     from d2ca.train.config import TrainConfig
     from d2ca.train.trainer import train as run_trainer
@@ -135,12 +136,23 @@ def train(source: Path, target: Path, method: str, seed: int, steps: int, out: P
         batch_size=BATCH, model={k: list(v) if isinstance(v, tuple) else v
                                  for k, v in MODEL.items()} | {"image_size": IMAGE_SIZE},
         warmup_steps=WARMUP["steps"] if method in D2CA_VARIANTS else 0, au_t_rampup=0,
-        eval_every=steps, checkpoint_every=steps, log_every=10, out_dir=str(out),
+        eval_every=max(1, steps // 5) if method == "source-only" else steps,
+        checkpoint_every=steps, log_every=10, out_dir=str(out),
         progress=False,
     )  # fmt: skip
     t0 = time.time()
     run_trainer(config, overwrite=True)
     return time.time() - t0
+
+
+def target_curve(out: Path, aus: list[str]) -> list[list[float]]:
+    """``[step, average target-test F1 over aus]`` at each evaluation of a run."""
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    return [
+        [r["step"], float(np.mean([r["target_test"]["f1"][a] for a in aus]))]
+        for r in rows
+        if r.get("kind") == "eval" and "target_test" in r
+    ]
 
 
 def au_loss_curve(out: Path) -> list[float]:
@@ -179,6 +191,7 @@ def one_run(data: dict[str, Path], work: Path, source: str, target: str, method:
         "avg_f1": float(np.mean([scored["f1"][a] for a in aus])),
         "n_test": scored["n"],
         "au_loss_first_last": au_loss_curve(out),
+        "target_curve": target_curve(out, aus),
         "config": {
             "image_size": IMAGE_SIZE,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in MODEL.items()},

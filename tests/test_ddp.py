@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from test_train import TINY, make_domain
 
 from d2ca.train import TrainConfig, Trainer
-from d2ca.train.objective import discriminator_loss, generator_loss
+from d2ca.train.objective import discriminator_loss, generator_loss, rampup
 from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
 
 STEPS = 3
@@ -50,7 +50,7 @@ def _single_process_reference(cfg: TrainConfig) -> dict[str, torch.Tensor]:
             zip(trainer.main_data.batches(s, 0), trainer.target_data.batches(t, 0), strict=True)
         )
     opt_g, opt_d = trainer.optimizers["generator"], trainer.optimizers["discriminator"]
-    for _ in range(STEPS):
+    for step in range(STEPS):
         batches = [next(s) for s in shards]
         opt_g.zero_grad(set_to_none=True)
         for p in model.discriminator_parameters():
@@ -58,7 +58,8 @@ def _single_process_reference(cfg: TrainConfig) -> dict[str, torch.Tensor]:
         swaps = []
         for r, ((x_s, z_s, ids), (x_t, _, _)) in enumerate(batches):
             torch.set_rng_state(rng[r])
-            loss, _, sw = generator_loss(model, x_s, z_s, ids, x_t, mcfg)
+            weight = rampup(step, cfg.au_t_rampup)
+            loss, _, sw = generator_loss(model, x_s, z_s, ids, x_t, mcfg, au_t_weight=weight)
             rng[r] = torch.get_rng_state()
             (loss / 2).backward()
             swaps.append(sw)

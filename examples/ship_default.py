@@ -64,7 +64,9 @@ def main() -> None:
         "## Context\nOn the same data, batch, seed and step count, Source only reaches "
         f"{100 * so['target_test']['avg_f1']:.1f} average F1 on the target test split "
         f"({100 * so['source_val']['avg_f1']:.1f} on the source validation split) and Target "
-        f"only {100 * to['target_test']['avg_f1']:.1f}: see docs/default-checkpoint.md in the "
+        f"only {100 * to['target_test']['avg_f1']:.1f}; this checkpoint "
+        f"{100 * metrics['target_test']['avg_f1']:.1f} "
+        f"({100 * metrics['source_val']['avg_f1']:.1f}). See docs/default-checkpoint.md in the "
         "d2ca repository, which also gives the commands.\n\n## Intended use\n"
     )
     card = card.replace("## Intended use\n", context, 1)

@@ -72,7 +72,8 @@ def main() -> None:
     card = card.replace("## Intended use\n", context, 1)
     save_pretrained(model, DEFAULT, overwrite=True, card=card)
     keep = ("method", "steps", "seed", "source", "target")
-    result = {k: prov[k] for k in keep} | {"warmup_steps": 0, "batch_size": 16} | metrics
+    result = {k: prov[k] for k in keep} | metrics
+    result |= {"warmup_steps": tc.warmup_steps, "batch_size": tc.batch_size}
     with atomic_path(RESULTS / "d2ca.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
     print(DEFAULT)

@@ -58,27 +58,30 @@ SCREEN = (("lab-a", "wild"), ("lab-a", "lab-b"), ("lab-a", "social"))
 SEEDS = (0, 1, 2)
 AUS = tuple(au_name(n) for n in DATASET_AUS["synthau"])
 
-# --- the CPU budget (2 shared cores, ~40 minutes for the whole grid) ----------------------
+# --- the CPU budget (2 shared cores, about three hours for the whole grid) --------------
 IMAGE_SIZE = 64
 DATA = {"subjects": 60, "frames_per_subject": 30, "size": IMAGE_SIZE}
 DATA_SEEDS = {"lab-a": 101, "lab-b": 102, "social": 103, "wild": 104}
-# narrower than the paper's network (enc 0.34 M parameters): the whole grid must fit on CPU
+# Narrower than the paper's network so that the grid fits on CPU. The encoders are wider than
+# 0.1.0's grid (8..32 channels), whose Target only stayed below the 60 F1 the benchmark needs
+# (55 at 2000 steps on lab-a); at these widths Target only passes 60 within the budget
+# (docs/benchmark-synthetic.md, "Choosing the budget"). The objective is the default one
+# (docs/training.md, marked choices); the 0.1.0 grid, trained with the paper's values of
+# those choices, is in git history (commit 9b9d47b).
 MODEL = {
-    "enc_widths": (8, 8, 16, 16, 24, 24, 32, 32),
+    "enc_widths": (12, 16, 24, 32, 48, 48, 64, 64),
     "dec_widths": (32, 24, 16, 16, 8, 8),
     "dec_aux_channels": 4,
     "disc_widths": (8, 16, 32),
     "proj_hidden": 32,
     "proj_dim": 16,
-    # The grid in docs/benchmark-synthetic.md was trained with the paper's routing, before
-    # the fix of issue 8 (docs/training.md "Why D2CA did not learn"); pinned so that the
-    # script reproduces the document (with norm_stats="all" and au_t_rampup=0, as 0.1.0
-    # trained). To measure the fix: drop these three pins, delete the D2CA JSONs and rerun.
-    "aux_grad_e_au": 1.0,
-    "norm_stats": "all",
 }
 BATCH = 16
-STEPS = dict.fromkeys(METHODS, 250)  # equal for every method: a fair comparison
+# The baselines are cheap: they train until Source only has plateaued (issue 8's bar for a
+# benchmark that means something). The D2CA variants cost ~40 baseline steps each and get a
+# quarter of those steps; the report compares them with Source only at equal steps too.
+STEPS = dict.fromkeys(METHODS, 2000) | dict.fromkeys(D2CA_VARIANTS, 500)
+EVAL_EVERY = 100  # every run, so that D2CA and Source only are compared at the same steps
 WARMUP = {"steps": 0}  # source-AU warm-up steps of the trainer (0: the paper's objective)
 ORACLE = {"au_steps": 1500, "id_steps": 600, "pairs": 256, "seed": 1000}
 MIN_POSITIVES = 5  # an AU is scored on a pair when both splits hold this many positives
@@ -124,9 +127,8 @@ def write_json(path: Path, data: dict) -> None:
 def train(source: Path, target: Path, method: str, seed: int, steps: int, out: Path) -> float:
     """One run of the trainer (:func:`d2ca.train.trainer.train`); returns its wall time (s).
 
-    Evaluation happens once, at the end (per-epoch evaluation would cost a fifth of the
-    budget on this CPU), except for Source only: at every fifth of training, so that the
-    report can tell whether it has plateaued.
+    Every run is evaluated every ``EVAL_EVERY`` steps: the report reads Source only's plateau
+    and D2CA's source-validation F1 against Source only's (issue 8's bar) from these curves.
     """
     from d2ca.train.config import TrainConfig
     from d2ca.train.trainer import train as run_trainer
@@ -135,8 +137,8 @@ def train(source: Path, target: Path, method: str, seed: int, steps: int, out: P
         source=str(source), target=str(target), method=method, seed=seed, steps=steps,
         batch_size=BATCH, model={k: list(v) if isinstance(v, tuple) else v
                                  for k, v in MODEL.items()} | {"image_size": IMAGE_SIZE},
-        warmup_steps=WARMUP["steps"] if method in D2CA_VARIANTS else 0, au_t_rampup=0,
-        eval_every=max(1, steps // 5) if method == "source-only" else steps,
+        warmup_steps=WARMUP["steps"] if method in D2CA_VARIANTS else 0,
+        eval_every=min(EVAL_EVERY, steps),
         checkpoint_every=steps, log_every=10, out_dir=str(out),
         progress=False,
     )  # fmt: skip
@@ -145,13 +147,14 @@ def train(source: Path, target: Path, method: str, seed: int, steps: int, out: P
     return time.time() - t0
 
 
-def target_curve(out: Path, aus: list[str]) -> list[list[float]]:
-    """``[step, average target-test F1 over aus]`` at each evaluation of a run."""
+def f1_curve(out: Path, split: str, aus: list[str]) -> list[list[float]]:
+    """``[step, average F1 over aus]`` on ``split`` (``target_test``, ``source_val``) at each
+    evaluation of a run."""
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     return [
-        [r["step"], float(np.mean([r["target_test"]["f1"][a] for a in aus]))]
+        [r["step"], float(np.mean([r[split]["f1"][a] for a in aus]))]
         for r in rows
-        if r.get("kind") == "eval" and "target_test" in r
+        if r.get("kind") == "eval" and split in r
     ]
 
 
@@ -191,7 +194,8 @@ def one_run(data: dict[str, Path], work: Path, source: str, target: str, method:
         "avg_f1": float(np.mean([scored["f1"][a] for a in aus])),
         "n_test": scored["n"],
         "au_loss_first_last": au_loss_curve(out),
-        "target_curve": target_curve(out, aus),
+        "target_curve": f1_curve(out, "target_test", aus),
+        "source_curve": f1_curve(out, "source_val", aus),
         "config": {
             "image_size": IMAGE_SIZE,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in MODEL.items()},

@@ -330,23 +330,25 @@ def references(data: dict[str, Path], source: str, target: str, oracles: dict) -
 
 # ---------------------------------------------------------------------------- driver
 def task_list(pairs: list, methods: list, seeds: list, quality: bool) -> list[tuple]:
-    """Every unit of work, cheapest and most depended-on first.
+    """Every unit of work, seed by seed, so that a grid cut short has every cell of its first
+    seeds.
 
-    Oracles first (the D2CA runs wait for them), then the baselines of every seed (cheap),
-    the gap screening of the candidate pairs not in the grid, then the D2CA variants
-    seed-major, so that a grid cut short still has every cell for the first seeds.
+    Oracles first (the D2CA runs wait for them); then, for each seed, the baselines (cheap)
+    and the D2CA variants; the gap screening of the candidate pairs not in the grid after
+    the first seed.
     """
     out: list[tuple] = []
     if quality and any(m in D2CA_VARIANTS for m in methods):
         out += [("oracle", t, tuple(s for s, tt in pairs if tt == t)) for t in
                 sorted({t for _, t in pairs})]  # fmt: skip
     base = [m for m in methods if m not in D2CA_VARIANTS]
-    out += [("run", s, t, m, seed) for seed in seeds for s, t in pairs for m in base]
-    if set(base) >= {"source-only", "target-only"}:
-        out += [("run", s, t, m, seeds[0]) for s, t in SCREEN if (s, t) not in pairs
-                for m in ("source-only", "target-only")]  # fmt: skip
     variants = [m for m in methods if m in D2CA_VARIANTS]
-    out += [("run", s, t, m, seed) for seed in seeds for s, t in pairs for m in variants]
+    for i, seed in enumerate(seeds):
+        out += [("run", s, t, m, seed) for s, t in pairs for m in base]
+        out += [("run", s, t, m, seed) for m in variants[::-1] for s, t in pairs]
+        if i == 0 and set(base) >= {"source-only", "target-only"}:
+            out += [("run", s, t, m, seed) for s, t in SCREEN if (s, t) not in pairs
+                    for m in ("source-only", "target-only")]  # fmt: skip
     return out
 
 

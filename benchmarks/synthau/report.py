@@ -629,21 +629,17 @@ GPU = """\
 ## What a GPU run would change
 
 The paper trains with N = 128 faces per domain per step for 50 epochs, at (our reading)
-128×128 with the full-width network (0.35 M parameters per encoder). This grid trains 64×64
-faces with a narrower network, batch 16 and 250 steps: 1/8 of the paper's batch and,
-counted in faces seen, about 1/1000 of its training, because the whole grid had to fit in
-about an hour on two CPU cores shared with other jobs (one D2CA step cost about 1 s here; the
-grid took 75 minutes of wall-clock, 07:50-09:05 UTC, against a 40-minute plan, and the two
-longer runs ran beside it).
+128×128 with the full-width network. This grid trains 64×64 faces with narrower networks,
+batch 16, 500 D2CA steps (about 7 epochs of the 1080 source training faces): 1/8 of the
+paper's batch and about 1/7 of its epochs, because the grid has to run on two CPU cores.
 On one GPU the same script runs the paper's scale by changing the constants at the top of
 `benchmarks/synthau/run_table.py` (`IMAGE_SIZE = 128`, `MODEL = {}`, `BATCH = 128`, steps
 for 50 epochs, `device="cuda"` in `train`); that is the experiment that tests the paper's
-claims (Source only < DANN < D2CA ≤ Target only; the ablation order of Tables VIII and IX)
-at face value. Nothing in this page is evidence for or against them at that scale.
+claims at face value. Nothing in this page is evidence for or against them at that scale.
 
-A practical note for CPU runs: `--threads 1` (the default here) matters. On this loaded
+A practical note for CPU runs: `--threads 1` (the default here) matters. On a loaded
 machine a tiny training run took 107 s with torch's default two threads and 4.8 s with one;
-the script runs two single-threaded worker processes instead (`--workers 2`).
+the script runs single-threaded worker processes instead (`--workers 2`).
 """
 
 

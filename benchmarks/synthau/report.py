@@ -525,12 +525,12 @@ PICTURES = """\
 
 Regenerate with `python benchmarks/synthau/pictures.py --model DIR --overwrite` (any
 checkpoint folder or Hub id; `--source` / `--target` name the SynthAU folders whose test
-faces are shown). The pictures below come from the 1000-step D2CA run of `wild → lab-a`
-(section "Longer training"):
+faces are shown). The pictures below come from the grid's D2CA run of `wild → lab-a`,
+seed 0 (500 steps):
 
 ```bash
 python benchmarks/synthau/pictures.py --overwrite \\
-    --model /tmp/d2ca-synthau/runs/wild_to_lab-a__d2ca__seed0__steps1000/model \\
+    --model /tmp/d2ca-synthau/runs/wild_to_lab-a__d2ca__seed0__steps500/model \\
     --source /tmp/d2ca-synthau/data/wild --target /tmp/d2ca-synthau/data/lab-a
 ```
 
@@ -547,6 +547,14 @@ The paper's Fig. 2: AU features interpolated linearly between two source faces (
 source test face with the fewest active AUs; `Is (b)`, the one with the most) and decoded with
 one target face's domain features (`It`; one row per target face), through
 `D2CA.interpolate`.
+
+At this budget and with the grid's narrow decoder the synthesised faces are crude: `It→s`
+and `Ît` take `lab-a`'s backdrop, light and skin tone, and the hair of `It`, with heavy
+artefacts; `Is→t` and `Îs` are dark blurs of `wild`'s clutter. The interpolation strip
+barely changes with `t`: the rows differ by the target face, so here the decoder reads its
+domain features far more than its AU features. The shipped 128×128 checkpoint's pictures
+([default-checkpoint.md](default-checkpoint.md)) are the better guide to what D2CA's
+translations look like.
 """
 
 

@@ -177,7 +177,7 @@ def setup_section(runs: dict, run: dict) -> str:
             for m, v in ((m, walls[m]) for m in METHODS)
             if v
         )  # fmt: skip
-        + f"; {total / 60:.0f} min summed over runs (two workers ran side by side).",
+        + f"; {total / 60:.0f} min summed over runs (processes ran side by side).",
         "- Code: commit(s) "
         + ", ".join(sorted({r["code"] for p in runs.values() for rs in p.values() for r in rs}))
         + " (the repository when each worker process started; `+dirty`: d2ca/ had edits).",
@@ -514,8 +514,11 @@ measured in one process while another job held the second core.)
   baseline steps, so the baselines can be trained until Source only levels off, which
   equal steps would not allow; D2CA is compared with Source only at equal steps in "Does
   D2CA's AU encoder learn?".
-- **The grid's cost** is about 27 D2CA runs x 500 steps x 1.2-2 s plus 54 baseline and
-  screening runs: close to four hours on two cores, over the issue's three.
+- **The grid's cost.** Seed 0's full D2CA runs took 430-480 s each and the baselines
+  80-170 s (one thread, the other core busy with another job). At those times the 27 D2CA
+  runs, 27 baseline runs, 6 screening runs and the oracles sum to about 4.6 core-hours:
+  about 2.3 hours on two workers, within the issue's three. The setup above has the wall
+  times of the runs that finished.
 """
 )
 

@@ -590,59 +590,35 @@ def findings_section(runs: dict, grid: list) -> str:
 DISCUSSION = """\
 ## Reading the results
 
-- **The benchmark has a real gap, in one direction at this budget.** Into `lab-a`, Target
-  only beats Source only by 17 to 26 F1 points (mean of three seeds) from every source
-  domain. Out of `lab-a`, the target domains `wild`,
-  `social` (and at 250 steps `lab-b`) are too hard to learn in the budget: Target only scores
-  *below* Source only there, so those directions are no test of adaptation here and are left
-  out of the grid (at 1000 steps `lab-a → lab-b` does show a gap of 14 points, see
-  "Longer training").
-- **At 250 steps no D2CA variant detects AUs.** 25 of the 27 D2CA runs have F1 0 (the
-  other two score 0.4 and 1.6): the classifier never crosses the 0.5 decision threshold.
-  The AU loss `L_au^s` falls (first and last logged values are in each JSON), but more
-  slowly than Source only's, because `E_au` is shared by ten loss terms that all pull on it
-  from the first step, while the baselines train `E_au + C` on the AU loss alone. Source
-  only reaches 1 to 10 F1 points in the same 250 steps, DANN no more than Source only. The
-  grid therefore does **not** reproduce the paper's ordering; it measures that D2CA is the
-  slowest method to start detecting AUs, and that 250 steps of batch 16 (about 4 epochs of
-  1080 faces) is far from convergence for every method (the AU oracle, a Target-only model
-  trained 1500 steps, reaches about 60 F1 on the same test faces).
-- **The ablation order of Table VIII cannot be judged at this budget**: all three variants
-  are at or near 0 F1. On FID\\* (Table IX) the paper's order (full < w/o FCL < w/o ICL+FCL)
-  holds on `lab-b → lab-a`, full D2CA is lowest but the other two are swapped on
-  `wild → lab-a`, and the order is reversed on `social → lab-a`; every difference is within
-  about one standard deviation of the seeds.
-- **The synthesised faces move to the target domain but carry few AUs.** FID\\* of `It→s`
-  lies between that of real target faces and that of the untranslated source faces, and
-  identity top-1 is four to six times chance, so the decoder renders target-domain faces
-  with some of `It`'s identity; but the AU oracle finds *less* of the source expression in
-  `It→s` than in the raw source faces: the AU path of the synthesis is not learnt.
-- **Four times the steps does not change the picture** (section "Longer training",
-  `wild → lab-a`, one seed): at 1000 steps Source only reaches 7.5, DANN 10.6 (DANN above
-  Source only, as in the paper), Target only 52.1, and D2CA 1.5. D2CA's source AU loss stays
-  near what predicting each AU's base rate gives (about 0.4) from step 60 on, while the
-  baselines' falls to 0.15-0.18. We read this as the AU features being starved by the other
-  terms: `L_rep` (Eq. 5-6) and `L_ort` are satisfied more cheaply by AU features that vary
-  little from face to face than by AU-informative ones, and with the paper's weights the AU
-  term is a small part of `L_deco`. The trainer's optional source-AU warm-up
-  (`--warmup-steps`, not in the paper) does not rescue it: after 300 warm-up steps the AU
-  loss had fallen to 0.35, and under the full objective it climbed back to about 0.38-0.40;
-  the run ends at 2.7 F1 (section "Longer training ... warm-up"). Normalised features in
-  `L_rep`, or a smaller `γ1`, are the next things to try; neither was tried here.
-  FID\\* rose from about 2 at 250 steps to 2.9 at 1000 while the faces look sharper in the
-  pictures (the random-feature FID\\* is a coarse measure).
-- **At the full-width 128×128 network, warm-up does rescue it** (one seed, `lab-a → wild`,
-  [default-checkpoint.md](default-checkpoint.md)): after 300 warm-up steps the AU loss
-  kept falling under the full objective (0.13 at step 300, 0.06 at step 800, logged means)
-  and D2CA reached 14.4 target F1 against Source only's 9.5 with the same data and steps.
-  The narrow 64×64
-  network of this grid has 32-channel 4×4 features; with non-negative (LeakyReLU) features,
-  `L_ort` can only be met by `a` and `d` using disjoint parts of those 512 numbers, which
-  is one untested explanation of why the narrow network loses its AU features.
-- In the pictures (1000-step D2CA), `It→s` takes `lab-a`'s backdrop and light and the hair
-  colour and skin of `It`, and `Ît` is a fair reconstruction; the expressions follow `Is` only
-  weakly, and along the interpolation strip the face changes little with `t` while the two
-  rows differ by the target face: domain features work, AU features barely do.
+Written when seed 0 of every cell had finished and seeds 1-2 had not (2026-12-01); the
+tables above are regenerated from whatever JSONs exist, this reading is not.
+
+- **The benchmark has a real gap on all three pairs.** Target only reaches 61 on `lab-a`
+  after 2000 steps; Source only ends at 10-42, so the gap is 20-52 points. Source only's
+  target F1 moved 0.1-1.4 points over its last fifth: `social → lab-a` misses the 1-point
+  plateau bar on seed 0 (the evaluation noise between neighbouring evaluations is of that
+  size).
+- **D2CA does not beat a converged Source only.** After 500 steps, D2CA scores 8.9, 30.7
+  and 9.5 against Source only's 9.7, 41.6 and 14.9 after 2000: it closes -2% to -56% of the
+  gap, where the paper's closes 28-90%. DANN, also at 2000 steps, is level with Source only
+  (+2%, +7%, -3%).
+- **At equal steps D2CA leads on two pairs of three.** At step 500, D2CA's target F1
+  against Source only's: 8.9 / 5.1 (`wild`), 9.5 / 5.4 (`social`), 30.7 / 34.5 (`lab-b`)
+  ("Does D2CA's AU encoder learn?"). D2CA's step costs about 40 of Source only's, so
+  training it to 2000 steps would take four times this grid's D2CA budget.
+- **Issue 8's bar is missed on all three pairs at this size, each at one or two
+  evaluations**: at step 200 on `wild` (0.80) and `lab-b` (0.81, and 0.87 at step 500),
+  at step 100 on `social` (0.2 against 0.8 F1, both at the floor). Everywhere else D2CA's
+  source F1 is 0.93-3.06 of Source only's; on `wild` and `social` the source F1 of both
+  stays under 11 in 500 steps, where one face's prediction moves the ratio.
+- **The ablation order of Table VIII does not hold** on seed 0 (full D2CA is not above
+  w/o FCL on two pairs); the differences are 1-4 points, about the seed noise of Source
+  only at 64×64.
+- **The synthesised faces do not carry more of the source AUs than the raw source faces.**
+  The AU oracle finds 7.6, 30.2 and 14.5 F1 of the source labels in `It→s` against 12.9,
+  34.4 and 19.7 in the untranslated `Is`; identity top-1 is 43-59% (chance 8%), so `It→s`
+  keeps `It`'s identity. The translation into `lab-a` works on the domain side, not yet on
+  the AU side, at this budget.
 """
 
 GPU = """\

@@ -612,7 +612,7 @@ tables above are regenerated from whatever JSONs exist, this reading is not.
   source F1 is 0.93-3.06 of Source only's; on `wild` and `social` the source F1 of both
   stays under 11 in 500 steps, where one face's prediction moves the ratio.
 - **The ablation order of Table VIII does not hold** on seed 0 (full D2CA is not above
-  w/o FCL on two pairs); the differences are 1-4 points, about the seed noise of Source
+  w/o FCL on two pairs); the differences are 0.4-3.8 points, about the seed noise of Source
   only at 64×64.
 - **The synthesised faces do not carry more of the source AUs than the raw source faces.**
   The AU oracle finds 7.6, 30.2 and 14.5 F1 of the source labels in `It→s` against 12.9,

@@ -1,7 +1,7 @@
 """The AU swap grid and the AU interpolation strip of a D2CA checkpoint, on SynthAU faces.
 
     python benchmarks/synthau/pictures.py \\
-        --model /tmp/d2ca-synthau/runs/wild_to_lab-a__d2ca__seed0__steps250/model \\
+        --model /tmp/d2ca-synthau/runs/wild_to_lab-a__d2ca__seed0__steps500/model \\
         --source /tmp/d2ca-synthau/data/wild --target /tmp/d2ca-synthau/data/lab-a --overwrite
 
 writes ``docs/img/swap_grid.png`` and ``docs/img/interpolation.png``. Any checkpoint works

@@ -334,8 +334,8 @@ def task_list(pairs: list, methods: list, seeds: list, quality: bool) -> list[tu
     seeds.
 
     Oracles first (the D2CA runs wait for them); then, for each seed, the baselines (cheap)
-    and the D2CA variants; the gap screening of the candidate pairs not in the grid after
-    the first seed.
+    and the D2CA variants (full D2CA first: issue 8's bar reads it); the screening of the
+    candidate pairs not in the grid after the first seed.
     """
     out: list[tuple] = []
     if quality and any(m in D2CA_VARIANTS for m in methods):

@@ -515,11 +515,10 @@ measured in one process while another job held the second core.)
   baseline steps, so the baselines can be trained until Source only levels off, which
   equal steps would not allow; D2CA is compared with Source only at equal steps in "Does
   D2CA's AU encoder learn?".
-- **The grid's cost.** Seed 0's full D2CA runs took 430-480 s each and the baselines
-  80-170 s (one thread, the other core busy with another job). At those times the 27 D2CA
-  runs, 27 baseline runs, 6 screening runs and the oracles sum to about 4.6 core-hours:
-  about 2.3 hours on two workers, within the issue's three. The setup above has the wall
-  times of the runs that finished.
+- **The grid's cost.** At the mean run times of the setup above (seeds 0-1, one thread
+  per run, both cores busy), one pair and seed of the six methods takes 26 minutes of one
+  core; the 9 pairs x seeds, 6 screening runs and the oracles sum to about 4.1 core-hours:
+  about 2.1 hours on two workers, within the issue's three.
 """
 )
 

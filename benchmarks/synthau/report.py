@@ -512,9 +512,9 @@ measured in one process while another job held the second core.)
   pairs of the grid therefore all end in `lab-a`. This misses issue 8's request for a pair
   not ending in `lab-a`.
 - **The baselines get 2000 steps, the D2CA variants 500.** A D2CA step costs about 40
-  baseline steps, so the baselines can be trained until Source only levels off, which
-  equal steps would not allow; D2CA is compared with Source only at equal steps in "Does
-  D2CA's AU encoder learn?".
+  baseline steps, so the baselines can train four times longer toward a plateau, which
+  equal steps would not allow (whether Source only got there is in the gap table); D2CA
+  is compared with Source only at equal steps in "Does D2CA's AU encoder learn?".
 - **The grid's cost.** At the mean run times of the setup above (seeds 0-1, one thread
   per run, both cores busy), one pair and seed of the six methods takes 26 minutes of one
   core; the 9 pairs x seeds, 6 screening runs and the oracles sum to about 4.1 core-hours:

@@ -1,7 +1,8 @@
 """Benchmark of one training step through :class:`d2ca.train.Trainer` (CPU by default).
 
-Measures, in one run, on the default 128x128 networks (randomly initialised; speed depends on
-the architecture only), with images cached in memory as the trainer does for small data:
+Measures, in one run, on the default 128x128 networks or the ones ``--image-size`` and
+``--model`` give (randomly initialised; speed depends on the architecture only), with images
+cached in memory as the trainer does for small data:
   * images/s of one full D2CA step (encoder/decoder update + discriminator update, batch
     ``--batch`` per domain, so 2 x batch images per step) and of one source-only step
     (batch images per step), in the trainer's default channels_last memory format, and of
@@ -11,6 +12,7 @@ the architecture only), with images cached in memory as the trainer does for sma
     float32 ``torch.mm`` timed in the same run (the machine's practical matmul peak).
 
 Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device cpu]
+          [--image-size 128] [--model '{"enc_widths": [12, 16, 24, 32, 48, 48, 64, 64]}']
 Prints one JSON object. Figures are medians over ``--steps`` timed steps after one warm-up;
 ``step_cpu_s`` is the process CPU time of a step (steadier than wall time on a shared CPU).
 """
@@ -34,7 +36,7 @@ from d2ca.train import TrainConfig, Trainer
 
 
 def make_data(root: Path, subjects: int, per_subject: int, size: int = 128) -> Path:
-    """A manifest of random 128x128 faces (content does not change the speed)."""
+    """A manifest of random ``size`` x ``size`` faces (content does not change the speed)."""
     root.mkdir(parents=True)
     rng = np.random.default_rng(0)
     rows = []
@@ -96,13 +98,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument(
+        "--model", type=json.loads, default={}, help="D2CAConfig overrides as a JSON object"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     subjects = 8
     with tempfile.TemporaryDirectory() as tmp:
-        src = make_data(Path(tmp) / "src", subjects, max(2, args.batch // subjects) * 2)
-        tgt = make_data(Path(tmp) / "tgt", subjects, max(2, args.batch // subjects) * 2)
+        per_subject = max(2, args.batch // subjects) * 2
+        src = make_data(Path(tmp) / "src", subjects, per_subject, args.image_size)
+        tgt = make_data(Path(tmp) / "tgt", subjects, per_subject, args.image_size)
         base = dict(
             source=str(src),
             target=str(tgt),
@@ -111,12 +118,14 @@ def main() -> None:
             subjects=subjects,
             device=args.device,
             progress=False,
+            model={**args.model, "image_size": args.image_size},
         )
         result: dict = {
             "device": args.device,
             "threads": torch.get_num_threads(),
             "batch_per_domain": args.batch,
-            "image_size": 128,
+            "image_size": args.image_size,
+            "model": args.model,
         }
         mm_before = matmul_flops(torch.device(args.device))
         runs = {"d2ca": ("d2ca", True), "d2ca_nchw": ("d2ca", False),

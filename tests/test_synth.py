@@ -139,6 +139,8 @@ def test_presets_differ_in_their_statistics():
     s = {name: _stats(name) for name in PRESETS}
     assert s["wild"]["corner"] > 3 * s["lab-a"]["corner"]  # cluttered vs plain background
     assert s["lab-a"]["bright"] > s["lab-b"]["bright"] + 20  # skin-tone population
+    assert s["lab-a"]["bright"] > s["lab-c"]["bright"] + 12 > s["lab-b"]["bright"] + 12
+    assert s["lab-c"]["yaw"] == s["lab-a"]["yaw"]  # lab-c is lab-a's studio
     assert s["wild"]["yaw"] > s["social"]["yaw"] > 2 * s["lab-a"]["yaw"]
     assert s["wild"]["cast"] > s["lab-a"]["cast"]
 
@@ -202,7 +204,9 @@ def test_cli_end_to_end(tmp_path):
     bad = runner.invoke(app, ["synth", str(tmp_path / "x"), "--preset", "studio"])
     assert bad.exit_code == 1
     lines = [line for line in bad.output.splitlines() if line.strip()]
-    assert lines == ["error: unknown SynthAU preset 'studio'; known: lab-a, lab-b, social, wild"]
+    assert lines == [
+        "error: unknown SynthAU preset 'studio'; known: lab-a, lab-b, lab-c, social, wild"
+    ]
 
 
 def test_custom_preset_varies_one_factor(tmp_path):

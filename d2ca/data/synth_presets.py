@@ -167,6 +167,30 @@ PRESETS: dict[str, Preset] = {
             **_LAB_FACTORS,
         ),
         Preset(
+            name="lab-c",
+            description="lab studio C: lab-a's studio, light and camera, "
+            "mostly medium skin tones",
+            skin_tones=(0.1, 0.25, 0.3, 0.25, 0.1, 0.0),
+            exposure=(0.98, 1.05),
+            background_rgb=(150, 162, 178),
+            camera_res=(1.0, 1.0),
+            blur=(0.2, 0.4),
+            noise=(0.5, 1.5),
+            jpeg=(95, 100),
+            prototypes=(
+                ("neutral", 0.2),
+                ("happy", 0.2),
+                ("surprise", 0.12),
+                ("pain", 0.12),
+                ("disgust", 0.1),
+                ("sadness", 0.1),
+                ("anger", 0.08),
+                ("lip-press", 0.08),
+            ),
+            au_noise=0.06,
+            **_LAB_FACTORS,
+        ),
+        Preset(
             name="social",
             description="video calls and vlogs: moderate head motion, varied indoor light, "
             "out-of-focus rooms, some glasses, webcam compression",

@@ -15,6 +15,7 @@ from d2ca.cli.train import (
     TrainDeviceOption,
     _parse_set,
 )
+from d2ca.data.synth_presets import PRESETS
 
 
 @command("adapt")
@@ -29,7 +30,7 @@ def adapt_command(
     ] = None,
     synth: Annotated[
         str | None,
-        typer.Option(help="Or a SynthAU source rendered for the run: lab-a, lab-b, social, wild."),
+        typer.Option(help=f"Or a SynthAU source rendered for the run: {', '.join(PRESETS)}."),
     ] = None,
     synth_subjects: Annotated[int, typer.Option(help="SynthAU source subjects.")] = 40,
     synth_frames: Annotated[int, typer.Option(help="SynthAU source frames per subject.")] = 40,

@@ -8,14 +8,13 @@ from typing import Annotated
 import typer
 
 from d2ca.cli.app import command
+from d2ca.data.synth_presets import PRESETS
 
 
 @command("synth")
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="output folder: images/ and manifest.csv")],
-    preset: Annotated[str, typer.Option(help="domain preset: lab-a, lab-b, social or wild")] = (
-        "lab-a"
-    ),
+    preset: Annotated[str, typer.Option(help=f"domain preset: {', '.join(PRESETS)}")] = "lab-a",
     subjects: Annotated[int, typer.Option(help="number of subjects (split train/val/test)")] = 20,
     frames: Annotated[int, typer.Option(help="frames rendered per subject")] = 30,
     size: Annotated[int, typer.Option(help="crop side in pixels")] = 128,

@@ -168,8 +168,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="lab-c",
-            description="lab studio C: lab-a's studio, light and camera, "
-            "mostly medium skin tones",
+            description="lab studio C: lab-a's studio, light and camera, mostly medium skin tones",
             skin_tones=(0.1, 0.25, 0.3, 0.25, 0.1, 0.0),
             exposure=(0.98, 1.05),
             background_rgb=(150, 162, 178),

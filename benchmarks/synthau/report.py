@@ -148,6 +148,8 @@ All numbers below come from
 
 def setup_section(runs: dict, run: dict) -> str:
     cfg, data = run["config"], run["data"]
+    seeds = {k: v for p in runs.values() for rs in p.values() for r in rs
+             for k, v in r["data"]["seeds"].items()}  # fmt: skip
     steps = {m: sorted({r["steps"] for p in runs.values() for r in p.get(m, [])}) for m in METHODS}
     walls = defaultdict(list)
     total = 0.0
@@ -157,13 +159,15 @@ def setup_section(runs: dict, run: dict) -> str:
                 if r.get("wall_time_s") is not None:
                     walls[m].append(r["wall_time_s"])
                     total += r["wall_time_s"]
+    per_pair = sum(statistics.fmean(walls[m]) for m in METHODS if walls[m])
+    n_runs = sum(len(v) for v in walls.values())
     widths = ", ".join(f"`{k}={tuple(v) if isinstance(v, list) else v}`"
                        for k, v in cfg.items() if k != "image_size")  # fmt: skip
     lines = [
         "## Setup\n",
         f"- Data: each domain rendered once, {data['subjects']} subjects × "
         f"{data['frames_per_subject']} frames at {data['size']}×{data['size']} "
-        f"(split 60/20/20 by subject; seeds {data['seeds']}).",
+        f"(split 60/20/20 by subject; seeds {dict(sorted(seeds.items()))}).",
         f"- Model: {cfg['image_size']}×{cfg['image_size']} input and a narrower network than the "
         f"paper's so that the grid fits a 2-core CPU: {widths} (everything else as "
         "`D2CAConfig`'s defaults: the paper's loss weights, τ, α).",
@@ -180,7 +184,9 @@ def setup_section(runs: dict, run: dict) -> str:
             for m, v in ((m, walls[m]) for m in METHODS)
             if v
         )  # fmt: skip
-        + f"; {total / 60:.0f} min summed over runs (processes ran side by side).",
+        + f". One pair and seed of the six methods takes {per_pair / 60:.0f} min of one core; "
+        f"the {n_runs} runs sum to {total / 3600:.1f} core-hours, about {total / 7200:.1f} hours "
+        "on two workers (plus a few minutes per target for the oracles).",
         "- Code: commit(s) "
         + ", ".join(sorted({r["code"] for p in runs.values() for rs in p.values() for r in rs}))
         + " (the repository when each worker process started; `+dirty`: d2ca/ had edits).",
@@ -593,10 +599,8 @@ measured in one process while another job held the second core.)
   baseline steps, so the baselines can train four times longer toward a plateau, which
   equal steps would not allow (whether Source only got there is in the gap table); D2CA
   is compared with Source only at equal steps in "Does D2CA's AU encoder learn?".
-- **The grid's cost.** At the mean run times of the setup above (seeds 0-1, one thread
-  per run, both cores busy), one pair and seed of the six methods takes 26 minutes of one
-  core; the 9 pairs x seeds, 6 screening runs and the oracles sum to about 4.1 core-hours:
-  about 2.1 hours on two workers, within the issue's three.
+- **The grid's cost** is in the setup above, from the runs' own wall times (one thread per
+  run, both cores busy). `screen_targets.py`'s search for `lab-c` is not part of it.
 """
 )
 
@@ -715,7 +719,7 @@ only − Source only.
 - **More head pose and alignment jitter makes a target unlearnable in this budget.** v6 is
   v5 with yaw / pitch / roll std of 8 / 5 / 4° (against 3 / 3 / 2) and twice the scale and
   shift jitter: its Target only falls from 59.4 to 34.4, below Source only from `lab-a`.
-  v1-v3 have the same jitter and stay at 35-41.
+  v1-v3 have the same jitter and stay at 35-40.
 - **Light, colour, backdrop and camera changes keep it learnable but open small gaps from
   `lab-a`** (v5 +7.8, v7 +9.7), and cost Target only some points.
 - **Skin tone alone costs nothing**: on v4 Source only from `lab-a` is level with Target

@@ -559,11 +559,11 @@ def longer_section(folder: Path) -> str:
 # Source only, per encoder width; measured before choosing the grid (see BUDGET's commands)
 WIDTH_SCREEN = (
     ("8, 8, 16, 16, 24, 24, 32, 32 (0.1.0's grid)",
-     "22.7 at 250, 40.8 at 500, 56.9 at 1000, 59.4 at 1250, 55.2 at 2000", "1.07 / 0.021"),
+     "22.7 at 250, 40.8 at 500, 56.9 at 1000, 59.4 at 1250, 55.2 at 2000", "0.73 / 0.013"),
     ("12, 16, 24, 32, 48, 48, 64, 64 (**this grid**)",
-     "17.1 at 100, 27.3 at 200, 51.9 at 300, 52.2 at 400, 63.0 at 500", "1.67 / 0.039"),
+     "17.1 at 100, 27.3 at 200, 51.9 at 300, 52.2 at 400, 63.0 at 500", "1.07 / 0.024"),
     ("16, 24, 32, 48, 96, 96, 96, 128 (`D2CAConfig` default)",
-     "55.7 at 250, 65.2 at 500", "3.33 / 0.070"),
+     "55.7 at 250, 65.2 at 500", "1.48 / 0.070"),
 )  # fmt: skip
 
 BUDGET = (
@@ -575,8 +575,9 @@ its own test split, Source only plateaued, and the grid within about three hours
 cores. Measured before choosing (seed 0, one thread per run, `lab-a` test split unless
 said; F1 from `d2ca train --method target-only --image-size 64 --steps N --eval-every 100
 --set enc_widths=[...]` with the decoder, discriminator and projection widths of the setup
-above; step times as `benchmarks/train_step.py` takes them, the process CPU time of
-`Trainer.train_step`, median of 4 steps, here at 64×64 with these widths on SynthAU data):
+above; step times from `python benchmarks/train_step.py --batch 16 --steps 4 --threads 1
+--image-size 64 --model '{"enc_widths": [...], ...}'` with the same widths, the process CPU
+time of `Trainer.train_step` on random 64×64 faces, median of 4 steps):
 
 | encoder widths | Target only F1 on `lab-a`, by step | D2CA step / Source only step (s) |
 |---|---|---|
@@ -584,8 +585,9 @@ above; step times as `benchmarks/train_step.py` takes them, the process CPU time
     + "\n".join(f"| {w} | {f1} | {t} |" for w, f1, t in WIDTH_SCREEN)
     + """
 
-(F1 here averages all 12 AUs; the tables below score each pair's AUs. Step times were
-measured in one process while another job held the second core.)
+(F1 here averages all 12 AUs; the tables below score each pair's AUs. The three step-time
+rows were measured one after another, one process on an otherwise idle 2-core machine; a
+D2CA step costs 56, 44 and 21 Source only steps at the three widths.)
 
 - **Of the paper-like domains, only `lab-a` is learnable as a target in this budget.**
   Target only on `lab-b` levels off at 44-49 F1 from step 1000 to 2000 (its AU02 and AU10
@@ -596,9 +598,10 @@ measured in one process while another job held the second core.)
   17) than their own Target only. The search for a second target, which became `lab-c`, is
   in "Looking for a target other than `lab-a`".
 - **The baselines get 2000 steps, the D2CA variants 500.** A D2CA step costs about 40
-  baseline steps, so the baselines can train four times longer toward a plateau, which
-  equal steps would not allow (whether Source only got there is in the gap table); D2CA
-  is compared with Source only at equal steps in "Does D2CA's AU encoder learn?".
+  baseline steps at the grid's widths, so the baselines can train four times longer toward
+  a plateau, which equal steps would not allow (whether Source only got there is in the
+  gap table); D2CA is compared with Source only at equal steps in "Does D2CA's AU encoder
+  learn?".
 - **The grid's cost** is in the setup above, from the runs' own wall times (one thread per
   run, both cores busy). `screen_targets.py`'s search for `lab-c` is not part of it.
 """
@@ -672,36 +675,43 @@ def findings_section(runs: dict, grid: list) -> str:
 DISCUSSION = """\
 ## Reading the results
 
-Written on 2026-12-01, when seeds 0 and 1 of every cell had finished except `social → lab-a`
-D2CA w/o ICL+FCL seed 1, and seed 2 had not started. The tables above are regenerated from
-whatever JSONs exist; this reading is not.
+Written on 2026-12-01, when every run of the grid (four pairs, six methods, three seeds) had
+finished. The tables above are regenerated from whatever JSONs exist; this reading is not.
 
-- **The benchmark has a real gap on all three pairs, but Source only has not plateaued by
-  the issue's measure.** Target only reaches 62 on `lab-a` after 2000 steps; Source only
-  ends at 10-17 from `wild` and `social` and at 41 from `lab-b`: gaps of 21-52 points. Its
-  target F1 still moves 2.2-6.6 points over the last fifth on the worst seed, and `lab-b →
-  lab-a` seed 1 is still rising. Neighbouring evaluations differ by 2-5 points at this
-  test-set size, so the 1-point bar is hard to meet with single evaluations.
-- **D2CA does not beat a converged Source only.** After 500 steps, D2CA scores 8.7, 32.1
-  and 11.4 against Source only's 10.1, 41.4 and 17.0 after 2000: it closes -3%, -44% and
-  -12% of the gap, where the paper's closes 28-90%. DANN, also at 2000 steps, is level with
-  Source only (-1%, +3%, -4%).
-- **At equal steps D2CA leads on two pairs of three.** At step 500, D2CA's target F1
-  against Source only's: 8.7 / 4.5 (`wild`), 11.4 / 7.5 (`social`), 32.1 / 36.1 (`lab-b`)
-  ("Does D2CA's AU encoder learn?"). A D2CA step costs about 40 of Source only's, so
-  training it to 2000 steps would take four times this grid's D2CA budget.
-- **Issue 8's bar holds on `wild → lab-a` and `social → lab-a`** (means of two seeds:
-  0.98-5.22 of Source only's source F1 at every evaluation), and not on `lab-b → lab-a`
-  (0.71 at step 200, 0.87 at step 500). On `wild` and `social` both methods stay under 11
-  source F1 in 500 steps.
-- **The ablation order of Table VIII does not hold.** Full D2CA is above w/o FCL only on
-  `social → lab-a`; on the other two pairs the three variants are within 3.4 points, about
-  their spread over seeds.
+- **Three of the four pairs are real cross-domain problems by the issue's measure.**
+  Target only reaches 60.4 on `lab-a` and 61.7 on `lab-c` after 2000 steps; Source only ends
+  at 10-15 from `wild` and `social` and at 40-43 from `lab-b`: gaps of 18-50 points. Its
+  seed-mean target F1 moves 0.4-0.8 points over the last fifth on `wild → lab-a`, `lab-b →
+  lab-a` and `lab-b → lab-c`, and 1.9 on `social → lab-a`, which therefore does not count.
+  Single seeds move up to 6.6 points: neighbouring evaluations of one run differ by 1.5
+  points (median) at this test-set size.
+- **D2CA does not beat a converged Source only.** After 500 steps, D2CA scores 8.8, 32.3,
+  12.4 and 35.6 against Source only's 10.3, 40.4, 15.1 and 43.4 after 2000: it closes -3%,
+  -40%, -6% and -43% of the gap, where the paper's closes 28-90% (median 46%). DANN, also
+  at 2000 steps, closes 1%, 14%, -4% and 18%: it is the best adaptation method on every
+  pair, and above Source only on the two `lab-b` pairs by 2.7 and 3.3 points, about one
+  standard deviation over seeds.
+- **At equal steps D2CA is level or ahead.** At step 500, D2CA's target F1 against Source
+  only's: 8.8 / 5.1 (`wild`), 12.4 / 8.6 (`social`), 32.3 / 32.1 (`lab-b → lab-a`), 35.6 /
+  34.5 (`lab-b → lab-c`) ("Does D2CA's AU encoder learn?"). A D2CA step costs about 40 of
+  Source only's, so training it to 2000 steps would take four times this grid's D2CA budget.
+- **Issue 8's bar holds on `wild → lab-a` and `social → lab-a`** (seed means: 1.13-5.58 of
+  Source only's source F1 at every evaluation), and on the two `lab-b` pairs from step 300
+  on (0.97-1.27), not at step 200 (0.76 and 0.80). Both `lab-b` pairs lag at the same step,
+  where Source only's source F1 first rises (0 to 20); on `wild` and `social` both methods
+  stay under 11 source F1 in 500 steps.
+- **The ablation order of Table VIII does not hold on any pair.** Full D2CA is above w/o FCL
+  on `wild → lab-a` and `social → lab-a`, w/o FCL above w/o ICL+FCL only on `lab-b →
+  lab-a`; on `lab-b → lab-c` the order is reversed (38.9, 36.0, 35.6). Most differences are
+  within one standard deviation over seeds.
 - **The synthesised faces do not carry more of the source AUs than the raw source faces.**
-  The AU oracle finds 6.6, 30.7 and 12.9 F1 of the source labels in full D2CA's `It→s`,
-  against 12.9, 34.4 and 19.7 in the untranslated `Is`. Identity top-1 is 38-56% (chance 8%),
-  so `It→s` keeps much of `It`'s identity. At this budget the translation into `lab-a` works
-  on the domain side, not yet on the AU side.
+  The AU oracle finds 7.5, 29.5, 11.2 and 33.6 F1 of the source labels in full D2CA's
+  `It→s`, against 12.9, 34.4, 19.7 and 43.5 in the untranslated `Is`. Identity top-1 is
+  40-68% (chance 8%), so `It→s` keeps much of `It`'s identity, and its FID\\* is below the
+  untranslated faces' on every pair (1.1-1.9 against 2.3-5.4). At this budget the
+  translation works on the domain side, not yet on the AU side: the adapted target faces
+  D2CA trains `C` on carry weaker AU evidence than the source faces Source only trains on,
+  which is one measured reason it trails a converged Source only.
 """
 
 SCREEN_TEXT = """\
@@ -721,11 +731,11 @@ only − Source only.
   shift jitter: its Target only falls from 59.4 to 34.4, below Source only from `lab-a`.
   v1-v3 have the same jitter and stay at 35-40.
 - **Light, colour, backdrop and camera changes keep it learnable but open small gaps from
-  `lab-a`** (v5 +7.8, v7 +9.7), and cost Target only some points.
+  `lab-a`** (v5 +3.6, v7 +9.7), and cost Target only some points.
 - **Skin tone alone costs nothing**: on v4 Source only from `lab-a` is level with Target
   only (+0.8).
 - **The gaps of 15 points or more on a learnable target come with `lab-b` as the source**
-  (v4 +16.9, v5 +21.6): `lab-b`'s AU base rates (no surprise, disgust or pain prototypes,
+  (v4 +16.9, v5 +16.1): `lab-b`'s AU base rates (no surprise, disgust or pain prototypes,
   so AU02 and AU10 occur only as independent activations) and its softer camera. That is
   also what makes `lab-b → lab-a` a real pair.
 

@@ -8,7 +8,7 @@ AU base rates, given as the probabilities of expression prototypes (:data:`PROTO
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Skin tones (sRGB, light to deep); a preset's population is a weighting of them.
 SKIN_PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -115,33 +115,35 @@ _LAB_FACTORS = dict(
     bar=0.0,
 )
 
+_LAB_A = Preset(
+    name="lab-a",
+    description="lab studio A: frontal, even light, grey-blue backdrop, "
+    "mostly light skin tones, sharp camera",
+    skin_tones=(0.35, 0.35, 0.2, 0.1, 0.0, 0.0),
+    exposure=(0.98, 1.05),
+    background_rgb=(150, 162, 178),
+    camera_res=(1.0, 1.0),
+    blur=(0.2, 0.4),
+    noise=(0.5, 1.5),
+    jpeg=(95, 100),
+    prototypes=(
+        ("neutral", 0.2),
+        ("happy", 0.2),
+        ("surprise", 0.12),
+        ("pain", 0.12),
+        ("disgust", 0.1),
+        ("sadness", 0.1),
+        ("anger", 0.08),
+        ("lip-press", 0.08),
+    ),
+    au_noise=0.06,
+    **_LAB_FACTORS,
+)
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset(
-            name="lab-a",
-            description="lab studio A: frontal, even light, grey-blue backdrop, "
-            "mostly light skin tones, sharp camera",
-            skin_tones=(0.35, 0.35, 0.2, 0.1, 0.0, 0.0),
-            exposure=(0.98, 1.05),
-            background_rgb=(150, 162, 178),
-            camera_res=(1.0, 1.0),
-            blur=(0.2, 0.4),
-            noise=(0.5, 1.5),
-            jpeg=(95, 100),
-            prototypes=(
-                ("neutral", 0.2),
-                ("happy", 0.2),
-                ("surprise", 0.12),
-                ("pain", 0.12),
-                ("disgust", 0.1),
-                ("sadness", 0.1),
-                ("anger", 0.08),
-                ("lip-press", 0.08),
-            ),
-            au_noise=0.06,
-            **_LAB_FACTORS,
-        ),
+        _LAB_A,
         Preset(
             name="lab-b",
             description="lab studio B: frontal, even light, darker backdrop, "
@@ -166,28 +168,12 @@ PRESETS: dict[str, Preset] = {
             au_noise=0.06,
             **_LAB_FACTORS,
         ),
-        Preset(
+        # lab-a's studio, light, camera and AU base rates with another population
+        replace(
+            _LAB_A,
             name="lab-c",
             description="lab studio C: lab-a's studio, light and camera, mostly medium skin tones",
             skin_tones=(0.1, 0.25, 0.3, 0.25, 0.1, 0.0),
-            exposure=(0.98, 1.05),
-            background_rgb=(150, 162, 178),
-            camera_res=(1.0, 1.0),
-            blur=(0.2, 0.4),
-            noise=(0.5, 1.5),
-            jpeg=(95, 100),
-            prototypes=(
-                ("neutral", 0.2),
-                ("happy", 0.2),
-                ("surprise", 0.12),
-                ("pain", 0.12),
-                ("disgust", 0.1),
-                ("sadness", 0.1),
-                ("anger", 0.08),
-                ("lip-press", 0.08),
-            ),
-            au_noise=0.06,
-            **_LAB_FACTORS,
         ),
         Preset(
             name="social",

@@ -43,7 +43,7 @@ _POSE = {"yaw_std": 8.0, "pitch_std": 5.0, "roll_std": 4.0, "scale_std": 0.03, "
 _CAMERA = {"camera_res": (0.85, 1.0), "blur": (0.3, 0.6), "noise": (1.0, 3.0), "jpeg": (85, 100)}
 _LIGHT = {"ambient": (0.4, 0.55), "light_spread": 25.0, "light_tint": 0.1,
           "exposure": (0.9, 1.05), "background_rgb": (190, 170, 140)}  # fmt: skip
-_MEDIUM = {"skin_tones": (0.1, 0.25, 0.3, 0.25, 0.1, 0.0)}
+_MEDIUM = {"skin_tones": PRESETS["lab-c"].skin_tones}  # v4 became the lab-c preset
 # name: (what changes from lab-a, the changed fields), in the order they were tried
 VARIANTS: dict[str, tuple[str, dict]] = {
     "v1": ("deep skin tones, low-ambient warm side light with shadows, dark green backdrop, "

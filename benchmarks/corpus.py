@@ -1,4 +1,4 @@
-"""Corpus throughput of ``d2ca.corpus.detect_corpus`` with 1 and with 2 worker processes.
+"""Corpus throughput of ``d2ca.inference.corpus.detect_corpus`` with 1 and with 2 worker processes.
 
 Writes ``--videos`` short 640x360 one-face videos (the astronaut drifting over grey, as in
 ``detect_video.py``) and runs the whole corpus into a fresh output folder once per worker
@@ -32,9 +32,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from d2ca.config import D2CAConfig
-    from d2ca.corpus import detect_corpus
+    from d2ca.inference.corpus import detect_corpus
+    from d2ca.inference.pipeline import D2CA
     from d2ca.models import D2CAModel
-    from d2ca.pipeline import D2CA
 
     model = D2CA(D2CAModel(D2CAConfig()).to(args.device))
     figures: dict[str, float | int | str] = {

@@ -59,7 +59,7 @@ def write_video(path: Path, frames: int) -> Path:
 
 
 def read_frames(path: Path) -> list[np.ndarray]:
-    from d2ca.media import iter_video
+    from d2ca.data.media import iter_video
 
     return [frame.image for frame in iter_video(path)]
 
@@ -124,8 +124,8 @@ def pipeline_run(
 
 def _pipeline(device: str) -> Any:  # d2ca is imported late: after --threads
     from d2ca.config import D2CAConfig
+    from d2ca.inference.pipeline import D2CA
     from d2ca.models import D2CAModel
-    from d2ca.pipeline import D2CA
 
     pipeline = D2CA(D2CAModel(D2CAConfig()).to(device))
     pipeline.detect_aus(np.zeros((HEIGHT, WIDTH, 3), np.uint8), progress=False)  # warm-up
@@ -168,7 +168,7 @@ def peak_rss_mib(path: Path, device: str, threads: int | None) -> float:
         f"torch.set_num_threads({threads or torch.get_num_threads()})\n"
         "from d2ca.config import D2CAConfig\n"
         "from d2ca.models import D2CAModel\n"
-        "from d2ca.pipeline import D2CA\n"
+        "from d2ca.inference.pipeline import D2CA\n"
         f"D2CA(D2CAModel(D2CAConfig()).to({device!r})).detect_aus({str(path)!r}, progress=False)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )

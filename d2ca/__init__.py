@@ -16,13 +16,13 @@ __version__ = "0.1.0"
 __all__ = ["D2CA", "D2CAConfig", "AU_DESCRIPTIONS", "DATASET_AUS", "au_name", "shared_aus"]
 
 if TYPE_CHECKING:
-    from d2ca.pipeline import D2CA
+    from d2ca.inference.pipeline import D2CA
 
 
 def __getattr__(name: str) -> Any:
     # The facade pulls in torch and facenet-pytorch; import it only when asked for.
     if name == "D2CA":
-        from d2ca.pipeline import D2CA
+        from d2ca.inference.pipeline import D2CA
 
         return D2CA
     raise AttributeError(f"module 'd2ca' has no attribute {name!r}")

@@ -19,9 +19,9 @@ from d2ca.cli import app
 from d2ca.config import D2CAConfig
 from d2ca.data.manifest import read_manifest
 from d2ca.data.synth import render_dataset
+from d2ca.evaluation.plots import CELL, HEADER
 from d2ca.hub import load_folder, save_pretrained
 from d2ca.models import D2CAModel
-from d2ca.plots import CELL, HEADER
 
 START_AUS = ["AU12", "AU01", "AU26"]  # another order, and an AU SynthAU lacks
 

@@ -9,8 +9,9 @@ import pytest
 from d2ca.aus import au_name, au_number, shared_aus
 from d2ca.config import D2CAConfig
 from d2ca.data.manifest import ManifestError, parse_data_spec, read_manifest, write_manifest
+from d2ca.evaluation import f1_per_au
+from d2ca.evaluation.fid import frechet_distance
 from d2ca.io import OutputExistsError, atomic_path
-from d2ca.metrics import f1_per_au, frechet_distance
 
 
 def test_config_json_round_trip(tmp_path):

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 import d2ca
 from d2ca.cli import app
-from d2ca.corpus import detect_corpus, list_inputs, output_path, shard
 from d2ca.errors import InputError
-from d2ca.pipeline import D2CA
+from d2ca.inference.corpus import detect_corpus, list_inputs, output_path, shard
+from d2ca.inference.pipeline import D2CA
 
 runner = CliRunner()
 ROOT = Path(d2ca.__file__).resolve().parent.parent

@@ -15,13 +15,13 @@ from d2ca.aus import au_name, shared_aus
 from d2ca.cli import app
 from d2ca.config import D2CAConfig
 from d2ca.data.manifest import read_manifest, write_manifest
-from d2ca.evaluate_report import (
+from d2ca.evaluation import evaluate, predict
+from d2ca.evaluation.tables import (
     _published,
     format_table,
     published_ablation,
     published_table,
 )
-from d2ca.evaluation import evaluate, predict
 from d2ca.hub import save_pretrained
 from d2ca.models import D2CAModel
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from d2ca.errors import InputError
-from d2ca.fid import (
+from d2ca.evaluation.fid import (
     InceptionExtractor,
     RandomConvExtractor,
     fid,
@@ -50,8 +50,7 @@ def test_fid_of_sampled_gaussians_approaches_the_population_value() -> None:
 
 @pytest.mark.parametrize("n_a,n_b", [(6, 9), (12, 12), (40, 30)])
 def test_low_rank_path_equals_scipy_sqrtm(n_a: int, n_b: int) -> None:
-    from d2ca.fid import _low_rank_fid
-    from d2ca.metrics import frechet_distance
+    from d2ca.evaluation.fid import _low_rank_fid, frechet_distance
 
     rng = np.random.default_rng(n_a)
     a, b = rng.normal(size=(n_a, 16)), rng.normal(size=(n_b, 16)) * 1.5 + 0.3

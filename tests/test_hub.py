@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from d2ca import hub
 from d2ca.config import CONFIG_NAME, WEIGHTS_NAME
 from d2ca.errors import CheckpointError
-from d2ca.pipeline import D2CA
+from d2ca.inference.pipeline import D2CA
 
 TESTS = Path(__file__).parent
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -71,7 +71,7 @@ def test_hub_repo_loads_from_the_cache_offline(tmp_path) -> None:
         from typer.testing import CliRunner
         from d2ca.cli import app
         from d2ca.errors import CheckpointError
-        from d2ca.pipeline import D2CA
+        from d2ca.inference.pipeline import D2CA
 
         model = D2CA.from_pretrained("someone/d2ca-tiny")
         by_revision = D2CA.from_pretrained("someone/d2ca-tiny", revision="{COMMIT}")

@@ -15,9 +15,9 @@ from PIL import Image
 
 from d2ca.errors import InputError, NoFaceError
 from d2ca.face import FaceTracker, align_face
+from d2ca.inference.pipeline import D2CA
 from d2ca.io import OutputExistsError
 from d2ca.models import to_model_input, to_uint8_images
-from d2ca.pipeline import D2CA
 
 
 @pytest.fixture(scope="module")

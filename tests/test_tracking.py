@@ -11,9 +11,9 @@ import pytest
 import skimage.data
 from _inference import small_model
 
+from d2ca.data.media import iter_video
 from d2ca.face import FaceDetector, FaceTracker
-from d2ca.media import iter_video
-from d2ca.pipeline import D2CA
+from d2ca.inference.pipeline import D2CA
 
 SIDE, BAND, STEP, FRAMES, K = 240, 120, 16, 47, 5
 # In a 240 x 240 astronaut her face spans about x 84-126 (the photo's 180-268, scaled).

@@ -12,7 +12,7 @@ are measurable, because every rendered face has AU labels and a subject id:
   the subject of ``It`` (a probe frame, never seen by the oracle) says whether the face kept
   its identity and domain.
 - Image quality: the Fréchet distance of ``It→s`` to real target renders in the feature
-  space of :mod:`d2ca.fid` (Table IX analogue).
+  space of :mod:`d2ca.evaluation.fid` (Table IX analogue).
 
 Everything here is CPU-sized: 64x64 faces, a few hundred images.
 """
@@ -29,7 +29,7 @@ from torch import nn
 from d2ca.config import D2CAConfig
 from d2ca.data.dataset import ManifestDataset
 from d2ca.data.manifest import Manifest
-from d2ca.metrics import f1_per_au
+from d2ca.evaluation import f1_per_au
 from d2ca.models import D2CAModel, Encoder
 
 

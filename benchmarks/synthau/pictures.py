@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oracles import load_images  # noqa: E402
 
 from d2ca.data.manifest import Manifest, read_manifest  # noqa: E402
+from d2ca.evaluation.plots import SWAP_HEADERS, compose, swap_grid  # noqa: E402
+from d2ca.inference.pipeline import D2CA  # noqa: E402
 from d2ca.io import atomic_path  # noqa: E402
 from d2ca.models import to_uint8_images  # noqa: E402
-from d2ca.pipeline import D2CA  # noqa: E402
-from d2ca.plots import SWAP_HEADERS, compose, swap_grid  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

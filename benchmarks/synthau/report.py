@@ -288,7 +288,7 @@ def gap_section(runs: dict, pairs: list) -> str:
 
 def gap_closed_section(runs: dict, pairs: list) -> str:
     """The share of the Source-to-Target gap each method closes, beside the paper's."""
-    from d2ca.evaluate_report import published_pairs, published_table
+    from d2ca.evaluation.tables import published_pairs, published_table
 
     adapted = [m for m in METHODS if m not in ("source-only", "target-only")]
     lines = [
@@ -319,7 +319,7 @@ def gap_closed_section(runs: dict, pairs: list) -> str:
     lines.append(
         f"\nThe paper's D2CA closes {100 * min(shares):.0f}-{100 * max(shares):.0f}% of the "
         f"gap over its {len(shares)} pairs (median {100 * statistics.median(shares):.0f}%; "
-        "Tables III-VI, d2ca/data/published.json).\n"
+        "Tables III-VI, d2ca/evaluation/published.json).\n"
     )
     return "\n".join(lines)
 
@@ -426,10 +426,10 @@ def quality_section(runs: dict, refs: dict, pairs: list) -> str:
         "source test face `Is` and a target test face `It`:\n",
         "- **FID\\*** (Table IX analogue): Fréchet distance between features of `It→s` and of "
         "real target-domain renders (the gallery frames of the target test subjects), with the "
-        "documented offline feature extractor of `d2ca/fid.py`. The standard Inception weights "
-        "of FID cannot be downloaded on this machine, so these figures are **not comparable "
-        "with published FID values**; only the ordering within a row means something. Lower is "
-        "better.",
+        "documented offline feature extractor of `d2ca/evaluation/fid.py`. The standard "
+        "Inception weights of FID cannot be downloaded on this machine, so these figures are "
+        "**not comparable with published FID values**; only the ordering within a row means "
+        "something. Lower is better.",
         "- **AU transfer F1**: the AU oracle (a Target-only model trained longer on the target "
         "domain's labelled renders) reads `It→s`; F1 against the labels of `Is`. Higher means "
         "more of the source expression reached the target face.",

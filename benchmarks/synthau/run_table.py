@@ -287,12 +287,12 @@ def quality(model, src: Manifest, tgt: Manifest, aus: list[str], oracles: dict) 
 
 
 def fid_of(fake: torch.Tensor, real: torch.Tensor, config: D2CAConfig) -> float:
-    """FID* of two sets of normalised faces: :mod:`d2ca.fid` with its offline extractor.
+    """FID* of two sets of normalised faces: :mod:`d2ca.evaluation.fid` with its offline extractor.
 
     ``RandomConvExtractor`` (fixed-seed random features): Inception weights cannot be
     downloaded here, so the values rank image sets but are not comparable with published FID.
     """
-    from d2ca.fid import RandomConvExtractor, fid
+    from d2ca.evaluation.fid import RandomConvExtractor, fid
 
     extractor = RandomConvExtractor(seed=0)
     return fid(to_uint8_images(fake, config), to_uint8_images(real, config), extractor)

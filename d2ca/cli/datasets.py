@@ -149,8 +149,8 @@ def evaluate_command(
 ) -> None:
     """Per-AU F1 and their average on the AUs the model and data share, like the paper's tables."""
     from d2ca.aus import DATASET_AUS
-    from d2ca.evaluate_report import format_table, paper_rows, published_table
     from d2ca.evaluation import evaluate
+    from d2ca.evaluation.tables import format_table, paper_rows, published_table
     from d2ca.hub import load_pretrained
 
     name, path = parse_data_spec(data)
@@ -207,7 +207,7 @@ def fid_command(
     device: Annotated[str, typer.Option(help="torch device")] = "cpu",
 ) -> None:
     """Fréchet distance of two image folders (the paper's Table IX) under a feature extractor."""
-    from d2ca.fid import fid_from_features, image_features, load_extractor, load_images
+    from d2ca.evaluation.fid import fid_from_features, image_features, load_extractor, load_images
 
     net = load_extractor(extractor, inception_weights).to(device)
     features = [image_features(load_images(f, limit, size), net) for f in (images_a, images_b)]
@@ -237,8 +237,8 @@ def tsne_command(
     overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
 ) -> None:
     """t-SNE of AU features coloured by one AU's label, marked by domain (Fig. 12)."""
+    from d2ca.evaluation.plots import plot_tsne
     from d2ca.hub import load_pretrained
-    from d2ca.plots import plot_tsne
 
     domains = []
     for spec in data:
@@ -258,7 +258,7 @@ def run_curves_command(
     overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
 ) -> None:
     """A run's curves: loss terms, F1, per-term gradient norms on E_au, feature spreads."""
-    from d2ca.plots import plot_run
+    from d2ca.evaluation.plots import plot_run
 
     typer.echo(f"wrote {plot_run(run, out, overwrite=overwrite)}")
 

@@ -20,8 +20,8 @@ from d2ca.face.track import KEYFRAME_INTERVAL
 from d2ca.io import OutputExistsError, atomic_path
 
 if TYPE_CHECKING:
-    from d2ca.pipeline import D2CA
-    from d2ca.results import AUResult
+    from d2ca.inference.pipeline import D2CA
+    from d2ca.inference.results import AUResult
 
 ModelOption = Annotated[
     str | None,
@@ -35,7 +35,7 @@ DomainOption = Annotated[str, typer.Option(help="Domain encoder for TARGET: targ
 
 
 def _load(model: str | None, device: str = "auto") -> D2CA:
-    from d2ca.pipeline import D2CA
+    from d2ca.inference.pipeline import D2CA
 
     return D2CA.from_pretrained(model, device=device)
 
@@ -214,7 +214,7 @@ def _detect_corpus(
     single_outputs: list[Path | None],
 ) -> None:
     """``detect --out-dir``: one table per input; a summary of failed inputs; exit 1 if any."""
-    from d2ca.corpus import detect_corpus, list_inputs
+    from d2ca.inference.corpus import detect_corpus, list_inputs
 
     if any(out is not None for out in single_outputs):
         raise InputError("--out-dir writes one table per input: drop -o, --plot and --annotate")
@@ -252,7 +252,7 @@ def _detect_corpus(
 
 
 def _single_video(paths: list[Path], option: str) -> Path:
-    from d2ca.media import VIDEO_EXTENSIONS
+    from d2ca.data.media import VIDEO_EXTENSIONS
 
     if len(paths) != 1 or paths[0].suffix.lower() not in VIDEO_EXTENSIONS:
         raise InputError(f"{option} needs exactly one video input")
@@ -298,7 +298,7 @@ def _plot(result: AUResult, path: Path, overwrite: bool) -> None:
 def _annotate(video: Path, result: AUResult, path: Path, overwrite: bool) -> None:
     import cv2
 
-    from d2ca.media import iter_video
+    from d2ca.data.media import iter_video
 
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0

@@ -27,9 +27,7 @@ from d2ca.aus import au_number
 from d2ca.data.dataset import ManifestDataset
 from d2ca.data.manifest import Manifest
 from d2ca.evaluation import evaluate, predict
-from d2ca.io import atomic_path
-from d2ca.models import D2CAModel
-from d2ca.plots import (
+from d2ca.evaluation.plots import (
     SWAP_HEADERS,
     compose,
     plot_base_rates,
@@ -38,6 +36,8 @@ from d2ca.plots import (
     sample_rows,
     swap_grid,
 )
+from d2ca.io import atomic_path
+from d2ca.models import D2CAModel
 
 SWAP_ROWS = 4
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from d2ca.aus import AU_DESCRIPTIONS, au_name
+from d2ca.data.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from d2ca.data.readers.base import DatasetError, FrameRecord
-from d2ca.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 AUS: tuple[int, ...] = tuple(sorted(AU_DESCRIPTIONS))  # every manifest column
 SPLIT = "train"  # an unlabelled target is adaptation data; nothing is held out for testing

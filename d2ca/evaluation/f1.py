@@ -1,4 +1,4 @@
-"""AU predictions and per-AU F1 of a model on a manifest."""
+"""Per-AU F1 (the paper's metric), and the AU predictions and F1 of a model on a manifest."""
 
 from __future__ import annotations
 
@@ -11,8 +11,34 @@ from torch.utils.data import DataLoader
 from d2ca.data.dataset import ManifestDataset
 from d2ca.data.manifest import Manifest
 from d2ca.errors import InputError
-from d2ca.metrics import f1_per_au
 from d2ca.models import D2CAModel
+
+
+def f1_per_au(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """F1 = 2PR / (P + R) of each AU column, ignoring unknown labels (-1).
+
+    Args:
+        pred: ``(n, A)`` binary predictions (0 / 1).
+        labels: ``(n, A)`` ground truth in {1, 0, -1}.
+
+    Returns:
+        ``(A,)`` float array; an AU with no positive label and no positive prediction has
+        F1 0 (the convention of the AU literature: it contributes nothing).
+
+    >>> f1_per_au(np.array([[1], [1], [0]]), np.array([[1], [0], [1]]))
+    array([0.5])
+    """
+    pred = np.asarray(pred).astype(bool)
+    labels = np.asarray(labels)
+    if pred.shape != labels.shape:
+        raise ValueError(f"predictions {pred.shape} and labels {labels.shape} differ in shape")
+    known = labels >= 0
+    pos = labels == 1
+    tp = (pred & pos & known).sum(0)
+    fp = (pred & ~pos & known).sum(0)
+    fn = (~pred & pos & known).sum(0)
+    denom = 2 * tp + fp + fn
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0).astype(np.float64)
 
 
 @torch.no_grad()

@@ -26,12 +26,27 @@ import numpy as np
 import torch
 from torch import nn
 
+from d2ca.data.media import IMAGE_EXTENSIONS, read_image
 from d2ca.errors import InputError
-from d2ca.media import IMAGE_EXTENSIONS, read_image
-from d2ca.metrics import frechet_distance
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
+    """||mu1 - mu2||² + Tr(S1 + S2 - 2 (S1 S2)^½), the distance of two Gaussians (FID)."""
+    from scipy import linalg
+
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
+        eps = np.eye(len(sigma1)) * 1e-6
+        covmean = linalg.sqrtm((sigma1 + eps) @ (sigma2 + eps))
+    covmean = np.real(covmean)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
 def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> float:

@@ -1,6 +1,6 @@
 """Per-AU F1 tables laid out like the paper's, beside the paper's published rows.
 
-The published numbers (Tables I-IX) live in ``d2ca/data/published.json``.
+The published numbers (Tables I-IX) live in ``d2ca/evaluation/published.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class PublishedTable:
 
 @cache
 def _published() -> dict:
-    return json.loads(resources.files("d2ca.data").joinpath("published.json").read_text())
+    return json.loads(resources.files("d2ca.evaluation").joinpath("published.json").read_text())
 
 
 def published_pairs() -> list[tuple[str, str]]:

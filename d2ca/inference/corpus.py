@@ -14,7 +14,7 @@ patterns, text files naming inputs), each input mapped to ``OUT_DIR/<its relativ
 
 Example:
     >>> from d2ca import D2CA
-    >>> from d2ca.corpus import detect_corpus
+    >>> from d2ca.inference.corpus import detect_corpus
     >>> model = D2CA.from_pretrained()  # doctest: +SKIP
     >>> for item in detect_corpus(model, ["interviews/"], "aus/", workers=2):  # doctest: +SKIP
     ...     print(item.status, item.input, item.reason)
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from d2ca.data.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, count_frames, expand_inputs
 from d2ca.errors import D2CAError, InputError
+from d2ca.inference.pipeline import D2CA
 from d2ca.io import remove_partial
-from d2ca.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, count_frames, expand_inputs
-from d2ca.pipeline import D2CA
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 

@@ -21,13 +21,20 @@ import torch
 
 from d2ca import hub
 from d2ca.config import D2CAConfig
+from d2ca.data.media import (
+    VIDEO_EXTENSIONS,
+    Frame,
+    count_frames,
+    expand_inputs,
+    iter_frames,
+    to_rgb,
+)
 from d2ca.devices import resolve_device
 from d2ca.errors import InputError, NoFaceError
 from d2ca.face import Face, FaceDetector, FaceTracker, align_face, paste_back
 from d2ca.face.track import KEYFRAME_INTERVAL
-from d2ca.media import VIDEO_EXTENSIONS, Frame, count_frames, expand_inputs, iter_frames, to_rgb
+from d2ca.inference.results import AUResult, FaceAUs, SwapResult
 from d2ca.models import D2CAModel, Domain, to_model_input, to_uint8_images
-from d2ca.results import AUResult, FaceAUs, SwapResult
 
 Thresholds = float | Sequence[float] | Mapping[str, float] | None
 
@@ -35,7 +42,7 @@ Thresholds = float | Sequence[float] | Mapping[str, float] | None
 class D2CA:
     """A trained D2CA model with a face detector: the one entry point for inference.
 
-    Every method takes images of any type :func:`d2ca.media.to_rgb` accepts (paths, PIL
+    Every method takes images of any type :func:`d2ca.data.media.to_rgb` accepts (paths, PIL
     images, numpy arrays, torch tensors). Faces are found with MTCNN and aligned to the
     five-point template (:mod:`d2ca.face`) unless ``aligned=True`` says the images already
     are aligned face crops. Where one face is needed and an image holds several, the face

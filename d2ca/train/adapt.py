@@ -27,7 +27,8 @@ from d2ca.hub import load_pretrained, load_state_strict, save_pretrained
 from d2ca.io import OutputExistsError, atomic_path
 from d2ca.models import D2CAModel
 from d2ca.train.config import TrainConfig
-from d2ca.train.trainer import RUN_FILES, Trainer
+from d2ca.train.run_folder import RUN_FILES
+from d2ca.train.trainer import Trainer
 
 ADAPT_NAME = "adapt.json"
 # D2CAConfig fields a start checkpoint fixes (the shapes of its weights and its input);

@@ -1,23 +1,63 @@
-"""Training batches of one split: images cached in memory as uint8, or read by a DataLoader."""
+"""The training data: the AUs a pair shares, its splits, and the batches of one split (images
+cached in memory as uint8, or read by a DataLoader)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from d2ca.aus import au_name, shared_aus
 from d2ca.config import D2CAConfig
 from d2ca.data.dataset import ManifestDataset
 from d2ca.data.manifest import Manifest
+from d2ca.errors import InputError
 from d2ca.models import to_model_input
 from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
 
 CACHE_LIMIT_BYTES = 2 << 30  # automatic caching below 2 GiB of uint8 pixels per split
 
 Sampler = SubjectBatchSampler | UniformBatchSampler
+
+
+def select_aus(
+    source: tuple[str | None, Manifest], target: tuple[str | None, Manifest]
+) -> tuple[str, ...]:
+    """The AUs a source/target pair shares: the paper's subset when both name a dataset,
+    otherwise the intersection of the manifests' AU columns (in source order)."""
+    (name_s, m_s), (name_t, m_t) = source, target
+    if name_s and name_t:
+        aus = tuple(au_name(n) for n in shared_aus(name_s, name_t))
+        missing = [
+            (a, w)
+            for a in aus
+            for w, m in (("source", m_s), ("target", m_t))
+            if a not in m.au_names
+        ]
+        if missing:
+            raise InputError(
+                f"the {missing[0][1]} manifest has no column {missing[0][0]}, an AU the "
+                f"{name_s}/{name_t} pair shares"
+            )
+        return aus
+    aus = tuple(a for a in m_s.au_names if a in m_t.au_names)
+    if not aus:
+        raise InputError(
+            f"source and target share no AU column (source: {', '.join(m_s.au_names)}; "
+            f"target: {', '.join(m_t.au_names)})"
+        )
+    return aus
+
+
+def split_rows(manifest: Manifest, name: str, what: str, log: Callable[[str], None]) -> Manifest:
+    """The rows of split ``name``, or all rows (said through ``log``) when there is no split."""
+    if not manifest.rows or "split" not in manifest.rows[0]:
+        log(f"{what}: no split column, using all {len(manifest)} rows for {name}")
+        return manifest
+    return manifest.split(name)
 
 
 class _Uint8Images(Dataset):

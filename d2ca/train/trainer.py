@@ -2,24 +2,15 @@
 
 The loop only orchestrates. The objective lives in :mod:`d2ca.train.objective` (D2CA) and
 :mod:`d2ca.train.baselines`; batches come from :mod:`d2ca.train.sampler` through
-:mod:`d2ca.train.data`; resumable state from :mod:`d2ca.train.checkpoint`.
-
-Run folder::
-
-    OUT/train_config.json           the TrainConfig
-    OUT/metrics.jsonl               one JSON object per logged step and per evaluation
-    OUT/checkpoints/step-XXXXXXXX/  the latest resumable checkpoint
-    OUT/model/                      the final checkpoint (config.json, model.safetensors,
-                                    README.md model card), loadable with d2ca.hub
+:mod:`d2ca.train.data`; resumable state from :mod:`d2ca.train.checkpoint`; the run folder's
+files and metrics log from :mod:`d2ca.train.run_folder`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,24 +24,27 @@ import torch.distributed as dist
 from torch import nn
 
 import d2ca
-from d2ca.aus import au_name, shared_aus
-from d2ca.data.manifest import Manifest, parse_data_spec, read_manifest
+from d2ca.data.manifest import parse_data_spec, read_manifest
 from d2ca.errors import D2CAError, InputError
 from d2ca.evaluation import evaluate
 from d2ca.hub import save_pretrained
-from d2ca.io import OutputExistsError, atomic_path
 from d2ca.models import D2CAModel
 from d2ca.train.baselines import DomainClassifier, dann_loss, grl_coefficient, supervised_loss
 from d2ca.train.card import model_card
 from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from d2ca.train.config import D2CA_METHODS, RESUMABLE_CHANGES, TRAIN_CONFIG_NAME, TrainConfig
-from d2ca.train.data import SplitData
+from d2ca.train.config import D2CA_METHODS, TrainConfig
+from d2ca.train.data import SplitData, select_aus, split_rows
 from d2ca.train.diagnostics import feature_spreads, term_gradient_norms
 from d2ca.train.objective import discriminator_loss, generator_loss, rampup, weighted_terms
+from d2ca.train.run_folder import (
+    METRICS_NAME,
+    check_run_folder,
+    init_run_folder,
+    truncate_metrics,
+    write_record,
+)
 from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
 
-METRICS_NAME = "metrics.jsonl"
-RUN_FILES = (TRAIN_CONFIG_NAME, METRICS_NAME, "checkpoints", "model")
 AGGREGATES = ("deco", "total", "disc")  # sums of other terms, listed last in messages
 
 
@@ -82,42 +76,6 @@ def _say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def select_aus(
-    source: tuple[str | None, Manifest], target: tuple[str | None, Manifest]
-) -> tuple[str, ...]:
-    """The AUs a source/target pair shares: the paper's subset when both name a dataset,
-    otherwise the intersection of the manifests' AU columns (in source order)."""
-    (name_s, m_s), (name_t, m_t) = source, target
-    if name_s and name_t:
-        aus = tuple(au_name(n) for n in shared_aus(name_s, name_t))
-        missing = [
-            (a, w)
-            for a in aus
-            for w, m in (("source", m_s), ("target", m_t))
-            if a not in m.au_names
-        ]
-        if missing:
-            raise InputError(
-                f"the {missing[0][1]} manifest has no column {missing[0][0]}, an AU the "
-                f"{name_s}/{name_t} pair shares"
-            )
-        return aus
-    aus = tuple(a for a in m_s.au_names if a in m_t.au_names)
-    if not aus:
-        raise InputError(
-            f"source and target share no AU column (source: {', '.join(m_s.au_names)}; "
-            f"target: {', '.join(m_t.au_names)})"
-        )
-    return aus
-
-
-def _split(manifest: Manifest, name: str, what: str, log: Callable[[str], None]) -> Manifest:
-    if not manifest.rows or "split" not in manifest.rows[0]:
-        log(f"{what}: no split column, using all {len(manifest)} rows for {name}")
-        return manifest
-    return manifest.split(name)
-
-
 class Trainer:
     """One training run of D2CA or a baseline (see :class:`TrainConfig` for the options).
 
@@ -145,7 +103,9 @@ class Trainer:
         self.world_size = dist.get_world_size() if dist.is_initialized() else 1
         self.is_main = self.rank == 0
         self.out = Path(config.out_dir)
-        fresh_folder = self._check_run_folder(config, resume=resume, overwrite=overwrite)
+        fresh_folder = check_run_folder(
+            self.out, config, resume=resume, overwrite=overwrite, refuse=self.is_main
+        )
         self.config = config
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -166,10 +126,10 @@ class Trainer:
         self.pair = f"{name_s or path_s.name} -> {name_t or path_t.name}"
         self.log(f"AUs used ({len(self.au_names)}): {', '.join(self.au_names)}")
         m_s, m_t = m_s.with_aus(self.au_names), m_t.with_aus(self.au_names)
-        self.source_train = _split(m_s, "train", "source", self.log)
+        self.source_train = split_rows(m_s, "train", "source", self.log)
         self.source_val = m_s.split("val") if "split" in (m_s.rows or [{}])[0] else None
-        self.target_train = _split(m_t, "train", "target", self.log)
-        self.target_test = _split(m_t, "test", "target", self.log)
+        self.target_train = split_rows(m_t, "train", "target", self.log)
+        self.target_test = split_rows(m_t, "test", "target", self.log)
         if not len(self.target_test):
             self.log("target: no test rows, so no held-out evaluation")
         method = config.method
@@ -227,7 +187,7 @@ class Trainer:
 
         # 4. the run folder, written only now that the data and options proved usable
         if fresh_folder and self.is_main:
-            self._init_run_folder(overwrite and not resume)
+            init_run_folder(self.out, config, overwrite=overwrite and not resume)
         if dist.is_initialized():
             dist.barrier()
         self.step = 0
@@ -242,7 +202,7 @@ class Trainer:
                 torch.manual_seed(config.seed + 1_000_003 * self.rank + self.step)
             self.log(f"resumed from {ckpt} (step {self.step})")
             if self.is_main:
-                self._truncate_metrics(self.step)
+                truncate_metrics(self.out, self.step)
         elif resume:
             self.log(f"no checkpoint in {self.out / 'checkpoints'}: starting from step 0")
 
@@ -262,40 +222,6 @@ class Trainer:
                 device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
             torch.cuda.set_device(device)
         return device
-
-    def _check_run_folder(self, config: TrainConfig, *, resume: bool, overwrite: bool) -> bool:
-        """Refuse a folder holding a run unless resuming (with a compatible config) or
-        overwriting; return whether the folder must be (re)initialised."""
-        out = self.out
-        if resume and (out / TRAIN_CONFIG_NAME).exists():
-            saved = TrainConfig.load(out)
-            changed = [k for k in saved.changes(config) if k not in RESUMABLE_CHANGES]
-            if changed:
-                raise InputError(
-                    f"cannot resume {out} with different {', '.join(changed)} "
-                    f"(saved in {out / TRAIN_CONFIG_NAME}); only "
-                    f"{', '.join(sorted(RESUMABLE_CHANGES))} may change"
-                )
-            return bool(saved.changes(config))
-        existing = [n for n in RUN_FILES if (out / n).exists()]
-        if existing and not (resume or overwrite) and self.is_main:
-            raise OutputExistsError(
-                f"{out} already holds a run ({', '.join(existing)}); pass --resume to continue "
-                "it or --overwrite to start again"
-            )
-        return True
-
-    def _init_run_folder(self, overwrite: bool) -> None:
-        """Write ``train_config.json``, first removing the old run's files with ``overwrite``."""
-        if overwrite:
-            for name in RUN_FILES:
-                path = self.out / name
-                if path.is_dir():
-                    shutil.rmtree(path)
-                elif path.exists():
-                    path.unlink()
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.config.save(self.out, overwrite=True)
 
     def _build_objectives(self) -> None:
         """One ``_Objective`` (and Adam) per alternating update; DDP-wrapped when distributed."""
@@ -496,7 +422,7 @@ class Trainer:
                 terms = self.train_step(batch)
                 self.step += 1
                 if self.diagnostics is not None:
-                    self._write(metrics, self.diagnostics)
+                    write_record(metrics, self.diagnostics)
                     self.diagnostics = None
                 values = torch.stack([v.float() for v in terms.values()])
                 if not bool(torch.isfinite(values).all()):
@@ -518,7 +444,7 @@ class Trainer:
                         },
                         refresh=False,
                     )
-                    self._write(
+                    write_record(
                         metrics,
                         {
                             "kind": "train",
@@ -542,11 +468,6 @@ class Trainer:
 
     def _epoch(self) -> float:
         return round(self.step / self.steps_per_epoch, 4)
-
-    def _write(self, handle: Any, record: dict[str, Any]) -> None:
-        if handle is not None:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
 
     def _diverged(self, terms: dict[str, torch.Tensor]) -> None:
         bad = [k for k, v in terms.items() if not bool(torch.isfinite(v).all())]
@@ -572,7 +493,7 @@ class Trainer:
             if manifest is not None and len(manifest):
                 result[key] = evaluate(self.model, manifest, **kw)
         self.last_eval = {"step": self.step, **result}
-        self._write(metrics, {"kind": "eval", "step": self.step, "epoch": self._epoch(), **result})
+        write_record(metrics, {"kind": "eval", "step": self.step, "epoch": self._epoch(), **result})
         summary = ", ".join(f"{k} avg F1 {100 * v['avg_f1']:.1f}" for k, v in result.items())
         self.log(f"step {self.step}: {summary}")
         return result
@@ -586,19 +507,6 @@ class Trainer:
                 self.optimizers,
                 {"eval": self.last_eval},
             )
-
-    def _truncate_metrics(self, step: int) -> None:
-        """Drop log lines written after the checkpoint being resumed from."""
-        path = self.out / METRICS_NAME
-        if not path.exists():
-            return
-        lines = [
-            ln
-            for ln in path.read_text().splitlines()
-            if ln.strip() and json.loads(ln)["step"] <= step
-        ]
-        with atomic_path(path, overwrite=True) as tmp:
-            tmp.write_text("".join(ln + "\n" for ln in lines))
 
     def _finish(self) -> Path | None:
         if not self.is_main:

@@ -15,7 +15,7 @@ from d2ca.cli.train import (
     TrainDeviceOption,
     _parse_set,
 )
-from d2ca.data.synth_presets import PRESETS
+from d2ca.data.synth.presets import PRESETS
 
 
 @command("adapt")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from d2ca.cli.app import command
-from d2ca.data.synth_presets import PRESETS
+from d2ca.data.synth.presets import PRESETS
 
 
 @command("synth")

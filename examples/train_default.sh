@@ -2,7 +2,8 @@
 # Reproduces the default checkpoint shipped in d2ca/pretrained/default/ (SynthAU lab-a -> wild,
 # 128x128, D2CA from a random start with the default objective of docs/training.md: no
 # warm-up, aux_grad_e_au=0, norm_stats="real", L_au^t ramped up over 1000 steps), 800 steps.
-# About 110 minutes on one CPU thread (a D2CA step at 128x128 takes about 8 s there).
+# About 100 minutes on one CPU thread (a D2CA step at 128x128 took about 7.5 s there;
+# docs/default-checkpoint.md).
 # Usage: bash examples/train_default.sh [WORKDIR]   (WORKDIR defaults to ./default-run)
 set -euo pipefail
 work=${1:-default-run}

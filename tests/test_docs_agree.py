@@ -1,0 +1,838 @@
+"""The docs agree with the code: every default a doc quotes, and what it says the shipped
+checkpoint was trained with, is read back from the doc's own sentence and compared with the
+code (the config dataclasses, the CLI's options, the constants) or the committed files
+(``d2ca/pretrained/default/``, the result JSONs under ``docs/``).
+
+Each quote is found by a regex anchored on the words around it, and must be found as many
+times as the doc quotes it: a reworded sentence makes its test fail, loudly. Update the regex
+with the wording; never drop the check. Measured figures (read as text) agree with the JSONs
+to the precision they are printed with; defaults must be equal.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import typer
+
+from d2ca.aus import DATASET_AUS, shared_aus
+from d2ca.cli import app
+from d2ca.config import D2CAConfig
+from d2ca.face.track import KEYFRAME_INTERVAL, FaceTracker
+from d2ca.train.config import RESUMABLE_CHANGES, TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CARD = "d2ca/pretrained/default/README.md"
+TRAIN = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+MODEL = D2CAConfig()
+
+
+# ------------------------------------------------------------------ reading the two sides
+@functools.cache
+def _doc(path: str) -> str:
+    """The doc's text with wrapped lines joined (a table row stays one line)."""
+    return re.sub(r"[ \t]*\n(?![\n|])[ \t]*", " ", (ROOT / path).read_text())
+
+
+@functools.cache
+def _json(path: str) -> Any:
+    return json.loads((ROOT / path).read_text())
+
+
+def _shipped(key: str) -> Any:
+    """A field of the shipped default's config.json."""
+    return _json("d2ca/pretrained/default/config.json")[key]
+
+
+def _provenance(key: str) -> Any:
+    return _shipped("provenance")[key]
+
+
+def _shipped_train(key: str) -> Any:
+    """A field of the train config the shipped default was trained with."""
+    return _provenance("train_config")[key]
+
+
+@functools.cache
+def _command(path: str) -> click.Command:
+    """``"plot tsne"`` -> that Typer command, as click sees it (``""``: the whole CLI)."""
+    if not path:
+        return typer.main.get_command(app)
+    command = _command("")
+    for name in path.split():
+        command = command.get_command(click.Context(command), name)
+    return command
+
+
+def _cli(path: str, option: str) -> Any:
+    """The default of a CLI option, by its parameter name."""
+    return next(p.default for p in _command(path).params if p.name == option)
+
+
+@functools.cache
+def _device_defaults() -> dict[str, Any]:
+    """Each command's ``--device`` default; ``None`` means the TrainConfig default."""
+    paths = ("detect", "swap", "interpolate", "train", "adapt", "prepare", "evaluate", "fid")
+    defaults = {p: _cli(p, "device") for p in (*paths, "plot tsne")}
+    return {p: TRAIN["device"] if d is None else d for p, d in defaults.items()}
+
+
+def _auto_device_commands() -> frozenset[str]:
+    return frozenset(p for p, d in _device_defaults().items() if d == "auto")
+
+
+def _other_device() -> Any:
+    """The ``--device`` default of every command that does not default to ``auto``."""
+    others = {d for d in _device_defaults().values() if d != "auto"}
+    return others.pop() if len(others) == 1 else others
+
+
+def _signature_default(function: Callable, name: str) -> Any:
+    return inspect.signature(function).parameters[name].default
+
+
+def _face(name: str) -> Any:
+    """A public name of ``d2ca.face`` (detection, alignment)."""
+    import d2ca.face
+
+    return getattr(d2ca.face, name)
+
+
+def _face_detector(name: str) -> Any:
+    return _signature_default(_face("FaceDetector"), name)
+
+
+def _d2ca_default(method: str, name: str) -> Any:
+    """A default of a method of the ``d2ca.D2CA`` facade."""
+    from d2ca import D2CA
+
+    return _signature_default(getattr(D2CA, method), name)
+
+
+def _presets() -> dict[str, Any]:
+    from d2ca.data.synth import PRESETS  # lazy: SynthAU's modules are moving
+
+    return PRESETS
+
+
+def _preset_row(format_: Callable[[Any], str]) -> tuple[str, ...]:
+    """One row of synthau.md's preset table: a cell per preset, in ``PRESETS`` order."""
+    return tuple(format_(p) for p in _presets().values())
+
+
+def _synth_splits() -> tuple[int, ...]:
+    """SynthAU's default train / val / test proportions of subjects, in %."""
+    from d2ca.data.synth import render_dataset
+
+    return tuple(round(100 * s) for s in _signature_default(render_dataset, "splits"))
+
+
+def _prototype(name: str) -> str:
+    from d2ca.data.synth import PROTOTYPES
+
+    aus = PROTOTYPES[name]
+    return ", ".join(f"{au} ({v:g})" for au, v in aus.items()) or "none"
+
+
+def _f1_row(path: str) -> tuple[float, ...]:
+    """Per-AU target-test F1, target average and source-val average, x100, of a result JSON."""
+    r = _json(path)
+    per_au = tuple(100 * v for v in r["target_test"]["f1"].values())
+    return (*per_au, 100 * r["target_test"]["avg_f1"], 100 * r["source_val"]["avg_f1"])
+
+
+def _card_row(split: str) -> tuple[float, ...]:
+    m = _provenance("metrics")[split]
+    return (m["n"], *(100 * v for v in m["f1"].values()), 100 * m["avg_f1"])
+
+
+def _curve(name: str) -> tuple[tuple[float, float], ...]:
+    """(source-val, target-test) F1 at each evaluation of a run in docs/starvation/curves/."""
+    r = _json(f"docs/starvation/curves/{name}.json")
+    return tuple(zip(r["source_val"], r["target_test"], strict=True))
+
+
+def _starvation(path: str) -> tuple[float, float, float, float]:
+    """A run of benchmarks/starvation/run.py: L_au^s first and last (mean of the last three
+    logged values, as run.py's table), source F1 x100 at the last step, spread of a_s."""
+    r = _json(f"docs/starvation/{path}.json")
+    curve = r["au_s_curve"]
+    f1 = 100 * (r["eval"][-1]["source_val_f1"] or 0.0)
+    return curve[0], sum(curve[-3:]) / 3, f1, r["diagnostics"][-1]["spread"]["a_s"]
+
+
+def _starvation_row(token: str) -> str:
+    """The row of training.md's starvation table that names ``token`` in backticks."""
+    return (
+        rf"^\|[^|\n]*`{re.escape(token)}`[^|\n]*\| \d+ \| ([\d.]+) -> ([\d.]+) \| "
+        r"(?:[^|\n]*, )?([\d.]+) \| ([\d.]+) \|$"
+    )
+
+
+def _value(text: str) -> Any:
+    """A quoted default as Python reads it (``1e-3``, ``(0.5, 0.999)``, ``"real"``), else text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _cells(text: str) -> tuple[Any, ...]:
+    """``"20.7 | **14.7** | 27.3 / 7.4 | |"`` -> ``("20.7", "14.7", ("27.3", "7.4"))``."""
+    cells = [c.strip().replace("*", "") for c in text.split("|")]
+    return tuple(tuple(x.strip() for x in c.split("/")) if "/" in c else c for c in cells if c)
+
+
+def _names(text: str) -> frozenset[str]:
+    """The backticked names of a list, ``d2ca `` dropped: ``{"detect", "swap", "lab-c"}``."""
+    return frozenset(n.removeprefix("d2ca ") for n in re.findall(r"`([^`]+)`", text))
+
+
+def _agrees(quoted: Any, value: Any) -> bool:
+    """A figure quoted as text agrees with a number to its printed precision; the rest exactly."""
+    if isinstance(value, tuple | list):
+        return (
+            isinstance(quoted, tuple | list)
+            and len(quoted) == len(value)
+            and all(_agrees(q, v) for q, v in zip(quoted, value, strict=True))
+        )
+    if isinstance(quoted, str) and isinstance(value, int | float) and not isinstance(value, bool):
+        decimals = len(quoted.partition(".")[2])
+        return abs(float(quoted) - value) <= 0.5 * 10**-decimals + 1e-9
+    return quoted == value
+
+
+# ------------------------------------------------------------------ the quotes
+@dataclasses.dataclass(frozen=True)
+class Quote:
+    doc: str
+    pattern: str  # re.M; its groups hold the quoted value(s)
+    code: Callable[[], Any]  # the value in the code; a tuple for several groups
+    parse: Callable[[str], Any] = _value  # str: a measured figure, compared to its precision
+    count: int = 1  # the doc quotes it this many times; a reworded one drops out of the count
+
+
+Q = Quote
+QUOTES = {
+    # --- README.md -------------------------------------------------------------------
+    "readme-tracking-interval": Q(
+        "README.md", r"full MTCNN every (\d+) frames", lambda: KEYFRAME_INTERVAL
+    ),
+    "readme-device-auto": Q(
+        "README.md",
+        r"`--device auto` \(the default of ((?:`\w+`(?:, | and )?)+)\)",
+        _auto_device_commands,
+        _names,
+    ),
+    "readme-device-other": Q(
+        "README.md",
+        r"training, preparation and evaluation default to `--device (\w+)`",
+        _other_device,
+    ),
+    "readme-default-pair": Q(
+        "README.md",
+        r"labelled `([\w-]+)` studio faces as source, unlabelled `([\w-]+)` faces as target",
+        lambda: tuple(re.findall(r"SynthAU (\S+)", _provenance("pair"))),
+    ),
+    "readme-default-size-steps": Q(
+        "README.md",
+        r"faces as target, (\d+)x\1, (\d+) steps from a random start",
+        lambda: (_shipped("image_size"), _provenance("steps")),
+    ),
+    # --- docs/usage.md -----------------------------------------------------------------
+    "usage-tracking-interval": Q(
+        "docs/usage.md", r"full MTCNN every (\d+) frames", lambda: KEYFRAME_INTERVAL
+    ),
+    "usage-keyframe-interval": Q(
+        "docs/usage.md",
+        r"every `keyframe_interval` analysed frames \(default (\d+)\)",
+        lambda: KEYFRAME_INTERVAL,
+    ),
+    "usage-cli-keyframe-interval": Q(
+        "docs/usage.md",
+        r"`--keyframe-interval K` \(default (\d+)\)",
+        lambda: _cli("detect", "keyframe_interval"),
+    ),
+    "usage-cli-detect-device": Q(
+        "docs/usage.md", r"`--device D` \(default `(\w+)`\)", lambda: _cli("detect", "device")
+    ),
+    "usage-device-auto": Q(
+        "docs/usage.md",
+        r"`device=\"auto\"` \(the default of `from_pretrained` and of "
+        r"((?:`d2ca \w+`(?:, | and )?)+);",
+        _auto_device_commands,
+        _names,
+    ),
+    "usage-device-other": Q(
+        "docs/usage.md",
+        r"the training, preparation and evaluation commands default to `(\w+)`\)",
+        _other_device,
+    ),
+    "usage-from-pretrained-device": Q(
+        "docs/usage.md",
+        r"`device=\"(\w+)\"` \(the default of `from_pretrained`",
+        lambda: _d2ca_default("from_pretrained", "device"),
+    ),
+    "usage-lost-threshold": Q(
+        "docs/usage.md",
+        r"falls below the detector's last threshold \(([\d.]+)\)",
+        lambda: _face_detector("thresholds")[-1],
+    ),
+    "usage-min-iou": Q(
+        "docs/usage.md",
+        r"IoU (?:below|>=) ([\d.]+)",
+        lambda: _signature_default(FaceTracker, "min_iou"),
+        count=2,
+    ),
+    "usage-face-detector": Q(
+        "docs/usage.md",
+        r"`FaceDetector\(min_face_size=(\d+), max_side=(\w+), batch_size=(\d+)\)`",
+        lambda: tuple(_face_detector(n) for n in ("min_face_size", "max_side", "batch_size")),
+    ),
+    "usage-crop-scale": Q(
+        "docs/usage.md",
+        r"\*\*shrunk to (\d+) % about the crop's centre\*\*",
+        lambda: round(100 * _face("CROP_SCALE")),
+    ),
+    "usage-arcface-template": Q(
+        "docs/usage.md",
+        r"\(112 x 112: eyes at \(([\d.]+), ([\d.]+)\) and \(([\d.]+), ([\d.]+)\), nose "
+        r"\(([\d.]+), ([\d.]+)\), mouth corners \(([\d.]+), ([\d.]+)\) and "
+        r"\(([\d.]+), ([\d.]+)\)\)",
+        lambda: tuple(float(v) for v in _face("ARCFACE_TEMPLATE_112").ravel()),
+        str,
+    ),
+    "usage-default-threshold": Q(
+        "docs/usage.md",
+        r"\(`config.thresholds`, ([\d.]+) unless",
+        lambda: D2CAConfig(au_names=("AU01",)).thresholds[0],
+    ),
+    # --- docs/performance.md -----------------------------------------------------------
+    "performance-default-k": Q(
+        "docs/performance.md",
+        r"(?:tracking, K = (\d+) \(default\)|at the default K = (\d+)|Why K = (\d+) by default)",
+        lambda: KEYFRAME_INTERVAL,
+        count=3,
+    ),
+    "performance-lost-threshold": Q(
+        "docs/performance.md",
+        r"falls below ([\d.]+) \(MTCNN's last threshold\)",
+        lambda: _face_detector("thresholds")[-1],
+    ),
+    "performance-min-iou": Q(
+        "docs/performance.md",
+        r"overlaps the previous one by IoU < ([\d.]+)",
+        lambda: _signature_default(FaceTracker, "min_iou"),
+    ),
+    "performance-batches": Q(
+        "docs/performance.md",
+        r"\(default `batch_size=(\d+)`; the detector passes (\d+) frames per MTCNN call\)",
+        lambda: (_d2ca_default("detect_aus", "batch_size"), _face_detector("batch_size")),
+    ),
+    "performance-min-face-size": Q(
+        "docs/performance.md",
+        r"which is why `FaceDetector` defaults to (\d+)",
+        lambda: _face_detector("min_face_size"),
+    ),
+    # --- docs/training.md: the objective's weights and marked choices ------------------
+    **{
+        f"training-weight-{name}": Q(
+            "docs/training.md",
+            rf"{symbol} = ([\d.]+)",
+            lambda name=name: getattr(MODEL, name),
+            count=count,
+        )
+        for symbol, name, count in (
+            ("γ1", "gamma1", 1),
+            ("γ2", "gamma2", 1),
+            ("γ3", "gamma3", 1),
+            ("γ4", "gamma4", 1),
+            ("τ", "tau", 1),
+            ("λ", "lambda_", 2),  # the rows of ICL and FCL
+            ("α", "alpha", 1),
+        )
+    },
+    "training-au-weight": Q(
+        "docs/training.md",
+        r"^\| `au_s` \|[^|\n]*\|[^|\n]*\| (\d+) \|$",
+        lambda: MODEL.au_weight,
+    ),
+    "training-choice-aux-grad": Q(
+        "docs/training.md",
+        r"\| `aux_grad_e_au` \(model, `--set`\) \| (\S+) \||marked choice, `aux_grad_e_au`, "
+        r"default (\d+); paper 1",
+        lambda: MODEL.aux_grad_e_au,
+        count=2,  # the table of marked choices, and the fix
+    ),
+    "training-choice-norm-stats": Q(
+        "docs/training.md",
+        r"\| `norm_stats` \(model, `--set`\) \| `(\"\w+\")` \||\(`norm_stats`, default `(\"\w+\")`",
+        lambda: MODEL.norm_stats,
+        count=2,
+    ),
+    "training-choice-rampup": Q(
+        "docs/training.md",
+        r"\| `au_t_rampup` \(train, `--au-t-rampup`\) \| (\d+) \||`--au-t-rampup`, default "
+        r"(\d+) steps",
+        lambda: TRAIN["au_t_rampup"],
+        count=2,
+    ),
+    # --- docs/training.md: optimisation, warm-up, checkpoints, resume ------------------
+    "training-lr": Q("docs/training.md", r"Adam, lr (\S+) \(paper\)", lambda: TRAIN["lr"]),
+    "training-betas": Q(
+        "docs/training.md", r"betas (\([\d.]+, [\d.]+\)) \(not stated", lambda: TRAIN["betas"]
+    ),
+    "training-batch": Q(
+        "docs/training.md",
+        r"Defaults are sized for a CPU: batch (\d+) per domain \(paper: 128\), P = (\d+)\.",
+        lambda: (TRAIN["batch_size"], TRAIN["subjects"]),
+    ),
+    "training-subjects-stay": Q(
+        "docs/training.md", r"The default stays `--subjects (\d+)`", lambda: TRAIN["subjects"]
+    ),
+    "training-shipped-subjects": Q(
+        "docs/training.md",
+        r"The default stays `--subjects (\d+)`, the value the grid, the tables and the shipped",
+        lambda: _shipped_train("subjects"),
+    ),
+    "training-warmup-default": Q(
+        "docs/training.md",
+        r"`--warmup-steps K` \(default (\d+)\)",
+        lambda: TRAIN["warmup_steps"],
+    ),
+    "training-shipped-warmup-routing": Q(
+        "docs/training.md",
+        r"shipped default checkpoint was trained without it \(`warmup_steps` (\d+)\) and with "
+        r"the default routing \(`aux_grad_e_au=(\d+)`\)",
+        lambda: (_shipped_train("warmup_steps"), _shipped("aux_grad_e_au")),
+    ),
+    "training-checkpoint-every": Q(
+        "docs/training.md",
+        r"Every `--checkpoint-every` steps \(default (\d+)\)",
+        lambda: TRAIN["checkpoint_every"],
+    ),
+    "training-diagnose-every": Q(
+        "docs/training.md",
+        r"Every `--diagnose-every` steps \(default (\d+); 0 turns it off\)",
+        lambda: TRAIN["diagnose_every"],
+    ),
+    "training-resume-changes": Q(
+        "docs/training.md",
+        r"options given again must agree with it, except ((?:`\w+`, )+`\w+`)",
+        lambda: RESUMABLE_CHANGES,
+        _names,
+    ),
+    "training-shared-aus": Q(
+        "docs/training.md",
+        r"BP4D-DISFA ((?:\d+, )*\d+)",
+        lambda: shared_aus("bp4d", "disfa"),
+    ),
+    # --- docs/training.md: figures from the committed runs -----------------------------
+    "training-gradients-step-1": Q(
+        "docs/training.md",
+        r"at step 1 of the paper's objective `L_au\^s` sends ([\d.]+), `L_au\^t` ([\d.]+), "
+        r"`L_rep` ([\d.]+), `L_rec` ([\d.]+), ICL ([\d.]+), `L_ort` ([\d.]+), `L_adv` ([\d.]+);",
+        lambda: tuple(
+            _json("docs/starvation/paper400/full.json")["diagnostics"][0]["grad_norm"]["e_au"][k]
+            for k in ("au_s", "au_t", "rep", "rec", "icl", "ort", "adv")
+        ),
+        str,
+    ),
+    **{
+        f"training-starvation-{token}": Q(
+            "docs/training.md",
+            _starvation_row(token),
+            lambda path=path: _starvation(path),
+            str,
+        )
+        for token, path in (
+            ("so-long", "so-long/source-only"),
+            ("paper400", "paper400/full"),
+            ("batchnorm400", "batchnorm400/full"),
+            ("auw10", "auw10/full"),
+            ("auw10-batch", "auw10-batch/full"),
+            ("au-only-s", "au-only-s/au"),
+            ("au-s-t", "au-s-t/au"),
+            ("au-s-t-noC", "au-s-t-noC/au"),
+            ("au+rep", "loi-batch/au+rep"),
+            ("au+rec", "loi-batch/au+rec"),
+            ("au+ort", "loi-batch/au+ort"),
+            ("au+icl", "loi-batch/au+icl"),
+            ("au+adv", "loi-batch/au+adv"),
+            ("s01", "s01/full"),
+            ("s0", "s0/full"),
+        )
+    },
+    **{
+        f"training-curve-{curve}": Q(
+            "docs/training.md",
+            rf"^\| {re.escape(pair)} \| {re.escape(method)} \| (.*)$",
+            lambda curve=curve: _curve(curve),
+            _cells,
+        )
+        for pair, method, curve in (
+            ("lab-b -> lab-a", "Source only", "ba128-source-only-s0"),
+            ("lab-b -> lab-a", "D2CA, default", "ba128-d2ca-s0"),
+            ("wild -> lab-a", "Source only", "wa128-source-only-s0"),
+            ("wild -> lab-a", "D2CA, default", "wa128-d2ca-s0"),
+            ("lab-a -> wild", "Source only", "aw128-source-only-s0"),
+            ("lab-a -> wild", "D2CA, default (the shipped checkpoint)", "aw128-d2ca-s0"),
+        )
+    },
+    # --- docs/default-checkpoint.md ------------------------------------------------------
+    "checkpoint-batch": Q(
+        "docs/default-checkpoint.md",
+        r"batch (\d+) per domain \((\d+) subjects x (\d+) faces\)",
+        lambda: (
+            _shipped_train("batch_size"),
+            _shipped_train("subjects"),
+            _shipped_train("batch_size") // _shipped_train("subjects"),
+        ),
+    ),
+    "checkpoint-run": Q(
+        "docs/default-checkpoint.md",
+        r"Adam lr (\S+), seed (\d+), (\d+) steps from a random start, (no) warm-up\.",
+        lambda: (
+            _shipped_train("lr"),
+            _shipped_train("seed"),
+            _provenance("steps"),
+            "no" if _shipped_train("warmup_steps") == 0 else _shipped_train("warmup_steps"),
+        ),
+    ),
+    "checkpoint-choices": Q(
+        "docs/default-checkpoint.md",
+        r"`aux_grad_e_au=(\d+)`, `norm_stats=(\"\w+\")`, and `L_au\^t` ramped up over (\d+) "
+        r"steps",
+        lambda: (
+            _shipped("aux_grad_e_au"),
+            _shipped("norm_stats"),
+            _shipped_train("au_t_rampup"),
+        ),
+    ),
+    "checkpoint-data": Q(
+        "docs/default-checkpoint.md",
+        r"(\d+) subjects x (\d+) frames each, (\d+)x\3",
+        lambda: (
+            *map(
+                int,
+                re.search(r"(\d+) subjects x (\d+) frames", _provenance("training_data")).groups(),
+            ),
+            _shipped("image_size"),
+        ),
+    ),
+    "checkpoint-test-sizes": Q(
+        "docs/default-checkpoint.md",
+        r"on the `wild` test split \((\d+) faces\) and on the `lab-a` validation split "
+        r"\((\d+) faces\)",
+        lambda: tuple(_provenance("metrics")[s]["n"] for s in ("target_test", "source_val")),
+    ),
+    **{
+        f"checkpoint-f1-{name}": Q(
+            "docs/default-checkpoint.md",
+            rf"^\| {re.escape(row)} \| (\d+\.\d \|.*)$",
+            lambda name=name: _f1_row(f"docs/default-checkpoint/{name}.json"),
+            _cells,
+        )
+        for row, name in (
+            ("Source only", "source-only"),
+            ("D2CA, the default", "d2ca"),
+            ("Target only (wild labels)", "target-only"),
+        )
+    },
+    "checkpoint-previous-default": Q(
+        "docs/default-checkpoint.md",
+        r"with a (\d+)-step warm-up, `d2ca-warmup300.json`\) scored ([\d.]+) / ([\d.]+)\.",
+        lambda: (
+            _json("docs/default-checkpoint/d2ca-warmup300.json")["warmup_steps"],
+            *_f1_row("docs/default-checkpoint/d2ca-warmup300.json")[-2:],
+        ),
+        str,
+    ),
+    "checkpoint-gaps": Q(
+        "docs/default-checkpoint.md",
+        r"It is ([\d.]+) points lower on the target and ([\d.]+) lower on the source\.",
+        lambda: tuple(
+            a - b
+            for a, b in zip(
+                _f1_row("docs/default-checkpoint/source-only.json")[-2:],
+                _f1_row("docs/default-checkpoint/d2ca.json")[-2:],
+                strict=True,
+            )
+        ),
+        str,
+    ),
+    **{
+        f"checkpoint-curve-{curve}": Q(
+            "docs/default-checkpoint.md",
+            rf"^\| {re.escape(row)} \| ([\d.]+ / .*)$",
+            lambda curve=curve: _curve(curve),
+            _cells,
+        )
+        for row, curve in (
+            ("Source only", "aw128-source-only-s0"),
+            ("D2CA, the default", "aw128-d2ca-s0"),
+            (
+                "D2CA, first fix only (before this version; stopped at 300)",
+                "aw128-d2ca-first-fix-s0",
+            ),
+        )
+    },
+    "checkpoint-without-au-t": Q(
+        "docs/default-checkpoint.md",
+        r"^\| D2CA without `L_au\^t` from step 700 \|(?: \|)* ([\d.]+) / ([\d.]+) \|$",
+        lambda: _curve("aw128-d2ca-no-au-t-from700-s0")[-1],
+        str,
+    ),
+    # --- the model card -------------------------------------------------------------------
+    "card-source-row": Q(
+        CARD, r"^\| source, validation \| (.*)$", lambda: _card_row("source_val"), _cells
+    ),
+    "card-target-row": Q(
+        CARD, r"^\| target, held-out test split \| (.*)$", lambda: _card_row("target_test"), _cells
+    ),
+    "card-context": Q(
+        CARD,
+        r"Source only reaches ([\d.]+) average F1 on the target test split \(([\d.]+) on the "
+        r"source validation split\) and Target only ([\d.]+); this checkpoint ([\d.]+) "
+        r"\(([\d.]+)\)\.",
+        lambda: (
+            *_f1_row("docs/default-checkpoint/source-only.json")[-2:],
+            _f1_row("docs/default-checkpoint/target-only.json")[-2],
+            *_f1_row("docs/default-checkpoint/d2ca.json")[-2:],
+        ),
+        str,
+    ),
+    # --- docs/your-data.md ----------------------------------------------------------------
+    "your-data-presets": Q(
+        "docs/your-data.md",
+        r"`--synth PRESET` \(((?:`[\w-]+`, )*`[\w-]+`)\)",
+        lambda: frozenset(_presets()),
+        _names,
+    ),
+    "your-data-report-faces": Q(
+        "docs/your-data.md",
+        r"at most `--report-faces`, default (\d+),",
+        lambda: _cli("adapt", "report_faces"),
+    ),
+    "your-data-shipped-steps": Q(
+        "docs/your-data.md",
+        r"the shipped default trained (\d+) steps at batch (\d+)\)",
+        lambda: (_provenance("steps"), _shipped_train("batch_size")),
+    ),
+    # --- docs/datasets.md -----------------------------------------------------------------
+    "datasets-prepare-options": Q(
+        "docs/datasets.md",
+        r"`d2ca prepare DATASET ROOT --out DIR \[--size (\d+)\] \[--workers N\] "
+        r"\[--device (\w+)\]`",
+        lambda: (_cli("prepare", "size"), _cli("prepare", "device")),
+    ),
+    "datasets-max-side": Q(
+        "docs/datasets.md",
+        r"Frames are downscaled to `--max-side (\d+)` for detection only",
+        lambda: _cli("prepare", "max_side"),
+    ),
+    "datasets-per-domain": Q(
+        "docs/datasets.md",
+        r"of up to `--per-domain (\d+)` faces per domain",
+        lambda: _cli("plot tsne", "per_domain"),
+    ),
+    **{
+        f"datasets-shared-aus-{a}-{b}": Q(
+            "docs/datasets.md",
+            rf"{re.escape(words)} ((?:\d+, )*\d+)[;.]",
+            lambda a=a, b=b: shared_aus(a, b),
+        )
+        for words, a, b in (
+            ("BP4D(+) and DISFA", "bp4d", "disfa"),
+            ("BP4D(+) and GFT", "bp4d", "gft"),
+            ("Aff-Wild2 and BP4D(+)", "affwild2", "bp4d"),
+            ("Aff-Wild2 and GFT", "affwild2", "gft"),
+        )
+    },
+    "datasets-bp4d-aus": Q(
+        "docs/datasets.md",
+        r"The 12 AUs used are ((?:\d+, )*\d+);",
+        lambda: DATASET_AUS["bp4d"],
+    ),
+    "datasets-disfa-aus": Q(
+        "docs/datasets.md",
+        r"The eight AUs used (\((?:\d+, )*\d+\))",
+        lambda: DATASET_AUS["disfa"],
+    ),
+    "datasets-gft-aus": Q(
+        "docs/datasets.md", r"The 10 AUs are ((?:\d+, )*\d+)\.", lambda: DATASET_AUS["gft"]
+    ),
+    # --- docs/synthau.md --------------------------------------------------------------------
+    "synthau-presets": Q(
+        "docs/synthau.md",
+        r"^\| factor \| (.*)$",
+        lambda: tuple(f"`{name}`" for name in _presets()),
+        _cells,
+    ),
+    **{
+        f"synthau-preset-{label}": Q(
+            "docs/synthau.md",
+            rf"^\| {re.escape(label)} \| (.*)$",
+            lambda format_=format_: _preset_row(format_),
+            _cells,
+        )
+        for label, format_ in (
+            (
+                "yaw / pitch / roll std (°)",
+                lambda p: (f"{p.yaw_std:g}", f"{p.pitch_std:g}", f"{p.roll_std:g}"),
+            ),
+            ("scale (log std) / shift std", lambda p: (f"{p.scale_std:g}", f"{p.shift_std:g}")),
+            ("light direction spread (°)", lambda p: f"{p.light_spread:g}"),
+            ("ambient share", lambda p: "{:g}-{:g}".format(*p.ambient)),
+            ("light colour (std)", lambda p: f"{p.light_tint:g}"),
+            ("exposure", lambda p: "{:g}-{:g}".format(*p.exposure)),
+            ("cast shadow probability", lambda p: f"{p.shadow_prob:g}"),
+            ("blur sigma (px at 128)", lambda p: "{:g}-{:g}".format(*p.blur)),
+            ("noise std (8-bit levels)", lambda p: "{:g}-{:g}".format(*p.noise)),
+            ("JPEG quality", lambda p: "{}-{}".format(*p.jpeg)),
+            ("independent AU activation", lambda p: f"{p.au_noise:.2f}"),
+        )
+    },
+    **{
+        f"synthau-prototype-{name}": Q(
+            "docs/synthau.md",
+            rf"^\| {name} \| ([^|\n]*) \|$",
+            lambda name=name: _prototype(name),
+            str,
+        )
+        for name in (
+            "neutral",
+            "happy",
+            "polite-smile",
+            "surprise",
+            "anger",
+            "sadness",
+            "disgust",
+            "pain",
+            "contempt",
+            "lip-press",
+            "doubt",
+        )
+    },
+    "synthau-splits": Q(
+        "docs/synthau.md",
+        r"\(default (\d+) / (\d+) / (\d+), rounded\)",
+        _synth_splits,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", QUOTES)
+def test_doc_quotes_the_code(name: str) -> None:
+    quote = QUOTES[name]
+    matches = list(re.finditer(quote.pattern, _doc(quote.doc), re.M))
+    assert len(matches) == quote.count, (
+        f"{quote.doc}: {len(matches)} sentences match {quote.pattern!r}, not {quote.count}; "
+        "if one was reworded, update the pattern (or the count) of this quote"
+    )
+    expected = quote.code()
+    for m in matches:
+        groups = [g for g in m.groups() if g is not None]
+        found = tuple(map(quote.parse, groups)) if len(groups) > 1 else quote.parse(groups[0])
+        assert _agrees(found, expected), (
+            f"{quote.doc} says {m.group(0)!r}: {found!r}, but the code / committed files give "
+            f"{expected!r}"
+        )
+
+
+# ------------------------------------------------------------------ L_au^t's ramp-up weights
+K_SENTENCE = r"At K = \d+ it is"  # training.md's weights at the default K
+RAMP_QUOTES = {  # (doc, pattern): w, the weight quoted at step s
+    "training-ramp-start": (
+        "docs/training.md",
+        r"from (?P<w>[\d.]+) at step (?P<s>0) to 1 at step K",
+    ),
+    "training-ramp-a": ("docs/training.md", rf"{K_SENTENCE} (?P<w>[\d.]+) at step (?P<s>\d+),"),
+    "training-ramp-b": (
+        "docs/training.md",
+        rf"{K_SENTENCE} [\d.]+ at step \d+, (?P<w>[\d.]+) at (?P<s>\d+) and",
+    ),
+    "training-ramp-c": (
+        "docs/training.md",
+        rf"{K_SENTENCE} [\d.]+ at step \d+, [\d.]+ at \d+ and (?P<w>[\d.]+) at (?P<s>\d+):",
+    ),
+    "training-ramp-sampler": (
+        "docs/training.md",
+        r"At step (?P<s>\d+) `L_au\^t`'s ramp-up weight is (?P<w>[\d.]+)",
+    ),
+    "checkpoint-ramp-end": (
+        "docs/default-checkpoint.md",
+        r"ramped up over \d+ steps \(so at most (?P<w>[\d.]+) of its weight by step (?P<s>\d+)\)",
+    ),
+    "checkpoint-ramp-a": (
+        "docs/default-checkpoint.md",
+        r"as `L_au\^t`'s weight ramps up \((?P<w>[\d.]+) at step (?P<s>\d+), [\d.]+ at \d+\)",
+    ),
+    "checkpoint-ramp-b": (
+        "docs/default-checkpoint.md",
+        r"as `L_au\^t`'s weight ramps up \([\d.]+ at step \d+, (?P<w>[\d.]+) at (?P<s>\d+)\)",
+    ),
+}
+
+
+def test_ramp_up_length_quoted_with_the_weights() -> None:
+    found = re.findall(r"At K = (\d+) it is", _doc("docs/training.md"))
+    assert len(found) == 1, "docs/training.md: the sentence 'At K = ... it is' changed"
+    assert int(found[0]) == TRAIN["au_t_rampup"] == _shipped_train("au_t_rampup")
+
+
+@pytest.mark.parametrize("name", RAMP_QUOTES)
+def test_quoted_ramp_up_weights(name: str) -> None:
+    from d2ca.train.objective import rampup  # the trainer's own ramp, exp(-5 (1 - s/K)^2)
+
+    doc, pattern = RAMP_QUOTES[name]
+    matches = list(re.finditer(pattern, _doc(doc)))
+    assert len(matches) == 1, f"{doc}: {len(matches)} sentences match {pattern!r}, not 1"
+    m, length = matches[0], TRAIN["au_t_rampup"]
+    weight = rampup(int(m["s"]), length)
+    assert _agrees(m["w"], weight), (
+        f"{doc}: L_au^t's weight at step {m['s']} is {weight:.3f} (K = {length}), not {m['w']}"
+    )
+
+
+# ------------------------------------------------------------------ claims about the defaults
+SHIPPED_OBJECTIVE = ("aux_grad_e_au", "norm_stats", "au_weight", "feature_norm", "use_au_t")
+
+
+def test_shipped_default_was_trained_with_the_default_objective() -> None:
+    """README and training.md say the shipped checkpoint used the default objective: so its
+    marked choices and training options are today's defaults."""
+    assert "steps from a random start with the default objective" in _doc("README.md")
+    assert "with the default routing" in _doc("docs/training.md")
+    for key in SHIPPED_OBJECTIVE:
+        assert _shipped(key) == getattr(MODEL, key), key
+    for key in ("warmup_steps", "au_t_rampup", "lr", "batch_size", "subjects", "method"):
+        assert _shipped_train(key) == TRAIN[key], key
+    assert tuple(_shipped_train("betas")) == TRAIN["betas"]
+
+
+@pytest.mark.parametrize("command", ["train", "adapt"])
+def test_cli_help_quotes_the_config_defaults(command: str) -> None:
+    """``--help`` texts that say "(default X)" where the option itself defaults to None (the
+    config's default applies) agree with TrainConfig / D2CAConfig."""
+    words = {"on": True, "off": False}
+    checked = []
+    for param in _command(command).params:
+        m = re.search(r"\(default (\w[\w.+-]*)[;,).]", getattr(param, "help", None) or "")
+        if not m or param.default is not None:
+            continue
+        quoted = words.get(m.group(1), _value(m.group(1)))
+        code = TRAIN[param.name] if param.name in TRAIN else getattr(MODEL, param.name)
+        assert quoted == code, f"d2ca {command} --help: {param.name} (default {m.group(1)})"
+        checked.append(param.name)
+    assert len(checked) >= 6, f"d2ca {command}: only {checked} quote a default; help reworded?"

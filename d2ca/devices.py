@@ -1,5 +1,5 @@
-"""Choosing the torch device: ``auto`` is the GPU when there is one, and a device that does
-not exist is refused before anything is loaded onto it."""
+"""Choosing the torch device: ``auto`` is the GPU when there is one (CUDA, then Apple's MPS),
+and a device that does not exist is refused before anything is loaded onto it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from d2ca.errors import DeviceError
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """The device ``name`` stands for, checked to exist on this machine.
 
-    ``"auto"`` (or ``None``) is ``cuda`` when a CUDA GPU is present, else ``cpu``.
+    ``"auto"`` (or ``None``) is the current CUDA GPU when there is one, else Apple's MPS
+    where torch offers it, else the CPU. ``"cuda"`` without an index is the current CUDA
+    device, returned with its index (``torch.cuda.set_device`` needs one).
 
     Raises:
         DeviceError: an unknown device name, or a device this machine does not have.
@@ -21,7 +23,9 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         device(type='cpu')
     """
     if name is None or name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("mps" if _mps_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
@@ -30,8 +34,15 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
             raise DeviceError(f"device {name!r} requested, but no CUDA GPU is available here")
-        if device.index is not None and device.index >= count:
+        if device.index is None:
+            return torch.device("cuda", torch.cuda.current_device())
+        if device.index >= count:
             raise DeviceError(f"device {name!r} requested, but this machine has {count} GPU(s)")
-    elif device.type == "mps" and not torch.backends.mps.is_available():
+    elif device.type == "mps" and not _mps_available():
         raise DeviceError(f"device {name!r} requested, but MPS is not available here")
     return device
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())

@@ -132,7 +132,11 @@ def _download(repo_id: str, revision: str | None) -> Path:
 
     try:
         folder = snapshot_download(
-            repo_id, revision=revision, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME]
+            repo_id,
+            revision=revision,
+            allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME],
+            # offline: the cache alone, so that no version of huggingface_hub tries the network
+            local_files_only=constants.HF_HUB_OFFLINE,
         )
     except RepositoryNotFoundError:
         raise CheckpointError(f"Hub repo {repo_id!r} not found (or it is private)") from None

@@ -84,7 +84,8 @@ def test_kill_and_resume_writes_only_what_is_missing(corpus, checkpoint, tmp_pat
     # the same run in a separate process, killed outright once its first table is written
     out = tmp_path / "killed"
     command = [sys.executable, "-c", "from d2ca.cli import main; main()", *args]
-    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = os.environ | {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([*command, "--out-dir", str(out)], env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(out.rglob("*.csv")) and process.poll() is None and time.monotonic() < deadline:

@@ -86,6 +86,7 @@ def test_two_gloo_processes_match_each_other_and_one_process(tmp_path: Path):
         out_dir=str(tmp_path / "ddp"),
         progress=False,
         threads=1,
+        device="cpu",  # gloo on the CPU; NCCL on a GPU: test_cuda.py
     )
     mp.spawn(
         _worker, args=(2, str(tmp_path / "init"), cfg.to_dict(), str(tmp_path)), nprocs=2, join=True

@@ -87,14 +87,10 @@ def _device_defaults() -> dict[str, Any]:
     return {p: TRAIN["device"] if d is None else d for p, d in defaults.items()}
 
 
-def _auto_device_commands() -> frozenset[str]:
-    return frozenset(p for p, d in _device_defaults().items() if d == "auto")
-
-
-def _other_device() -> Any:
-    """The ``--device`` default of every command that does not default to ``auto``."""
-    others = {d for d in _device_defaults().values() if d != "auto"}
-    return others.pop() if len(others) == 1 else others
+def _device_default() -> Any:
+    """The ``--device`` default that every command shares (the set of them if they differ)."""
+    defaults = set(_device_defaults().values())
+    return defaults.pop() if len(defaults) == 1 else defaults
 
 
 def _signature_default(function: Callable, name: str) -> Any:
@@ -229,15 +225,7 @@ QUOTES = {
         "README.md", r"full MTCNN every (\d+) frames", lambda: KEYFRAME_INTERVAL
     ),
     "readme-device-auto": Q(
-        "README.md",
-        r"`--device auto` \(the default of ((?:`\w+`(?:, | and )?)+)\)",
-        _auto_device_commands,
-        _names,
-    ),
-    "readme-device-other": Q(
-        "README.md",
-        r"training, preparation and evaluation default to `--device (\w+)`",
-        _other_device,
+        "README.md", r"`--device (\w+)` \(the default of every command\)", _device_default
     ),
     "readme-default-pair": Q(
         "README.md",
@@ -268,15 +256,9 @@ QUOTES = {
     ),
     "usage-device-auto": Q(
         "docs/usage.md",
-        r"`device=\"auto\"` \(the default of `from_pretrained` and of "
-        r"((?:`d2ca \w+`(?:, | and )?)+);",
-        _auto_device_commands,
-        _names,
-    ),
-    "usage-device-other": Q(
-        "docs/usage.md",
-        r"the training, preparation and evaluation commands default to `(\w+)`\)",
-        _other_device,
+        r"`device=\"(\w+)\"` \(the default of `from_pretrained` and of every command's "
+        r"`--device`\)",
+        _device_default,
     ),
     "usage-from-pretrained-device": Q(
         "docs/usage.md",

@@ -43,12 +43,16 @@ def build_hub_cache(cache: Path, repo_id: str, checkpoint: Path) -> Path:
 
 
 def run_offline(cache: Path, code: str) -> subprocess.CompletedProcess[str]:
-    # huggingface_hub reads HF_HUB_OFFLINE when imported: set it in a fresh interpreter.
-    env = os.environ | {
+    # huggingface_hub reads HF_HUB_OFFLINE when imported: set it in a fresh interpreter. No
+    # HF_* setting of the machine's (a token, another cache, an endpoint) reaches the test,
+    # and PYTHONPATH is prepended to, not replaced (d2ca may be installed through it).
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
+    env = inherited | {
         "HF_HOME": str(cache.parent / "hf_home"),
         "HF_HUB_CACHE": str(cache),
         "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(TESTS),
+        "PYTHONPATH": path,
     }
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -79,7 +83,7 @@ def test_hub_repo_loads_from_the_cache_offline(tmp_path) -> None:
         for m in (model, by_revision):
             state = m.model.state_dict()
             assert state.keys() == reference.keys()
-            assert all(torch.equal(state[k], reference[k]) for k in reference)
+            assert all(torch.equal(state[k].cpu(), reference[k]) for k in reference)
         start = time.perf_counter()
         try:
             D2CA.from_pretrained("nobody/not-cached")
@@ -102,7 +106,7 @@ def test_local_folder_and_its_errors(tmp_path) -> None:
     checkpoint = save_small_checkpoint(tmp_path / "ckpt", seed=1)
     model = D2CA.from_pretrained(str(checkpoint))
     reference = load_file(str(checkpoint / WEIGHTS_NAME))
-    assert all(torch.equal(model.model.state_dict()[k], v) for k, v in reference.items())
+    assert all(torch.equal(model.model.state_dict()[k].cpu(), v) for k, v in reference.items())
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / CONFIG_NAME).write_text((checkpoint / CONFIG_NAME).read_text())
     with pytest.raises(CheckpointError, match="model.safetensors is missing"):

@@ -267,7 +267,7 @@ def test_from_pretrained_folder_is_quiet_and_exact(tmp_path, capsys) -> None:
     assert capsys.readouterr().out == ""
     reference = small_model(seed=3).state_dict()
     for name, tensor in loaded.model.state_dict().items():
-        torch.testing.assert_close(tensor, reference[name], rtol=0, atol=0, msg=name)
+        torch.testing.assert_close(tensor.cpu(), reference[name], rtol=0, atol=0, msg=name)
     again = loaded.save_pretrained(tmp_path / "again")
     assert (again / "model.safetensors").is_file()
     with pytest.raises(OutputExistsError):

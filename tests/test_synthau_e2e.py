@@ -39,7 +39,7 @@ def run(tmp_path_factory):
     config = TrainConfig(
         source=str(root / "lab-a"), target=str(root / "wild"), method="d2ca", model=TINY,
         batch_size=8, subjects=4, steps=40, seed=0, log_every=5, eval_every=40,
-        checkpoint_every=40, out_dir=str(root / "run"), progress=False,
+        checkpoint_every=40, out_dir=str(root / "run"), progress=False, device="cpu",
     )  # fmt: skip
     try:
         model_dir = train(config)

@@ -97,6 +97,7 @@ def config(data, out: Path, **kw) -> TrainConfig:
         out_dir=str(out),
         progress=False,
         threads=1,
+        device="cpu",  # the CPU's figures (bit-identical resume); GPU runs: test_cuda.py
     )
     return TrainConfig(**{**values, **kw})
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from d2ca.errors import D2CAError
+
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        help="torch device: auto (a GPU when present: CUDA, then MPS; else cpu), cpu, cuda, cuda:N."
+    ),
+]
 
 app = typer.Typer(
     name="d2ca",

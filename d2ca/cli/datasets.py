@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from d2ca.cli.app import app, command
+from d2ca.cli.app import DeviceOption, app, command
 from d2ca.data.manifest import Manifest, parse_data_spec, read_manifest
 from d2ca.errors import CheckpointError, InputError
 
@@ -33,7 +33,7 @@ def prepare_command(
     ] = False,
     size: Annotated[int, typer.Option(help="side of the aligned face crops")] = 128,
     workers: Annotated[int, typer.Option(help="detection processes")] = 1,
-    device: Annotated[str, typer.Option(help="torch device of the face detector")] = "cpu",
+    device: DeviceOption = "auto",
     min_face_size: Annotated[int, typer.Option(help="smallest face searched for (px)")] = 40,
     max_side: Annotated[
         int, typer.Option(help="downscale frames to this longer side for detection; 0: never")
@@ -64,6 +64,9 @@ def prepare_command(
     from d2ca.data.prepare import prepare
     from d2ca.data.readers import dataset_key
     from d2ca.data.survey import format_survey, survey
+    from d2ca.devices import resolve_device
+
+    device = str(resolve_device(device))  # text: detection processes receive it
 
     if dataset.lower() == "folder":
         from d2ca.data.prepare_folder import prepare_folder
@@ -145,14 +148,16 @@ def evaluate_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     batch_size: Annotated[int, typer.Option(help="faces per forward pass")] = 64,
-    device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+    device: DeviceOption = "auto",
 ) -> None:
     """Per-AU F1 and their average on the AUs the model and data share, like the paper's tables."""
     from d2ca.aus import DATASET_AUS
+    from d2ca.devices import resolve_device
     from d2ca.evaluation import evaluate
     from d2ca.evaluation.tables import format_table, paper_rows, published_table
     from d2ca.hub import load_pretrained
 
+    device = resolve_device(device)
     name, path = parse_data_spec(data)
     manifest, what = select_rows(read_manifest(path), split, fold)
     net = load_pretrained(model, device=device)
@@ -204,12 +209,13 @@ def fid_command(
     ] = None,
     limit: Annotated[int, typer.Option("-n", help="at most this many images per folder")] = 10000,
     size: Annotated[int, typer.Option(help="images are resized to SIZE x SIZE")] = 128,
-    device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+    device: DeviceOption = "auto",
 ) -> None:
     """Fréchet distance of two image folders (the paper's Table IX) under a feature extractor."""
+    from d2ca.devices import resolve_device
     from d2ca.evaluation.fid import fid_from_features, image_features, load_extractor, load_images
 
-    net = load_extractor(extractor, inception_weights).to(device)
+    net = load_extractor(extractor, inception_weights).to(resolve_device(device))
     features = [image_features(load_images(f, limit, size), net) for f in (images_a, images_b)]
     value = fid_from_features(*features)
     n_a, n_b, dim = len(features[0]), len(features[1]), features[0].shape[1]
@@ -233,13 +239,15 @@ def tsne_command(
     split: Annotated[str, typer.Option(help="split to draw from when a manifest has one")] = "test",
     per_domain: Annotated[int, typer.Option(help="faces drawn per domain")] = 500,
     seed: Annotated[int, typer.Option(help="seed of the sampling and of t-SNE")] = 0,
-    device: Annotated[str, typer.Option(help="torch device")] = "cpu",
+    device: DeviceOption = "auto",
     overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
 ) -> None:
     """t-SNE of AU features coloured by one AU's label, marked by domain (Fig. 12)."""
+    from d2ca.devices import resolve_device
     from d2ca.evaluation.plots import plot_tsne
     from d2ca.hub import load_pretrained
 
+    device = resolve_device(device)
     domains = []
     for spec in data:
         name, path = parse_data_spec(spec)

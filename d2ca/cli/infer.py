@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 
-from d2ca.cli.app import command
+from d2ca.cli.app import DeviceOption, command
 from d2ca.errors import InputError
 from d2ca.face.track import KEYFRAME_INTERVAL
 from d2ca.io import OutputExistsError, atomic_path
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 ModelOption = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Checkpoint folder or Hub repo id; default: shipped model."),
-]
-DeviceOption = Annotated[
-    str, typer.Option(help="torch device: auto (a GPU when present, else cpu), cpu, cuda, cuda:1.")
 ]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 DomainOption = Annotated[str, typer.Option(help="Domain encoder for TARGET: target or source.")]

@@ -23,7 +23,13 @@ CheckpointEveryOption = Annotated[
 LogEveryOption = Annotated[
     int | None, typer.Option(help="Steps between metrics.jsonl lines (default 10).")
 ]
-TrainDeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default cpu).")]
+TrainDeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        help="auto (a GPU when present: CUDA, then MPS; else cpu), cpu, cuda, cuda:N "
+        "(default auto)."
+    ),
+]
 ThreadsOption = Annotated[
     int | None, typer.Option(help="torch CPU threads (1 is steadier on a busy machine).")
 ]
@@ -211,7 +217,10 @@ def train_command(
     if distributed:
         import torch.distributed as dist
 
-        dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
+        from d2ca.devices import resolve_device
+
+        cuda = resolve_device(config.device).type == "cuda"
+        dist.init_process_group("nccl" if cuda else "gloo")
     try:
         folder = Trainer(config, resume=resume, overwrite=overwrite).train()
     finally:

@@ -22,6 +22,7 @@ from typing import Any
 
 from d2ca.config import D2CAConfig
 from d2ca.data.manifest import parse_data_spec, read_manifest
+from d2ca.devices import resolve_device
 from d2ca.errors import InputError
 from d2ca.hub import load_pretrained, load_state_strict, save_pretrained
 from d2ca.io import OutputExistsError, atomic_path
@@ -170,6 +171,7 @@ def adapt(
     options = dict(train_options or {})
     config = TrainConfig(source=str(source), target=str(target), method="d2ca", model=arch,
                          steps=steps, out_dir=str(out), **options)  # fmt: skip
+    device = resolve_device(config.device)  # refused before anything is rendered
 
     # 4. the source, rendered at the model's input size when it is SynthAU; the trainer
     if synth is not None:
@@ -210,7 +212,7 @@ def adapt(
             load_pretrained(out / "start"), load_pretrained(model_dir), source_manifest,
             target_manifest, out / "report", start_name=init, faces=report_faces,
             source_name=synth.preset if synth else parse_data_spec(str(source))[1].name,
-            target_name=target_path.name, device=config.device,
+            target_name=target_path.name, device=device,
         )  # fmt: skip
     return AdaptResult(model_dir, out / "start", report_path)
 

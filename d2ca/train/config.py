@@ -81,7 +81,7 @@ class TrainConfig:
     # steps between diagnostics lines (per-term gradient norms on the encoders, feature
     # spreads; docs/training.md "Diagnostics"); 0 = off. Costs one backward pass per term.
     diagnose_every: int = 50
-    device: str = "cpu"
+    device: str = "auto"  # a GPU when present (CUDA, then MPS), else the CPU
     bf16: bool = False  # CUDA only: bf16 autocast
     compile: bool = False  # CUDA only: torch.compile of the networks
     channels_last: bool = True  # NHWC memory format: about 20% less CPU time per step here

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import sys
 import time
@@ -25,6 +26,7 @@ from torch import nn
 
 import d2ca
 from d2ca.data.manifest import parse_data_spec, read_manifest
+from d2ca.devices import resolve_device
 from d2ca.errors import D2CAError, InputError
 from d2ca.evaluation import evaluate
 from d2ca.hub import save_pretrained
@@ -212,13 +214,10 @@ class Trainer:
             _say(message)
 
     def _device(self, name: str) -> torch.device:
-        device = torch.device(name)
+        """``name`` resolved (``auto``: a GPU when present); under torchrun, this process's GPU."""
+        device = resolve_device(name)
         if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise InputError(f"device {name!r}: CUDA is not available")
             if self.world_size > 1:  # one GPU per process, chosen by torchrun
-                import os
-
                 device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
             torch.cuda.set_device(device)
         return device

@@ -1,7 +1,7 @@
 """``d2ca train``: a thin command over :class:`d2ca.train.Trainer`.
 
-Under ``torchrun`` (``WORLD_SIZE`` > 1) it joins the process group itself (NCCL on CUDA,
-gloo on CPU) and trains with DDP; only rank 0 writes.
+Under ``torchrun`` it joins the process group itself (NCCL on CUDA, gloo on CPU) and, with
+more than one process, trains with DDP; only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -213,7 +213,8 @@ def train_command(
             raise InputError("give --steps N or --epochs E")
         config = TrainConfig.from_dict({**values, "model": model})
 
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    # launched by torchrun (which sets LOCAL_RANK), even as one process: join its group
+    distributed = "LOCAL_RANK" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         import torch.distributed as dist
 

@@ -1,0 +1,151 @@
+"""The CUDA path: bf16 against fp32, torch.compile, checkpoints across devices, kill and
+resume, torchrun with NCCL, and inference on the GPU against the CPU.
+
+Every test carries the ``cuda`` marker and is skipped on a machine without a CUDA GPU
+(``pytest -m cuda`` selects them; ``bash benchmarks/gpu/check.sh`` runs them on a GPU).
+Tolerances are stated where the GPU cannot be bit-exact: bf16 rounds to 8 bits of mantissa,
+cuDNN picks its own convolution algorithms, and MTCNN's boxes go through other kernels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import skimage.data
+import torch
+from safetensors.torch import load_file
+from test_train import config, make_domain, run_script
+
+from d2ca.hub import load_folder
+from d2ca.inference.pipeline import D2CA
+from d2ca.train import Trainer
+from d2ca.train.checkpoint import latest_checkpoint
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+BF16 = {"rel": 0.05, "abs": 0.02}  # a loss term in bf16 autocast against fp32, first step
+RESUME = {"rel": 0.02, "abs": 0.01}  # F1 of a resumed GPU run against an uninterrupted one
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("data")
+    return make_domain(root / "src", seed=0, tint=0), make_domain(root / "tgt", seed=1, tint=50)
+
+
+def _train_lines(out: Path) -> list[dict]:
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").open()]
+    return [x for x in lines if x["kind"] == "train"]
+
+
+def test_bf16_and_fp32_agree_on_the_first_step(data, tmp_path) -> None:
+    losses = {}
+    for bf16 in (False, True):
+        out = tmp_path / f"bf16-{bf16}"
+        Trainer(config(data, out, device="cuda", bf16=bf16, steps=1, log_every=1)).train()
+        losses[bf16] = _train_lines(out)[0]["loss"]
+    assert losses[True].keys() == losses[False].keys()
+    for term, value in losses[False].items():
+        assert losses[True][term] == pytest.approx(value, **BF16), term
+
+
+def test_compile_trains(data, tmp_path) -> None:
+    out = tmp_path / "compiled"
+    folder = Trainer(config(data, out, device="cuda", compile=True, steps=3, log_every=1)).train()
+    assert folder is not None and (folder / "model.safetensors").is_file()
+    assert len(_train_lines(out)) == 3  # three finite steps (a NaN stops the run)
+
+
+def test_a_gpu_checkpoint_loads_on_the_cpu_and_back(data, tmp_path) -> None:
+    out = tmp_path / "gpu"
+    folder = Trainer(config(data, out, device="cuda", steps=2, checkpoint_every=2)).train()
+    on_cpu, on_gpu = load_folder(folder, device="cpu"), load_folder(folder, device="cuda")
+    for name, tensor in on_gpu.state_dict().items():
+        assert torch.equal(tensor.cpu(), on_cpu.state_dict()[name]), name
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(on_gpu(x.cuda()).cpu(), on_cpu(x), rtol=1e-3, atol=1e-4)
+    # the resumable checkpoint: two more steps on the CPU, then two on the GPU again
+    for device, steps in (("cpu", 4), ("cuda", 6)):
+        cfg = config(data, out, device=device, steps=steps, checkpoint_every=2)
+        assert Trainer(cfg, resume=True).train() is not None
+        assert latest_checkpoint(out / "checkpoints").name == f"step-{steps:08d}"
+
+
+def test_kill_and_resume_on_the_gpu_reaches_the_same_metrics(data, tmp_path) -> None:
+    kw = {"device": "cuda", "steps": 20, "checkpoint_every": 5, "eval_every": 20}
+    killed = config(data, tmp_path / "killed", **kw)
+    victim = run_script(killed)
+    deadline = time.time() + 180
+    while time.time() < deadline and victim.poll() is None:
+        last = latest_checkpoint(tmp_path / "killed" / "checkpoints")
+        if last is not None and int(last.name.split("-")[1]) >= 5:
+            break
+        time.sleep(0.02)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    resumed = run_script(killed, "--resume")
+    Trainer(config(data, tmp_path / "full", **kw)).train()
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    evals = {}
+    for name in ("full", "killed"):
+        lines = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").open()]
+        evals[name] = [x for x in lines if x["kind"] == "eval"][-1]
+    for split in ("target_test", "source_val"):
+        got, want = evals["killed"][split]["avg_f1"], evals["full"][split]["avg_f1"]
+        assert got == pytest.approx(want, **RESUME), split
+
+
+def test_torchrun_one_process_trains_with_nccl(data, tmp_path) -> None:
+    torchrun = shutil.which("torchrun")
+    launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
+    d2ca = shutil.which("d2ca")
+    assert d2ca, "the d2ca command is not on PATH"
+    out = tmp_path / "nccl"
+    args = ["train", "--source", str(data[0]), "--target", str(data[1]), "--steps", "4",
+            "--batch-size", "8", "--subjects", "4", "--image-size", "32",
+            "--set", 'enc_widths=[8,8,16,16,16,16,32,32]', "--checkpoint-every", "2",
+            "--device", "cuda", "--no-progress", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(
+        [*launcher, "--nproc_per_node", "1", "--no-python", d2ca, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TORCH_DISTRIBUTED_DEBUG": "OFF"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "model" / "model.safetensors").is_file()
+    assert latest_checkpoint(out / "checkpoints").name == "step-00000004"
+    assert load_file(str(out / "model" / "model.safetensors"))  # a readable checkpoint
+
+
+def test_inference_on_the_gpu_equals_the_cpu() -> None:
+    image = skimage.data.astronaut()
+    results = {d: D2CA.from_pretrained(device=d).detect_aus(image) for d in ("cpu", "cuda")}
+    cpu, gpu = (results[d].rows for d in ("cpu", "cuda"))
+    assert len(cpu) == len(gpu) == 1 and cpu[0].success and gpu[0].success
+    # boxes within a pixel, landmarks within two, AU probabilities within 0.01
+    for field, atol in (("box", 1.0), ("landmarks", 2.0)):
+        torch.testing.assert_close(
+            torch.as_tensor(getattr(gpu[0].face, field)),
+            torch.as_tensor(getattr(cpu[0].face, field)),
+            rtol=0,
+            atol=atol,
+        )
+    torch.testing.assert_close(
+        torch.as_tensor(results["cuda"].probabilities),
+        torch.as_tensor(results["cpu"].probabilities),
+        rtol=0,
+        atol=0.01,
+    )

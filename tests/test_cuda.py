@@ -60,6 +60,12 @@ def test_bf16_and_fp32_agree_on_the_first_step(data, tmp_path) -> None:
         assert losses[True][term] == pytest.approx(value, **BF16), term
 
 
+def test_small_data_is_cached_on_the_gpu(data, tmp_path) -> None:
+    trainer = Trainer(config(data, tmp_path / "cache", device="cuda", steps=1))
+    assert trainer.main_data.images.device.type == "cuda"
+    assert trainer.target_data.images.device.type == "cuda"
+
+
 def test_compile_trains(data, tmp_path) -> None:
     out = tmp_path / "compiled"
     folder = Trainer(config(data, out, device="cuda", compile=True, steps=3, log_every=1)).train()

@@ -145,7 +145,8 @@ def train_command(
         bool | None,
         typer.Option(
             "--cache-images/--no-cache-images",
-            help="Preload images into memory (default: when under 2 GiB per split).",
+            help="Preload images onto the training device (default: when a split is under 2 GiB on "
+            "the CPU, under a quarter of the free memory on a GPU).",
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder.")] = Path("runs/d2ca"),

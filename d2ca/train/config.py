@@ -87,7 +87,9 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory format: about 20% less CPU time per step here
     num_workers: int = 0  # DataLoader workers when images are not cached
     threads: int | None = None  # torch intra-op threads (None: torch's default)
-    cache_images: bool | None = None  # preload images as uint8 (None: when under 2 GiB)
+    # preload images as uint8 on the training device (None: under 2 GiB per split on the CPU,
+    # under a quarter of the free memory on a GPU)
+    cache_images: bool | None = None
     eval_batch_size: int = 64
     out_dir: str = "runs/d2ca"
     progress: bool = True  # tqdm progress bar on stderr

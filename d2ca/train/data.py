@@ -18,7 +18,17 @@ from d2ca.errors import InputError
 from d2ca.models import to_model_input
 from d2ca.train.sampler import SubjectBatchSampler, UniformBatchSampler
 
-CACHE_LIMIT_BYTES = 2 << 30  # automatic caching below 2 GiB of uint8 pixels per split
+CACHE_LIMIT_BYTES = 2 << 30  # automatic caching below 2 GiB of uint8 pixels per split (CPU)
+GPU_CACHE_SHARE = 0.25  # on a GPU: below a quarter of its free memory per split
+
+
+def _cache_limit(device: torch.device) -> int:
+    """How many bytes of uint8 pixels a split may cache on ``device`` without being asked."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(GPU_CACHE_SHARE * free)
+    return CACHE_LIMIT_BYTES
+
 
 Sampler = SubjectBatchSampler | UniformBatchSampler
 
@@ -112,7 +122,7 @@ class SplitData:
         self.labels = torch.from_numpy(manifest.labels.astype(np.float32)).to(device)
         self.subject_ids = torch.from_numpy(self.dataset.subject_ids).to(device)
         nbytes = len(manifest) * 3 * config.image_size**2
-        self.cached = nbytes <= CACHE_LIMIT_BYTES if cache is None else cache
+        self.cached = nbytes <= _cache_limit(device) if cache is None else cache
         self.images = self._preload() if self.cached else None
 
     def __len__(self) -> int:
@@ -129,6 +139,13 @@ class SplitData:
             list(pool.map(load, range(len(self))))
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(self.device)
 
+    def _to_device(self, index: torch.Tensor) -> torch.Tensor:
+        """A batch's row indices on the device; on CUDA from pinned memory, so that the copy
+        does not wait for the GPU to finish the previous step."""
+        if self.device.type == "cuda":
+            return index.pin_memory().to(self.device, non_blocking=True)
+        return index.to(self.device)
+
     def _normalise(self, images: torch.Tensor) -> torch.Tensor:
         return to_model_input(images, self.config).contiguous(memory_format=self.memory_format)
 
@@ -138,7 +155,7 @@ class SplitData:
         """Batches of steps ``start_step, start_step + 1, ...`` (endless)."""
         if self.images is not None:
             for idx in sampler.iter_from(start_step):
-                i = torch.from_numpy(idx).to(self.device)
+                i = self._to_device(torch.from_numpy(idx))
                 x = self._normalise(self.images[i])
                 yield x, self.labels[i], self.subject_ids[i]
             return
@@ -151,5 +168,5 @@ class SplitData:
         )
         for images, idx in loader:
             x = self._normalise(images.to(self.device, non_blocking=True))
-            i = idx.to(self.device)
+            i = idx.to(self.device, non_blocking=True)  # pinned by the loader on CUDA
             yield x, self.labels[i], self.subject_ids[i]

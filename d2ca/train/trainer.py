@@ -54,6 +54,34 @@ class TrainingDivergedError(D2CAError):
     """A loss term became NaN or infinite; the last good checkpoint is kept."""
 
 
+class _FiniteGuard:
+    """The NaN guard, kept on the device: remembers the first step whose loss terms were not
+    all finite without reading them back each step (a host sync that idles a GPU). The loop
+    asks :meth:`first_bad` before it logs, evaluates or writes a checkpoint."""
+
+    def __init__(self) -> None:
+        self.step: torch.Tensor | None = None  # the first bad step since the last check, or -1
+        self.bad: torch.Tensor | None = None  # which terms were not finite at that step
+        self.names: list[str] = []
+
+    def update(self, step: int, terms: dict[str, torch.Tensor], values: torch.Tensor) -> None:
+        bad = ~torch.isfinite(values)
+        if self.step is None:
+            self.step = torch.full((), -1, dtype=torch.long, device=values.device)
+            self.bad, self.names = torch.zeros_like(bad), list(terms)
+        first = (self.step < 0) & bad.any()
+        self.step = torch.where(first, step, self.step)
+        self.bad = self.bad | (bad & first)
+
+    def first_bad(self) -> tuple[int, list[str]] | None:
+        """``(step, non-finite terms)`` of the first bad step since the last call, or None."""
+        if self.step is None:
+            return None
+        step, bad = int(self.step), self.bad.tolist()
+        self.step = None  # the terms may change (end of the warm-up)
+        return None if step < 0 else (step, [n for n, b in zip(self.names, bad, strict=True) if b])
+
+
 class _Objective(nn.Module):
     """The modules one optimiser trains (what DDP synchronises) and the loss over them."""
 
@@ -220,6 +248,8 @@ class Trainer:
             if self.world_size > 1:  # one GPU per process, chosen by torchrun
                 device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
             torch.cuda.set_device(device)
+            # fixed shapes every step: let cuDNN time its convolution algorithms once
+            torch.backends.cudnn.benchmark = True
         return device
 
     def _build_objectives(self) -> None:
@@ -270,8 +300,10 @@ class Trainer:
                     [model.e_au, model.classifier], lambda x, z: supervised_loss(model, x, z)
                 )
             }
+        fused = self.device.type == "cuda"  # one kernel per update instead of one per tensor
         self.optimizers = {
-            name: torch.optim.Adam(obj.parameters(), **adam) for name, obj in objectives.items()
+            name: torch.optim.Adam(obj.parameters(), **adam, fused=fused)
+            for name, obj in objectives.items()
         }
         if tc.compile and self.device.type == "cuda":
             for part in {id(p): p for obj in objectives.values() for p in obj.parts}.values():
@@ -415,6 +447,7 @@ class Trainer:
         metrics = (self.out / METRICS_NAME).open("a") if self.is_main else None
         names: list[str] | None = None
         acc: torch.Tensor | None = None
+        guard = _FiniteGuard()
         count, t_log = 0, time.perf_counter()
         try:
             for batch in self._batches():
@@ -424,15 +457,19 @@ class Trainer:
                     write_record(metrics, self.diagnostics)
                     self.diagnostics = None
                 values = torch.stack([v.float() for v in terms.values()])
-                if not bool(torch.isfinite(values).all()):
-                    self._diverged(terms)
+                guard.update(self.step, terms, values)
                 if acc is None:
                     names = list(terms)
                 acc = values if acc is None else acc + values
                 count += 1
                 bar.update(1)
                 # a log line closes at the end of the warm-up too: the terms change there
-                if self.step % tc.log_every == 0 or self.step in (stop, tc.warmup_steps):
+                log = self.step % tc.log_every == 0 or self.step in (stop, tc.warmup_steps)
+                evaluate = self.step % self.eval_every == 0 or self.step == self.total_steps
+                checkpoint = self.step % tc.checkpoint_every == 0 or self.step == stop
+                if log or evaluate or checkpoint:
+                    self._check_finite(guard)
+                if log:
                     now = time.perf_counter()
                     means = dict(zip(names, (acc / count).tolist(), strict=True))
                     bar.set_postfix(
@@ -454,9 +491,9 @@ class Trainer:
                         },
                     )
                     acc, count, t_log = None, 0, now
-                if self.step % self.eval_every == 0 or self.step == self.total_steps:
+                if evaluate:
                     self._evaluate(metrics)
-                if self.step % tc.checkpoint_every == 0 or self.step == stop:
+                if checkpoint:
                     self._checkpoint()
                 if self.step >= stop:
                     break
@@ -468,14 +505,17 @@ class Trainer:
     def _epoch(self) -> float:
         return round(self.step / self.steps_per_epoch, 4)
 
-    def _diverged(self, terms: dict[str, torch.Tensor]) -> None:
-        bad = [k for k, v in terms.items() if not bool(torch.isfinite(v).all())]
+    def _check_finite(self, guard: _FiniteGuard) -> None:
+        """Stop, keeping the last good checkpoint, if a loss term was not finite."""
+        found = guard.first_bad()
+        if found is None:
+            return
+        step, bad = found
         first = next((k for k in bad if k not in AGGREGATES), bad[0])
         last = latest_checkpoint(self.out / "checkpoints")
         kept = f"; the last good checkpoint is {last}" if last else "; no checkpoint was written"
         raise TrainingDivergedError(
-            f"loss term {first!r} is not finite at step {self.step} "
-            f"(non-finite: {', '.join(bad)}){kept}"
+            f"loss term {first!r} is not finite at step {step} (non-finite: {', '.join(bad)}){kept}"
         )
 
     def _evaluate(self, metrics: Any = None) -> dict[str, Any]:

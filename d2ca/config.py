@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import numbers
+import reprlib
+import types
+import typing
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +19,17 @@ from d2ca.aus import DATASET_AUS, au_name
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+
+# What a config may ask for: generous for real use (the default is 128 px, widths up to 128,
+# 12 AUs), yet bounded, so that a stranger's config.json cannot make the networks' modules
+# take the machine's memory (see also hub.MAX_PARAMETERS).
+IMAGE_SIZES = (16, 1024)  # 16: one feature cell after the encoders' /16; 1024: 8x the default
+MAX_WIDTH = 4096  # channels of any layer: 32x the default's widest (128)
+MAX_IN_CHANNELS = 4  # grey, RGB or RGBA
+MAX_DISC_LAYERS = 8  # layers and scales of D_s, D_t: each halves the image, 1024 / 2**8 = 4
+MAX_CONFIG_BYTES = 1 << 20  # the default's config.json, provenance included, is 4 KB
+AU_NAMES = frozenset(au_name(n) for n in range(1, 100))  # FACS numbers its codes below 100
+_KINDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}
 
 
 @dataclass(frozen=True)
@@ -87,24 +104,60 @@ class D2CAConfig:
     provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        for name, hint in typing.get_type_hints(type(self)).items():
+            object.__setattr__(self, name, _typed(name, getattr(self, name), hint))
         if len(self.enc_widths) != 8 or len(self.enc_strides) != 8:
             raise ValueError("enc_widths and enc_strides need eight entries (eight conv layers)")
-        if math.prod(self.enc_strides) != 16:
+        if math.prod(self.enc_strides) != 16 or min(self.enc_strides) < 1:
             raise ValueError("enc_strides must downsample by 16 (the decoder upsamples by 16)")
-        if self.image_size % 16:
-            raise ValueError(f"image_size must be a multiple of 16, got {self.image_size}")
+        if self.image_size % 16 or not IMAGE_SIZES[0] <= self.image_size <= IMAGE_SIZES[1]:
+            raise ValueError(
+                f"image_size must be a multiple of 16 from {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]}, "
+                f"got {self.image_size}"
+            )
         if len(self.dec_widths) != 6:
             raise ValueError("dec_widths needs six entries (layers 1-6 of the decoder)")
+        if not 1 <= len(self.disc_widths) <= MAX_DISC_LAYERS:
+            raise ValueError(f"disc_widths needs 1 to {MAX_DISC_LAYERS} entries")
+        if not 1 <= self.disc_scales <= MAX_DISC_LAYERS:
+            raise ValueError(f"disc_scales must be 1 to {MAX_DISC_LAYERS}, got {self.disc_scales}")
+        widths = {
+            f"{name}[{i}]": w
+            for name in ("enc_widths", "dec_widths", "disc_widths")
+            for i, w in enumerate(getattr(self, name))
+        }
+        for name in ("dec_aux_channels", "proj_hidden", "proj_dim"):
+            widths[name] = getattr(self, name)
+        for name, width in widths.items():
+            if not 1 <= width <= MAX_WIDTH:
+                raise ValueError(f"{name} must be 1 to {MAX_WIDTH} channels, got {width}")
+        if not 1 <= self.in_channels <= MAX_IN_CHANNELS:
+            raise ValueError(f"in_channels must be 1 to {MAX_IN_CHANNELS}, got {self.in_channels}")
+        if not len(self.mean) == len(self.std) == self.in_channels or min(self.std) <= 0:
+            raise ValueError(
+                f"mean and std need one value per input channel ({self.in_channels}), std > 0; "
+                f"got {self.mean} and {self.std}"
+            )
+        if not self.au_names:
+            raise ValueError("au_names is empty: a model detects at least one AU")
+        for name in self.au_names:
+            if name not in AU_NAMES:
+                raise ValueError(f"au_names: {reprlib.repr(name)} is not an AU name (AU01 to AU99)")
+        twice = [name for name, n in Counter(self.au_names).items() if n > 1]
+        if twice:
+            raise ValueError(f"au_names lists {twice[0]} more than once")
+        if self.au_thresholds is not None and len(self.au_thresholds) != len(self.au_names):
+            raise ValueError(
+                f"au_thresholds has {len(self.au_thresholds)} values for {len(self.au_names)} AUs"
+            )
+        if self.au_thresholds is not None and not all(0 <= t <= 1 for t in self.au_thresholds):
+            raise ValueError(f"au_thresholds must be in [0, 1], got {self.au_thresholds}")
         if not 0.0 <= self.aux_grad_e_au <= 1.0:
             raise ValueError(f"aux_grad_e_au must be in [0, 1], got {self.aux_grad_e_au}")
         if self.feature_norm not in ("raw", "batch"):
             raise ValueError(f"feature_norm must be 'raw' or 'batch', got {self.feature_norm!r}")
         if self.norm_stats not in ("real", "all"):
             raise ValueError(f"norm_stats must be 'real' or 'all', got {self.norm_stats!r}")
-        if self.au_thresholds is not None and len(self.au_thresholds) != len(self.au_names):
-            raise ValueError(
-                f"au_thresholds has {len(self.au_thresholds)} values for {len(self.au_names)} AUs"
-            )
 
     @property
     def num_aus(self) -> int:
@@ -134,12 +187,18 @@ class D2CAConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> D2CAConfig:
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known))
+        """The config of ``data`` (from JSON: lists for tuples); absent keys take the defaults.
+
+        Raises:
+            TypeError: ``data`` is not a dict, or a value has the wrong type.
+            ValueError: an unknown key, or a value out of bounds.
+        """
+        if not isinstance(data, dict):
+            raise TypeError(f"a config is a JSON object, got {reprlib.repr(data)}")
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**values)
+        return cls(**data)
 
     def save(self, folder: str | Path) -> Path:
         path = Path(folder) / CONFIG_NAME
@@ -150,9 +209,36 @@ class D2CAConfig:
     def load(cls, folder: str | Path) -> D2CAConfig:
         path = Path(folder) / CONFIG_NAME
         try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise ValueError(f"{path} is over {MAX_CONFIG_BYTES} bytes: not a D2CA config")
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise FileNotFoundError(f"no {CONFIG_NAME} in {folder}") from None
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
             raise ValueError(f"{path} is not valid JSON: {e}") from None
         return cls.from_dict(data)
+
+
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """``value`` as the field type ``hint``: lists become tuples, integers floats where a float
+    is expected; anything else (a string size, a bool count, a NaN weight) is a TypeError."""
+    if isinstance(hint, types.UnionType):  # X | None
+        return None if value is None else _typed(name, value, typing.get_args(hint)[0])
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"{name} must be a list, got {reprlib.repr(value)}")
+        item = typing.get_args(hint)[0]
+        return tuple(_typed(f"{name}[{i}]", v, item) for i, v in enumerate(value))
+    if typing.get_origin(hint) is dict:
+        if isinstance(value, dict):
+            return value
+        raise TypeError(f"{name} must be a JSON object, got {reprlib.repr(value)}")
+    if hint in (bool, str) and isinstance(value, hint):
+        return value
+    if hint is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if hint is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an integer too large for a float
+            if math.isfinite(value):
+                return float(value)
+    raise TypeError(f"{name} must be {_KINDS[hint]}, got {reprlib.repr(value)}")

@@ -1,8 +1,12 @@
 """Checkpoints: ``config.json`` + ``model.safetensors`` (+ a ``README.md`` model card).
 
-Loading reads safetensors only (never pickle), strictly: every tensor present with the
-right shape. A name is resolved as: ``None`` -> the default checkpoint shipped inside the
-package; an existing local folder; otherwise a Hugging Face Hub repo id (network only then).
+Loading reads safetensors only (never pickle), strictly, so that a checkpoint from a stranger
+fails in one line and cannot exhaust memory: the config's types and bounds are checked, the
+file's header is compared, tensor by tensor, with the networks the config describes (built on
+the meta device, without memory) before any weight is read, and the weights must be finite.
+
+A name is resolved as: ``None`` -> the default checkpoint shipped inside the package; an
+existing local folder; otherwise a Hugging Face Hub repo id (network only then).
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from d2ca.config import CONFIG_NAME, WEIGHTS_NAME, D2CAConfig
 from d2ca.errors import CheckpointError
@@ -22,6 +28,10 @@ from d2ca.models import D2CAModel
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "pretrained" / "default"
 CARD_NAME = "README.md"
+# A checkpoint may hold at most 2**28 (268 M) parameters, 1 GiB of float32: over 100 times the
+# default (2.3 M), so that a stranger's config cannot ask for more memory than a laptop has.
+MAX_PARAMETERS = 2**28
+FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})  # safetensors' names; cast on loading
 
 
 def save_pretrained(
@@ -56,9 +66,16 @@ def save_pretrained(
 
 def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
     """Copy ``state`` into ``model``; a missing, unexpected or misshapen tensor is an error."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    _check_shapes(expected, {name: tuple(t.shape) for name, t in state.items()}, source)
+    model.load_state_dict(state, strict=True)
+
+
+def _check_shapes(
+    expected: Mapping[str, tuple[int, ...]], found: Mapping[str, tuple[int, ...]], source: str
+) -> None:
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
     if missing:
         raise CheckpointError(
             f"{source}: tensor {missing[0]!r} missing from the weights"
@@ -69,17 +86,21 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], so
             f"{source}: unexpected tensor {unexpected[0]!r} in the weights"
             + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
         )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
+    for name, shape in found.items():
+        if shape != expected[name]:
             raise CheckpointError(
-                f"{source}: tensor {name!r} has shape {tuple(tensor.shape)}, the config "
-                f"expects {tuple(expected[name].shape)}"
+                f"{source}: tensor {name!r} has shape {shape}, the config expects {expected[name]}"
             )
-    model.load_state_dict(state, strict=True)
 
 
 def load_folder(folder: str | Path, *, device: str | torch.device | None = None) -> D2CAModel:
-    """Load a checkpoint folder (``config.json`` + ``model.safetensors``)."""
+    """Load a checkpoint folder (``config.json`` + ``model.safetensors``).
+
+    Raises:
+        CheckpointError: a file missing, a config of wrong types or out of bounds, weights whose
+            header disagrees with the config (found before anything is allocated), or weights
+            that are not finite.
+    """
     folder = Path(folder)
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / name).is_file():
@@ -88,15 +109,45 @@ def load_folder(folder: str | Path, *, device: str | torch.device | None = None)
         config = D2CAConfig.load(folder)
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{folder / CONFIG_NAME}: {e}") from None
-    model = D2CAModel(config)
-    try:
-        state = load_file(str(folder / WEIGHTS_NAME))
-    except Exception as e:  # safetensors raises its own error types for corrupt files
+    with torch.device("meta"):  # shapes and dtypes only
+        expected = D2CAModel(config).state_dict()
+    size = sum(t.numel() for t in expected.values())
+    if size > MAX_PARAMETERS:
         raise CheckpointError(
-            f"{folder / WEIGHTS_NAME} is not a valid safetensors file: {e}"
-        ) from None
-    load_state_strict(model, state, str(folder / WEIGHTS_NAME))
+            f"{folder / CONFIG_NAME}: the config asks for {size / 1e6:.0f} M parameters, more "
+            f"than the {MAX_PARAMETERS / 1e6:.0f} M a D2CA checkpoint may have"
+        )
+    state = _read_weights(folder / WEIGHTS_NAME, expected)
+    model = D2CAModel(config)
+    model.load_state_dict(state, strict=True)
     return model.to(device or "cpu").eval()
+
+
+def _read_weights(path: Path, expected: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of ``path``, read only once its header has the names, shapes and kinds of
+    dtype of ``expected``; each floating-point tensor must be finite."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = {name: f.get_slice(name) for name in f.keys()}
+            _check_shapes(
+                {name: tuple(t.shape) for name, t in expected.items()},
+                {name: tuple(info.get_shape()) for name, info in header.items()},
+                str(path),
+            )
+            for name, info in header.items():
+                allowed = FLOAT_DTYPES if expected[name].is_floating_point() else {"I64"}
+                if info.get_dtype() not in allowed:
+                    raise CheckpointError(
+                        f"{path}: tensor {name!r} holds {info.get_dtype()} values, expected "
+                        f"{' or '.join(sorted(allowed))}"
+                    )
+            state = {name: f.get_tensor(name) for name in header}
+    except (SafetensorError, RuntimeError) as e:  # RuntimeError: a file too large to map
+        raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from None
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values")
+    return state
 
 
 def resolve(name_or_path: str | Path | None = None, *, revision: str | None = None) -> Path:

@@ -41,7 +41,7 @@ class AUClassifier(nn.Module):
     def __init__(self, config: D2CAConfig) -> None:
         super().__init__()
         hidden = config.au_channels // 2
-        side = config.feature_size // 2
+        side = -(-config.feature_size // 2)  # the stride-2 conv rounds up (1 -> 1, 3 -> 2)
         self.conv = conv_block(config.au_channels, hidden, stride=2)
         self.dropout = nn.Dropout(0.2)
         self.fc = nn.Linear(hidden * side * side, config.num_aus)

@@ -1,4 +1,4 @@
-"""Benchmark of one training step through :class:`d2ca.train.Trainer` (CPU by default).
+"""Benchmark of one training step through :class:`d2ca.train.Trainer` (CPU or CUDA).
 
 Measures, in one run, on the default 128x128 networks or the ones ``--image-size`` and
 ``--model`` give (randomly initialised; speed depends on the architecture only), with images
@@ -6,25 +6,48 @@ cached in memory as the trainer does for small data:
   * images/s of one full D2CA step (encoder/decoder update + discriminator update, batch
     ``--batch`` per domain, so 2 x batch images per step) and of one source-only step
     (batch images per step), in the trainer's default channels_last memory format, and of
-    the D2CA step in the plain NCHW format (``d2ca_nchw``);
+    the D2CA step in the plain NCHW format (``d2ca_nchw``); ``--runs`` picks a subset;
   * the FLOPs of one D2CA step counted by ``torch.utils.flop_counter.FlopCounterMode``
     (forward and backward of both updates) and the FLOP/s achieved, against a large
-    float32 ``torch.mm`` timed in the same run (the machine's practical matmul peak).
+    float32 ``torch.mm`` timed in the same run (the machine's practical matmul peak) and,
+    on CUDA, a bfloat16 one (the tensor cores' practical peak, the ceiling of ``--bf16``);
+  * on CUDA: the peak GPU memory of each measurement (reset between them), the GPU's name,
+    and the torch, CUDA and cuDNN versions.
 
-Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device cpu]
+Every timed step is a diagnostics step unless ``--no-diagnostics``: the benchmark calls
+``Trainer.train_step`` without advancing ``trainer.step``, and step 0 is one of the
+``diagnose_every`` steps (an extra backward pass per loss term and a host read of each
+gradient norm). Every figure before ``--no-diagnostics`` existed was measured so; a real
+run diagnoses one step in 50.
+
+``--profile PATH`` runs ``torch.profiler`` over ``--profile-steps`` D2CA steps after the
+timing and writes a small JSON summary (kernel launches, device busy time against wall
+time, top ops, host-device synchronisations per step).
+
+Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device auto]
           [--image-size 128] [--model '{"enc_widths": [12, 16, 24, 32, 48, 48, 64, 64]}']
-Prints one JSON object. Figures are medians over ``--steps`` timed steps after one warm-up;
-``step_cpu_s`` is the process CPU time of a step (steadier than wall time on a shared CPU).
+          [--bf16] [--compile] [--no-diagnostics] [--runs d2ca,source-only]
+          [--json OUT.json] [--profile PROFILE.json]
+Prints one JSON object (and writes it to ``--json``). Figures are medians over ``--steps``
+timed steps after ``--warmup`` steps; ``step_cpu_s`` is the process CPU time of a step
+(steadier than wall time on a shared CPU). On CUDA the clock is read after
+``torch.cuda.synchronize()``. ``--bf16`` and ``--compile`` are ignored off CUDA, as by the
+trainer.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import statistics
+import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +55,20 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from d2ca.data.manifest import write_manifest
+from d2ca.devices import resolve_device
+from d2ca.errors import DeviceError
 from d2ca.train import TrainConfig, Trainer
+
+RUNS = {"d2ca": ("d2ca", True), "d2ca_nchw": ("d2ca", False),
+        "source-only": ("source-only", True)}  # fmt: skip
+GIB = 2**30
+STEP_LABEL = "benchmark_step"
+# CUDA runtime / driver calls that launch work, and those that block the host on the device
+LAUNCHES = {"cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx",
+            "cudaGraphLaunch"}  # fmt: skip
+SYNCS = {"cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize",
+         "cuStreamSynchronize", "cuCtxSynchronize"}  # fmt: skip
+HOST_READS = {"aten::item", "aten::_local_scalar_dense"}  # a device scalar read by the host
 
 
 def make_data(root: Path, subjects: int, per_subject: int, size: int = 128) -> Path:
@@ -57,55 +93,279 @@ def make_data(root: Path, subjects: int, per_subject: int, size: int = 128) -> P
     return root
 
 
-def time_steps(trainer: Trainer, steps: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and process CPU seconds of ``steps`` train steps after one warm-up."""
+def _sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a host clock read after it is honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(
+    trainer: Trainer, steps: int, warmup: int = 1
+) -> tuple[list[float], list[float], float]:
+    """Wall-clock and process CPU seconds of ``steps`` train steps after ``warmup`` ones.
+
+    Returns:
+        ``(wall, cpu, warmup_s)``; ``warmup_s`` is the wall time of the warm-up steps
+        (with ``compile``, mostly compilation).
+    """
     batches = trainer._batches()
-    trainer.train_step(next(batches))  # warm-up
+    t = time.perf_counter()
+    for _ in range(warmup):
+        trainer.train_step(next(batches))
+    _sync(trainer.device)
+    warmup_s = time.perf_counter() - t
     wall, cpu = [], []
     for _ in range(steps):
         batch = next(batches)
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize()
+        _sync(trainer.device)
         t, c = time.perf_counter(), time.process_time()
         trainer.train_step(batch)
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize()
+        _sync(trainer.device)
         wall.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    return wall, cpu
+    return wall, cpu, warmup_s
 
 
-def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> tuple[float, float]:
-    """FLOP/s of an ``n x n`` float32 matmul: best over ``repeats``, per wall and CPU second."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_flops(
+    device: torch.device,
+    n: int = 2048,
+    repeats: int = 5,
+    dtype: torch.dtype = torch.float32,
+    inner: int = 1,
+) -> tuple[float, float]:
+    """FLOP/s of an ``n x n`` matmul in ``dtype``: best over ``repeats`` timings of ``inner``
+    products each, per wall and per CPU second (random operands: zeros can run faster)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     wall, cpu = float("inf"), float("inf")
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        _sync(device)
         t, c = time.perf_counter(), time.process_time()
-        a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        wall = min(wall, time.perf_counter() - t)
-        cpu = min(cpu, time.process_time() - c)
+        for _ in range(inner):
+            a @ b
+        _sync(device)
+        wall = min(wall, (time.perf_counter() - t) / inner)
+        cpu = min(cpu, (time.process_time() - c) / inner)
     return 2 * n**3 / wall, 2 * n**3 / max(cpu, 1e-9)
+
+
+def count_flops(trainer: Trainer) -> int | None:
+    """FLOPs of one train step; a compiled trainer's networks run eagerly for the count.
+
+    Returns None (and says why on stderr) when the count fails, so that the timings survive.
+    """
+    compiled = trainer.config.compile and trainer.device.type == "cuda"
+    stance = getattr(torch.compiler, "set_stance", None)
+    try:
+        eager = stance("force_eager") if compiled and stance is not None else nullcontext()
+        with eager, FlopCounterMode(display=False) as counter:
+            trainer.train_step(next(trainer._batches()))
+    except Exception as e:  # a benchmark reports what it can rather than nothing
+        print(f"warning: FLOP count failed: {e!r}", file=sys.stderr)
+        return None
+    return counter.get_total_flops()
+
+
+def profile_steps(trainer: Trainer, steps: int) -> dict[str, Any]:
+    """``torch.profiler`` over ``steps`` train steps, summarised per step.
+
+    Each step runs inside ``record_function(STEP_LABEL)`` and ends with a device
+    synchronisation (one ``cudaDeviceSynchronize`` per step that the benchmark adds and
+    the summary subtracts), so every kernel a step launches finishes inside its range;
+    only events that start inside a step's range are counted.
+    """
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    cuda = trainer.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    batches = trainer._batches()
+    trainer.train_step(next(batches))  # warm-up outside the trace
+    _sync(trainer.device)
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            batch = next(batches)
+            with record_function(STEP_LABEL):
+                trainer.train_step(batch)
+                _sync(trainer.device)
+    return summarise_profile(list(prof.events()), steps, cuda)
+
+
+def _union_us(intervals: list[tuple[float, float]]) -> float:
+    """Total length of the union of ``(start, end)`` intervals (overlapping streams once)."""
+    total, end = 0.0, float("-inf")
+    for s, e in sorted(intervals):
+        if e > end:
+            total += e - max(s, end)
+            end = e
+    return total
+
+
+def summarise_profile(events: list, steps: int, cuda: bool) -> dict[str, Any]:
+    """Per-step counts and times from a profiler's ``FunctionEvent`` list (times in ms)."""
+    from torch.autograd import DeviceType
+
+    ranges = sorted(
+        (e.time_range.start, e.time_range.end)
+        for e in events
+        if e.name == STEP_LABEL and e.device_type == DeviceType.CPU
+    )
+    if not ranges:
+        return {"error": f"no {STEP_LABEL!r} ranges in the trace"}
+    n = len(ranges)
+
+    def inside(e: Any) -> bool:
+        start = e.time_range.start
+        return any(s <= start < t for s, t in ranges)
+
+    events = [e for e in events if e.name != STEP_LABEL and inside(e)]
+    host = [e for e in events if e.device_type == DeviceType.CPU]
+    device = [
+        e
+        for e in events
+        if e.device_type != DeviceType.CPU and not getattr(e, "is_user_annotation", False)
+    ]
+    kernels = [e for e in device if not e.name.startswith(("Memcpy", "Memset"))]
+    wall_us = sum(t - s for s, t in ranges) / n
+    by_name: dict[str, int] = {}
+    for e in host:
+        by_name[e.name] = by_name.get(e.name, 0) + 1
+    syncs = {k: v / n for k, v in sorted(by_name.items()) if k in SYNCS | HOST_READS}
+    blocking = sum(v for k, v in syncs.items() if k in SYNCS)
+    added = 1.0 if cuda else 0.0  # the benchmark's own synchronize closing each step
+    out: dict[str, Any] = {
+        "steps": n,
+        "activities": ["cpu", "cuda"] if cuda else ["cpu"],
+        "wall_ms_per_step": round(wall_us / 1e3, 3),
+        "kernel_launches_per_step": sum(v for k, v in by_name.items() if k in LAUNCHES) / n,
+        "device_events_seen": len(device),
+        "device_kernels_per_step": len(kernels) / n,
+        "memcpy_memset_per_step": (len(device) - len(kernels)) / n,
+        "sync_events_per_step": syncs,
+        "host_device_syncs_per_step": max(0.0, blocking - added) if cuda else None,
+        # aten::item always goes through aten::_local_scalar_dense: count the latter
+        "host_scalar_reads_per_step": syncs.get("aten::_local_scalar_dense", 0.0),
+        "benchmark_syncs_per_step": added,
+    }
+    if cuda and device:  # no device events: CUPTI unavailable (e.g. under gVisor)
+        busy = _union_us([(e.time_range.start, e.time_range.end) for e in device]) / n
+        kernel = _union_us([(e.time_range.start, e.time_range.end) for e in kernels]) / n
+        out["device_busy_ms_per_step"] = round(busy / 1e3, 3)
+        out["kernel_ms_per_step"] = round(kernel / 1e3, 3)
+        out["gpu_idle_share"] = round(1 - busy / wall_us, 4)
+    else:
+        out.update(device_busy_ms_per_step=None, kernel_ms_per_step=None, gpu_idle_share=None)
+    key = "self_device_ms" if cuda else "self_cpu_ms"
+    ops: dict[str, dict[str, float]] = {}
+    for e in host:
+        row = ops.setdefault(e.name, {"calls_per_step": 0.0, "self_device_ms": 0.0,
+                                      "self_cpu_ms": 0.0})  # fmt: skip
+        row["calls_per_step"] += 1 / n
+        row["self_cpu_ms"] += e.self_cpu_time_total / 1e3 / n
+        if cuda:
+            row["self_device_ms"] += e.self_device_time_total / 1e3 / n
+    top = sorted(ops.items(), key=lambda kv: -kv[1][key])[:15]
+    out["top_ops_by"] = key
+    out["top_ops"] = [{"name": k, **{f: round(v, 3) for f, v in row.items()}} for k, row in top]
+    if cuda and kernels:
+        per: dict[str, list[float]] = {}
+        for e in kernels:
+            per.setdefault(e.name, []).append(e.time_range.elapsed_us())
+        heavy = sorted(per.items(), key=lambda kv: -sum(kv[1]))[:10]
+        out["top_kernels"] = [
+            {
+                "name": k[:160],
+                "calls_per_step": len(v) / n,
+                "ms_per_step": round(sum(v) / n / 1e3, 3),
+            }
+            for k, v in heavy
+        ]
+    return out
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the result from other users
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read(get: Any) -> Any:
+    """A backend switch's value, or None where this torch version refuses the old API."""
+    try:
+        return get()
+    except Exception:
+        return None
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions, and on CUDA the GPU and the TF32 switches that decide what "fp32" means."""
+    env: dict[str, Any] = {"torch_version": torch.__version__}
+    if device.type == "cuda":
+        cc = torch.cuda.get_device_capability(device)
+        env.update(
+            gpu_name=torch.cuda.get_device_name(device),
+            gpu_capability=f"{cc[0]}.{cc[1]}",
+            gpu_memory_gib=round(torch.cuda.get_device_properties(device).total_memory / GIB, 1),
+            cuda_version=torch.version.cuda,
+            cudnn_version=torch.backends.cudnn.version(),
+            cudnn_allow_tf32=_read(lambda: torch.backends.cudnn.allow_tf32),
+            matmul_allow_tf32=_read(lambda: torch.backends.cuda.matmul.allow_tf32),
+            float32_matmul_precision=_read(torch.get_float32_matmul_precision),
+        )
+    return env
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps before timing")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument(
         "--model", type=json.loads, default={}, help="D2CAConfig overrides as a JSON object"
     )
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile (CUDA only)")
+    parser.add_argument(
+        "--no-diagnostics",
+        action="store_true",
+        help="time ordinary steps (diagnose_every=0), not diagnostics steps",
+    )
+    parser.add_argument(
+        "--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument("--profile", type=Path, default=None, help="profile summary JSON")
+    parser.add_argument("--profile-steps", type=int, default=3)
     args = parser.parse_args()
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown or not runs:
+        parser.error(f"--runs: unknown {unknown or 'empty list'}; choose from {', '.join(RUNS)}")
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.set_device(device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    subjects = 8
+    # P subjects x K images per source batch: 8 subjects, or fewer for a batch 8 does not divide
+    subjects = max(p for p in range(1, 9) if args.batch % p == 0)
     with tempfile.TemporaryDirectory() as tmp:
         per_subject = max(2, args.batch // subjects) * 2
         src = make_data(Path(tmp) / "src", subjects, per_subject, args.image_size)
@@ -116,54 +376,115 @@ def main() -> None:
             steps=100,
             batch_size=args.batch,
             subjects=subjects,
-            device=args.device,
+            device=str(device),
+            bf16=args.bf16,
+            compile=args.compile,
             progress=False,
             model={**args.model, "image_size": args.image_size},
         )
+        if args.no_diagnostics:
+            base["diagnose_every"] = 0
         result: dict = {
-            "device": args.device,
+            "device": str(device),
             "threads": torch.get_num_threads(),
             "batch_per_domain": args.batch,
             "image_size": args.image_size,
             "model": args.model,
+            "subjects_per_batch": subjects,
+            "device_requested": args.device,
+            "bf16": args.bf16 and cuda,
+            "compile": args.compile and cuda,
+            "diagnostics_every_step": not args.no_diagnostics,
+            "timed_steps": args.steps,
+            "warmup_steps": args.warmup,
+            **environment(device),
         }
-        mm_before = matmul_flops(torch.device(args.device))
-        runs = {"d2ca": ("d2ca", True), "d2ca_nchw": ("d2ca", False),
-                "source-only": ("source-only", True)}  # fmt: skip
-        for key, (method, channels_last) in runs.items():
+        # the chip's practical peaks: a larger product and several per timing on a GPU
+        mm = dict(n=8192, inner=10) if cuda else {}
+        mm_before = matmul_flops(device, **mm)
+        bf16_mm = matmul_flops(device, dtype=torch.bfloat16, **mm) if cuda else None
+        profile: dict[str, Any] | None = None
+        for key in runs:
+            method, channels_last = RUNS[key]
             cfg = TrainConfig(**base, method=method, channels_last=channels_last,
                               out_dir=f"{tmp}/{key}")  # fmt: skip
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
             trainer = Trainer(cfg)
-            times, cpu = time_steps(trainer, args.steps)
+            times, cpu, warmup_s = time_steps(trainer, args.steps, args.warmup)
             images = args.batch * (2 if method == "d2ca" else 1)
             med = statistics.median(times)
-            result[key] = {
+            row = result[key] = {
                 "step_s": round(med, 3),
                 "images_per_s": round(images / med, 2),
                 "step_cpu_s": round(statistics.median(cpu), 3),
                 "step_s_all": [round(t, 3) for t in times],
+                "warmup_s": round(warmup_s, 2),
             }
+            if cuda:
+                row["peak_gib"] = round(torch.cuda.max_memory_allocated(device) / GIB, 2)
+                row["peak_reserved_gib"] = round(torch.cuda.max_memory_reserved(device) / GIB, 2)
+                row["step_s"] = round(med, 4)  # GPU steps are short: one more digit
             if key == "d2ca":
-                with FlopCounterMode(display=False) as counter:
-                    trainer.train_step(next(trainer._batches()))
-                flops = counter.get_total_flops()
-                result[key]["gflop_per_step"] = round(flops / 1e9, 1)
-                result[key]["gflop_per_s"] = round(flops / med / 1e9, 2)
-                cpu_s = result[key]["step_cpu_s"]
-                result[key]["gflop_per_cpu_s"] = round(flops / cpu_s / 1e9, 2)
-        mm_after = matmul_flops(torch.device(args.device))
+                flops = count_flops(trainer)
+                row["gflop_per_step"] = flops and round(flops / 1e9, 1)
+                row["gflop_per_s"] = flops and round(flops / med / 1e9, 2)
+                cpu_s = max(row["step_cpu_s"], 1e-3)
+                row["gflop_per_cpu_s"] = flops and round(flops / cpu_s / 1e9, 2)
+                if args.profile is not None:
+                    try:  # e.g. no CUPTI: the timings above must still be written
+                        profile = profile_steps(trainer, args.profile_steps)
+                    except Exception as e:
+                        print(f"warning: profiling failed: {e!r}", file=sys.stderr)
+                        profile = {"error": repr(e)}
+            del trainer  # its model, optimiser state and cached images
+            gc.collect()
+            if cuda:
+                torch.cuda.empty_cache()
+        mm_after = matmul_flops(device, **mm)
         mm_wall, mm_cpu = max(mm_before[0], mm_after[0]), max(mm_before[1], mm_after[1])
         result["matmul_gflop_per_s"] = round(mm_wall / 1e9, 2)
         result["matmul_gflop_per_cpu_s"] = round(mm_cpu / 1e9, 2)
-        d2ca = result["d2ca"]
-        result["d2ca_fraction_of_matmul"] = round(d2ca["gflop_per_s"] * 1e9 / mm_wall, 3)
-        result["d2ca_fraction_of_matmul_cpu"] = round(d2ca["gflop_per_cpu_s"] * 1e9 / mm_cpu, 3)
-        result["nchw_vs_channels_last_cpu_time"] = round(
-            result["d2ca_nchw"]["step_cpu_s"] / d2ca["step_cpu_s"], 3
-        )
-        result["d2ca_vs_source_only_step_time"] = round(
-            result["d2ca"]["step_s"] / result["source-only"]["step_s"], 2
-        )
+        if bf16_mm is not None:
+            result["matmul_bf16_gflop_per_s"] = round(bf16_mm[0] / 1e9, 2)
+        if "d2ca" in result and result["d2ca"]["gflop_per_s"]:
+            d2ca = result["d2ca"]
+            result["d2ca_fraction_of_matmul"] = round(d2ca["gflop_per_s"] * 1e9 / mm_wall, 3)
+            frac_cpu = d2ca["gflop_per_cpu_s"] * 1e9 / mm_cpu
+            result["d2ca_fraction_of_matmul_cpu"] = round(frac_cpu, 3)
+            if bf16_mm is not None:
+                frac = d2ca["gflop_per_s"] * 1e9 / bf16_mm[0]
+                result["d2ca_fraction_of_bf16_matmul"] = round(frac, 4)
+        if "d2ca" in result:
+            d2ca = result["d2ca"]
+            if "d2ca_nchw" in result:
+                result["nchw_vs_channels_last_cpu_time"] = round(
+                    result["d2ca_nchw"]["step_cpu_s"] / max(d2ca["step_cpu_s"], 1e-3), 3
+                )
+                if cuda:
+                    result["nchw_vs_channels_last_step_time"] = round(
+                        result["d2ca_nchw"]["step_s"] / d2ca["step_s"], 3
+                    )
+            if "source-only" in result:
+                result["d2ca_vs_source_only_step_time"] = round(
+                    d2ca["step_s"] / max(result["source-only"]["step_s"], 1e-4), 2
+                )
+    if profile is not None:
+        profile = {
+            "device": result["device"],
+            "gpu_name": result.get("gpu_name"),
+            "bf16": result["bf16"],
+            "compile": result["compile"],
+            "diagnostics_every_step": result["diagnostics_every_step"],
+            "batch_per_domain": args.batch,
+            "image_size": args.image_size,
+            **profile,
+        }
+        write_json(args.profile, profile)
+    elif args.profile is not None:
+        print("warning: --profile profiles the d2ca run, which --runs left out", file=sys.stderr)
+    if args.json is not None:
+        write_json(args.json, result)
     print(json.dumps(result, indent=2))
 
 

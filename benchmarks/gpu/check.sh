@@ -15,6 +15,8 @@
 #   5 bf16             75 s  (30)  ... --bf16 -> train_step_bf16.json
 #   6 bf16_nodiag      75 s  (35)  ... --bf16 --no-diagnostics --profile -> train_step_bf16_nodiag
 #                                  .json and profile_bf16.json
+#   6b train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16
+#                                  -> train_run_metrics.jsonl (the loop's steps/s)
 #   7 suite           120 s (100)  pytest -n 8 -m "not cuda" (needs pytest-xdist), 2 threads a
 #                                  process -> suite.xml
 #   8 bf16_compile    180 s (150)  ... --bf16 --compile --no-diagnostics, d2ca only, last:
@@ -185,6 +187,11 @@ run_step bf16 75 TERM "${TS[@]}" --bf16 --json "$OUT_DIR/train_step_bf16.json"
 run_step bf16_nodiag 75 TERM "${TS[@]}" --bf16 --no-diagnostics \
     --json "$OUT_DIR/train_step_bf16_nodiag.json" --profile "$OUT_DIR/profile_bf16.json"
 
+# 6b. a real `d2ca train` run (issue 17, part 5): SynthAU lab-b -> lab-a rendered on every
+# core, D2CA at the paper's batch with bf16; its metrics.jsonl gives the loop's steps/s
+# (data path, logging, diagnostics every 50 steps, evaluation) against the bare step's above
+run_step train_run 120 TERM bash benchmarks/gpu/train_run.sh "$OUT_DIR" "$DEVICE" "$TINY"
+
 # 7. the whole suite but the CUDA tests, in 8 processes (too slow on a small CPU: not tiny)
 if [[ $TINY == 1 ]]; then
     want suite && record suite "" "" "" "skipped: tiny mode" pytest -n 8
@@ -204,7 +211,7 @@ run_step bf16_compile 180 TERM "${TS[@]}" --bf16 --compile --no-diagnostics --ru
 (
     cd "$OUT_DIR" || exit 1
     shopt -s nullglob
-    files=(*.json *.xml *.log summary.txt)
+    files=(*.json *.jsonl *.xml *.log summary.txt)
     tar -czf gpu-results.tar.gz "${files[@]}" && echo "packed ${#files[@]} files into" \
         "$OUT_DIR/gpu-results.tar.gz ($(($(date +%s) - START)) s in all)"
     if [[ -n ${OUT:-} && $(pwd) == "$(cd "$OUT" 2>/dev/null && pwd)" ]]; then

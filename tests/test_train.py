@@ -336,6 +336,8 @@ def test_cli_end_to_end(data, tmp_path):
         "1",
         "--method",
         "d2ca-no-icl-fcl",
+        "--device",
+        "cpu",  # the CPU's answer to --bf16 (a warning); on a GPU: test_cuda.py
     ]
     args += [
         x for k, v in TINY.items() if k != "image_size" for x in ("--set", f"{k}={json.dumps(v)}")

@@ -208,8 +208,11 @@ def adapt(
         source_manifest = read_manifest(parse_data_spec(str(source))[1])
         if "split" in (source_manifest.rows or [{}])[0]:  # faces the training did not see
             source_manifest = source_manifest.split("test")
+        start_model, adapted = (
+            load_pretrained(folder, device=device) for folder in (out / "start", model_dir)
+        )
         report_path = adaptation_report(
-            load_pretrained(out / "start"), load_pretrained(model_dir), source_manifest,
+            start_model, adapted, source_manifest,
             target_manifest, out / "report", start_name=init, faces=report_faces,
             source_name=synth.preset if synth else parse_data_spec(str(source))[1].name,
             target_name=target_path.name, device=device,

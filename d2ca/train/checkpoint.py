@@ -135,6 +135,20 @@ def save_checkpoint(
     return final
 
 
+def _match_param_layouts(opt: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor its parameter's memory format again.
+
+    The files hold contiguous (NCHW) tensors; a channels_last parameter's fresh Adam state is
+    channels_last, and fused Adam on CUDA refuses a mix ("must have same ... layout").
+    """
+    for group in opt.param_groups:
+        for param in group["params"]:
+            state = opt.state.get(param, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape:
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def latest_checkpoint(root: str | Path) -> Path | None:
     """The complete checkpoint of the highest step under ``root`` (None if there is none)."""
     root = Path(root)
@@ -171,6 +185,7 @@ def load_checkpoint(
         if name not in meta["optimizers"]:
             raise CheckpointError(f"{folder}: no state for optimiser {name!r}")
         opt.load_state_dict(_unflatten(meta["optimizers"][name], tensors))
+        _match_param_layouts(opt)
     if restore_rng:
         set_rng_state(_unflatten(meta["rng"], tensors))
     return int(meta["step"]), _unflatten(meta["extra"], tensors)

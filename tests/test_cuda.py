@@ -35,7 +35,10 @@ pytestmark = [
 ]
 
 BF16 = {"rel": 0.05, "abs": 0.02}  # a loss term in bf16 autocast against fp32, first step
-RESUME = {"rel": 0.02, "abs": 0.01}  # F1 of a resumed GPU run against an uninterrupted one
+# F1 of a resumed GPU run against an uninterrupted one. GPU training is not bit-reproducible
+# (cuDNN autotuning, atomic adds in backward): two uninterrupted runs of this test on an H200
+# ended 0.133 apart in source F1 (8 faces), and a resumed run 0.022 from its reference.
+RESUME = {"rel": 0, "abs": 0.15}
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +114,7 @@ def test_kill_and_resume_on_the_gpu_reaches_the_same_metrics(data, tmp_path) -> 
     for split in ("target_test", "source_val"):
         got, want = evals["killed"][split]["avg_f1"], evals["full"][split]["avg_f1"]
         assert got == pytest.approx(want, **RESUME), split
+    assert [x["step"] for x in _train_lines(tmp_path / "killed")] == [10, 20]  # each once
 
 
 def test_torchrun_one_process_trains_with_nccl(data, tmp_path) -> None:

@@ -13,6 +13,7 @@ from _inference import small_model
 
 from d2ca.data.media import iter_video
 from d2ca.face import FaceDetector, FaceTracker
+from d2ca.face.track import onet_refine
 from d2ca.inference.pipeline import D2CA
 
 SIDE, BAND, STEP, FRAMES, K = 240, 120, 16, 47, 5
@@ -122,3 +123,27 @@ def test_detect_aus_tracks_video_faces_by_default(runs, detector, tmp_path) -> N
         if row.success:
             face = (top if row.face_id == 0 else bottom)[row.frame][1]
             np.testing.assert_allclose(row.face.landmarks, face.landmarks, atol=1e-4)
+
+
+def test_onet_pass_gives_what_onet_gives_on_channels_first_input(frames, detector, monkeypatch):
+    """The tracker feeds O-Net channels-last (faster on a CPU); same boxes, scores, landmarks."""
+    import torch
+
+    class ChannelsFirst(torch.nn.Module):  # O-Net as MTCNN itself calls it
+        def __init__(self, onet: torch.nn.Module) -> None:
+            super().__init__()
+            self.onet = onet
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return self.onet(x.contiguous())
+
+    boxes = np.stack([face.box for face in detector.detect([frames[20]])[0]])
+    boxes = np.concatenate([boxes, boxes + [3.7, -2.2, 3.7, -2.2]])  # off-centre crops too
+    ours = onet_refine(detector, frames[20], boxes)
+    monkeypatch.setattr(detector.mtcnn, "onet", ChannelsFirst(detector.mtcnn.onet))
+    reference = onet_refine(detector, frames[20], boxes)
+    assert len(ours) == len(reference) == len(boxes)
+    for a, b in zip(ours, reference, strict=True):
+        np.testing.assert_allclose(a.box, b.box, atol=1e-3)
+        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
+        assert abs(a.score - b.score) < 1e-5

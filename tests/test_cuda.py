@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import skimage.data
 import torch
 from safetensors.torch import load_file
-from test_train import config, make_domain, run_script
+from test_train import config, kill_after_checkpoint, make_domain, run_script
 
 from d2ca.hub import load_folder
 from d2ca.inference.pipeline import D2CA
@@ -94,16 +92,7 @@ def test_a_gpu_checkpoint_loads_on_the_cpu_and_back(data, tmp_path) -> None:
 def test_kill_and_resume_on_the_gpu_reaches_the_same_metrics(data, tmp_path) -> None:
     kw = {"device": "cuda", "steps": 20, "checkpoint_every": 5, "eval_every": 20}
     killed = config(data, tmp_path / "killed", **kw)
-    victim = run_script(killed)
-    deadline = time.time() + 180
-    while time.time() < deadline and victim.poll() is None:
-        last = latest_checkpoint(tmp_path / "killed" / "checkpoints")
-        if last is not None and int(last.name.split("-")[1]) >= 5:
-            break
-        time.sleep(0.02)
-    assert victim.poll() is None, "the run ended before it could be killed"
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
+    kill_after_checkpoint(run_script(killed), tmp_path / "killed" / "checkpoints", 5)
     resumed = run_script(killed, "--resume")
     Trainer(config(data, tmp_path / "full", **kw)).train()
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()

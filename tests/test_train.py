@@ -178,20 +178,26 @@ def run_script(cfg: TrainConfig, *args: str) -> subprocess.Popen:
     )
 
 
-def test_kill_and_resume_is_bit_exact(data, tmp_path):
-    kw = dict(steps=20, checkpoint_every=3, eval_every=6, log_every=2)
-    killed = config(data, tmp_path / "killed", **kw)
-    victim = run_script(killed)
-    ckpts = tmp_path / "killed" / "checkpoints"
-    deadline = time.time() + 120
+def kill_after_checkpoint(
+    victim: subprocess.Popen, ckpts: Path, step: int, timeout: float = 180
+) -> None:
+    """SIGKILL ``victim`` as soon as a complete checkpoint of ``step`` or later is in ``ckpts``."""
+    deadline = time.time() + timeout
     while time.time() < deadline and victim.poll() is None:
         last = latest_checkpoint(ckpts)
-        if last is not None and int(last.name.split("-")[1]) >= 3:
+        if last is not None and int(last.name.split("-")[1]) >= step:
             break
         time.sleep(0.02)
     assert victim.poll() is None, "the run ended before it could be killed"
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
+
+
+def test_kill_and_resume_is_bit_exact(data, tmp_path):
+    kw = dict(steps=20, checkpoint_every=3, eval_every=6, log_every=2)
+    killed = config(data, tmp_path / "killed", **kw)
+    ckpts = tmp_path / "killed" / "checkpoints"
+    kill_after_checkpoint(run_script(killed), ckpts, 3)
     # only complete checkpoints are visible after a SIGKILL
     last = latest_checkpoint(ckpts)
     step = int(last.name.split("-")[1])

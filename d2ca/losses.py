@@ -42,6 +42,13 @@ def batch_standardise(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     return (x - mean) / (x.var(dim=0, keepdim=True, unbiased=False) + eps).sqrt()
 
 
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` holds; 0, still attached to the graph, where it holds
+    nowhere. Weighted, not indexed: ``values[mask]`` would wait for the GPU every step."""
+    weight = mask.to(values.dtype)
+    return (values * weight).sum() / weight.sum().clamp(min=1)
+
+
 def au_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Eq. 4, multi-label sigmoid cross-entropy, mean over known labels (-1 is masked out).
 
@@ -50,13 +57,10 @@ def au_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     Args:
         logits: ``(B, A)``. labels: ``(B, A)`` in {1, 0, -1}.
     """
-    known = labels >= 0
-    if not known.any():
-        return logits.sum() * 0.0
     losses = F.binary_cross_entropy_with_logits(
         logits, labels.clamp(min=0).float(), reduction="none"
     )
-    return losses[known].mean()
+    return _masked_mean(losses, labels >= 0)
 
 
 def feature_consistency_loss(
@@ -146,7 +150,5 @@ def feature_contrastive_loss(
     pos = same & ~eye  # (i, j)
     neg = ~same  # (i, k)
     valid = pos[:, :, None] & neg[:, None, :]  # (i, j, k)
-    if not valid.any():
-        return phi.sum() * 0.0
     hinge = F.relu(alpha - cos[:, :, None] + cos[:, None, :])
-    return hinge[valid].mean()
+    return _masked_mean(hinge, valid)

@@ -25,7 +25,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     if name is None or name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("mps" if _mps_available() else "cpu")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
@@ -38,11 +38,6 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
             return torch.device("cuda", torch.cuda.current_device())
         if device.index >= count:
             raise DeviceError(f"device {name!r} requested, but this machine has {count} GPU(s)")
-    elif device.type == "mps" and not _mps_available():
+    elif device.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceError(f"device {name!r} requested, but MPS is not available here")
     return device
-
-
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())

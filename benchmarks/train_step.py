@@ -26,13 +26,15 @@ time, top ops, host-device synchronisations per step).
 
 Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device auto]
           [--image-size 128] [--model '{"enc_widths": [12, 16, 24, 32, 48, 48, 64, 64]}']
-          [--bf16] [--compile] [--no-diagnostics] [--runs d2ca,source-only]
+          [--bf16] [--compile] [--cuda-graphs] [--no-diagnostics] [--runs d2ca,source-only]
           [--json OUT.json] [--profile PROFILE.json]
 Prints one JSON object (and writes it to ``--json``). Figures are medians over ``--steps``
 timed steps after ``--warmup`` steps; ``step_cpu_s`` is the process CPU time of a step
 (steadier than wall time on a shared CPU). On CUDA the clock is read after
-``torch.cuda.synchronize()``. ``--bf16`` and ``--compile`` are ignored off CUDA, as by the
-trainer.
+``torch.cuda.synchronize()``. ``--bf16``, ``--compile`` and ``--cuda-graphs`` are ignored off
+CUDA, as by the trainer. ``--cuda-graphs`` replays D2CA steps from a CUDA graph only when they
+are not diagnostics steps, so it needs ``--no-diagnostics`` (and at least five warm-up steps:
+three eager ones, the capture, one replay).
 """
 
 from __future__ import annotations
@@ -339,6 +341,11 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
     parser.add_argument("--compile", action="store_true", help="torch.compile (CUDA only)")
     parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="replay D2CA steps as a CUDA graph (CUDA only; with --no-diagnostics)",
+    )
+    parser.add_argument(
         "--no-diagnostics",
         action="store_true",
         help="time ordinary steps (diagnose_every=0), not diagnostics steps",
@@ -379,6 +386,7 @@ def main() -> None:
             device=str(device),
             bf16=args.bf16,
             compile=args.compile,
+            cuda_graphs=args.cuda_graphs,
             progress=False,
             model={**args.model, "image_size": args.image_size},
         )
@@ -394,9 +402,10 @@ def main() -> None:
             "device_requested": args.device,
             "bf16": args.bf16 and cuda,
             "compile": args.compile and cuda,
+            "cuda_graphs": args.cuda_graphs and cuda,
             "diagnostics_every_step": not args.no_diagnostics,
             "timed_steps": args.steps,
-            "warmup_steps": args.warmup,
+            "warmup_steps": args.warmup,  # at least 5 with --cuda-graphs
             **environment(device),
         }
         # the chip's practical peaks: a larger product and several per timing on a GPU
@@ -411,7 +420,9 @@ def main() -> None:
             if cuda:
                 torch.cuda.reset_peak_memory_stats(device)
             trainer = Trainer(cfg)
-            times, cpu, warmup_s = time_steps(trainer, args.steps, args.warmup)
+            # a graphed step: three eager warm-up steps, then the capture (GraphedStep)
+            warmup = max(args.warmup, 5) if trainer.graphed is not None else args.warmup
+            times, cpu, warmup_s = time_steps(trainer, args.steps, warmup)
             images = args.batch * (2 if method == "d2ca" else 1)
             med = statistics.median(times)
             row = result[key] = {
@@ -475,6 +486,7 @@ def main() -> None:
             "gpu_name": result.get("gpu_name"),
             "bf16": result["bf16"],
             "compile": result["compile"],
+            "cuda_graphs": result["cuda_graphs"],
             "diagnostics_every_step": result["diagnostics_every_step"],
             "batch_per_domain": args.batch,
             "image_size": args.image_size,

@@ -37,6 +37,10 @@ BF16 = {"rel": 0.05, "abs": 0.02}  # a loss term in bf16 autocast against fp32, 
 # (cuDNN autotuning, atomic adds in backward): two uninterrupted runs of this test on an H200
 # ended 0.133 apart in source F1 (8 faces), and a resumed run 0.022 from its reference.
 RESUME = {"rel": 0, "abs": 0.15}
+# a loss term of a step replayed from a CUDA graph against the same step run eagerly, both
+# runs from the same seed, over the first ten steps (kernels and their order are the same;
+# cuDNN's autotuning may pick other algorithms in the two runs)
+GRAPHS = {"rel": 0.01, "abs": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +76,34 @@ def test_compile_trains(data, tmp_path) -> None:
     folder = Trainer(config(data, out, device="cuda", compile=True, steps=3, log_every=1)).train()
     assert folder is not None and (folder / "model.safetensors").is_file()
     assert len(_train_lines(out)) == 3  # three finite steps (a NaN stops the run)
+
+
+def test_cuda_graph_steps_equal_eager_steps(data, tmp_path) -> None:
+    """Steps 0 and 5 are diagnostics steps (eager), 1-3 the graph's eager warm-up on a side
+    stream, 4 the capture, 6-9 replays reading new batches from the static inputs."""
+    losses = {}
+    for graphs in (False, True):
+        out = tmp_path / f"graphs-{graphs}"
+        cfg = config(data, out, device="cuda", steps=10, log_every=1, diagnose_every=5,
+                     cuda_graphs=graphs, au_t_rampup=8)  # fmt: skip
+        trainer = Trainer(cfg)
+        trainer.train()
+        assert (trainer.graphed is not None and trainer.graphed.captured) == graphs
+        losses[graphs] = [x["loss"] for x in _train_lines(out)]
+    assert len(losses[True]) == len(losses[False]) == 10
+    for step, (got, want) in enumerate(zip(losses[True], losses[False], strict=True)):
+        for term, value in want.items():
+            assert got[term] == pytest.approx(value, **GRAPHS), (step, term)
+
+
+def test_a_graphed_run_resumes_from_its_checkpoint(data, tmp_path) -> None:
+    out = tmp_path / "graphed"
+    kw = {"device": "cuda", "cuda_graphs": True, "bf16": True, "checkpoint_every": 6}
+    assert Trainer(config(data, out, steps=6, **kw)).train() is not None
+    trainer = Trainer(config(data, out, steps=12, **kw), resume=True)
+    assert trainer.step == 6
+    assert trainer.train() is not None and trainer.graphed.captured
+    assert [x["step"] for x in _train_lines(out)][-1] == 12
 
 
 def test_a_gpu_checkpoint_loads_on_the_cpu_and_back(data, tmp_path) -> None:

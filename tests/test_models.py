@@ -9,10 +9,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from test_train import TINY
 
+from d2ca import losses
 from d2ca.config import D2CAConfig
 from d2ca.errors import CheckpointError
 from d2ca.hub import load_folder, save_pretrained
 from d2ca.models import D2CAModel, encoder_complexity
+from d2ca.models.networks import bilinear_matrix
 from d2ca.train.objective import discriminator_loss, generator_loss
 
 
@@ -72,6 +74,62 @@ def test_every_parameter_receives_a_gradient_from_the_full_objective():
     discriminator_loss(model, x_s, x_t, swaps)[0].backward()
     for n, p in model.named_parameters():
         assert (p.grad is not None and p.grad.abs().sum() > 0) == (id(p) in disc), n
+
+
+@pytest.mark.parametrize(("n_in", "n_out"), [(1, 2), (1, 16), (4, 64), (8, 16), (8, 128)])
+def test_the_resize_matrix_is_bilinear_interpolation(n_in, n_out):
+    x = torch.randn(3, 5, n_in, n_in, dtype=torch.float64)
+    u = bilinear_matrix(n_in, n_out).double()
+    want = torch.nn.functional.interpolate(x, size=(n_out, n_out), mode="bilinear")
+    torch.testing.assert_close(u @ x @ u.T, want)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_decoder_resizes_d_as_interpolate_did_and_keeps_the_layout(channels_last):
+    """The decoder's resize by matrices equals 0.1.0's F.interpolate, layer by layer."""
+    torch.manual_seed(0)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = D2CAModel(tiny_config()).to(memory_format=fmt)
+    dec = model.decoder
+    a, d = (torch.randn(2, 16, 2, 2).contiguous(memory_format=fmt) for _ in range(2))
+    h, aux = torch.cat([a, d], dim=1), iter(dec.aux)
+    for i, layer in enumerate(dec.layers):  # the reference: F.interpolate of each aux map
+        if i in dec.UPSAMPLE_BEFORE:
+            h = torch.nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")
+            d_i = torch.nn.functional.interpolate(next(aux)(d), size=h.shape[-2:], mode="bilinear")
+            h = layer(torch.cat([h, d_i], dim=1))
+        else:
+            h = layer(h)
+    want = torch.tanh(dec.to_rgb(h))
+    got = model.decode(a, d)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert got.is_contiguous(memory_format=fmt)
+    assert not any(k.startswith("decoder.resize") for k in model.state_dict())
+
+
+def test_one_discriminator_pass_over_real_and_fake_equals_two():
+    """discriminator_loss batches real and synthesised faces: exact while D's norms are per
+    sample (instance norm). A batch norm in D would make this fail."""
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    model = D2CAModel(cfg)
+    x_s, x_t = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    z_s = torch.zeros(4, 12)
+    _, _, swaps = generator_loss(model, x_s, z_s, torch.tensor([0, 0, 1, 1]), x_t, cfg)
+    _, terms = discriminator_loss(model, x_s, x_t, swaps)
+    for disc, real, fake, key in ((model.disc_s, x_s, swaps.x_st, "disc_s"),
+                                  (model.disc_t, x_t, swaps.x_ts, "disc_t")):  # fmt: skip
+        want = losses.adversarial_d_loss(disc(real), disc(fake.detach()))
+        torch.testing.assert_close(terms[key], want.detach())
+
+
+def test_the_projection_head_is_per_sample():
+    """generator_loss projects ICL's 8N images in one pass of P: P must stay per sample."""
+    torch.manual_seed(0)
+    model = D2CAModel(tiny_config())
+    a, d = torch.randn(6, 16, 2, 2), torch.randn(6, 16, 2, 2)
+    parts = torch.cat([model.proj(a[i : i + 2], d[i : i + 2]) for i in (0, 2, 4)])
+    torch.testing.assert_close(model.proj(a, d), parts)
 
 
 def test_batched_equals_single_in_eval_mode():

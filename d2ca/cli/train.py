@@ -130,6 +130,10 @@ def train_command(
     device: TrainDeviceOption = None,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast (CUDA only).")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile (CUDA only).")] = False,
+    cuda_graphs: Annotated[
+        bool,
+        typer.Option("--cuda-graphs", help="Replay each D2CA step as a CUDA graph (CUDA only)."),
+    ] = False,
     num_workers: Annotated[
         int | None, typer.Option(help="DataLoader workers when images are not cached.")
     ] = None,
@@ -193,6 +197,8 @@ def train_command(
         values["bf16"] = True
     if compile_:
         values["compile"] = True
+    if cuda_graphs:
+        values["cuda_graphs"] = True
     model = {**_parse_set(set_ or [])}
     local = locals()
     model.update({f: local[o] for o, f in _MODEL_OPTIONS.items() if local[o] is not None})

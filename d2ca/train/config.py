@@ -40,6 +40,7 @@ RESUMABLE_CHANGES = frozenset(
         "out_dir",
         "progress",
         "threads",
+        "cuda_graphs",
     }
 )
 
@@ -84,6 +85,9 @@ class TrainConfig:
     device: str = "auto"  # a GPU when present (CUDA, then MPS), else the CPU
     bf16: bool = False  # CUDA only: bf16 autocast
     compile: bool = False  # CUDA only: torch.compile of the networks
+    # CUDA only, D2CA methods, one process: each step replays one captured CUDA graph
+    # (d2ca/train/graphs.py); diagnostics steps and the warm-up run eagerly
+    cuda_graphs: bool = False
     channels_last: bool = True  # NHWC memory format: about 20% less CPU time per step here
     num_workers: int = 0  # DataLoader workers when images are not cached
     threads: int | None = None  # torch intra-op threads (None: torch's default)

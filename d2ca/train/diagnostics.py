@@ -1,4 +1,5 @@
-"""What a run's metrics log needs to show starvation: per-term gradients and feature spread.
+"""What a run's metrics log needs to show starvation (per-term gradients, feature spread), and
+the NaN guard.
 
 An encoder that the auxiliary terms capture before it learns AU evidence shows up as a small
 share of ``au_s`` in the gradient reaching ``E_au`` and as a classifier whose outputs no
@@ -72,3 +73,31 @@ def feature_spreads(features: dict[str, torch.Tensor]) -> dict[str, float]:
         k.replace("logits_", "p_"): spread(torch.sigmoid(v) if k.startswith("logits_") else v)
         for k, v in features.items()
     }
+
+
+class FiniteGuard:
+    """The NaN guard, kept on the device: remembers the first step whose loss terms were not
+    all finite without reading them back each step (a host sync that idles a GPU). The loop
+    asks :meth:`first_bad` before it logs, evaluates or writes a checkpoint."""
+
+    def __init__(self) -> None:
+        self.step: torch.Tensor | None = None  # the first bad step since the last check, or -1
+        self.bad: torch.Tensor | None = None  # which terms were not finite at that step
+        self.names: list[str] = []
+
+    def update(self, step: int, terms: dict[str, torch.Tensor], values: torch.Tensor) -> None:
+        bad = ~torch.isfinite(values)
+        if self.step is None:
+            self.step = torch.full((), -1, dtype=torch.long, device=values.device)
+            self.bad, self.names = torch.zeros_like(bad), list(terms)
+        first = (self.step < 0) & bad.any()
+        self.step = torch.where(first, step, self.step)
+        self.bad = self.bad | (bad & first)
+
+    def first_bad(self) -> tuple[int, list[str]] | None:
+        """``(step, non-finite terms)`` of the first bad step since the last call, or None."""
+        if self.step is None:
+            return None
+        step, bad = int(self.step), self.bad.tolist()
+        self.step = None  # the terms may change (end of the warm-up)
+        return None if step < 0 else (step, [n for n, b in zip(self.names, bad, strict=True) if b])

@@ -37,7 +37,7 @@ class Swaps:
 
 
 def weighted_terms(
-    t: dict[str, torch.Tensor], config: D2CAConfig, au_t_weight: float = 1.0
+    t: dict[str, torch.Tensor], config: D2CAConfig, au_t_weight: float | torch.Tensor = 1.0
 ) -> dict[str, torch.Tensor]:
     """The summands of Eq. 12, each with its weight: ``au_s``, ``rep``, ``rec``, ``adv``,
     ``ort`` (Eq. 9) and ``au_t``, ``icl``, ``fcl`` when enabled. ``L_tot`` is their sum.
@@ -96,7 +96,7 @@ def generator_loss(
     config: D2CAConfig,
     *,
     keep_graph: bool = False,
-    au_t_weight: float = 1.0,
+    au_t_weight: float | torch.Tensor = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Swaps]:
     """``L_tot`` (Eq. 12) for the encoders, decoder, classifier and projection head.
 
@@ -107,7 +107,8 @@ def generator_loss(
         config: weights (``gamma1..4``, ``lambda_``), ``tau``, ``alpha`` and the ablation
             switches ``use_icl`` / ``use_fcl``.
         keep_graph: return the terms attached to the graph (for per-term gradients).
-        au_t_weight: multiplier of ``L_au^t`` (the trainer's ramp-up, :func:`rampup`).
+        au_t_weight: multiplier of ``L_au^t`` (the trainer's ramp-up, :func:`rampup`); a
+            0-dim device tensor in a captured step.
     """
     # E_au as the auxiliary terms see it: its parameters' gradient scaled by aux_grad_e_au
     # (1 = the paper: one E_au for every term); L_au^s and L_au^t always train it in full.
@@ -155,7 +156,9 @@ def generator_loss(
     t["adv_s"] = losses.adversarial_g_loss(model.disc_s(x_st))  # Eq. 8
     t["adv_t"] = losses.adversarial_g_loss(model.disc_t(x_ts))
     if config.use_icl:  # Eq. 10
-        z = torch.stack([model.proj(a, d) for a, d in pairs])
+        # one pass of P over the 8N images (per-sample layers: the same as eight passes)
+        a_all, d_all = (torch.cat(parts) for parts in zip(*pairs, strict=True))
+        z = model.proj(a_all, d_all).unflatten(0, (len(pairs), -1))
         t["icl"] = losses.image_contrastive_loss(z, config.tau)
     if config.use_fcl:  # Eq. 11
         t["fcl"] = losses.feature_contrastive_loss(d_s, subjects_s, config.alpha)
@@ -171,9 +174,19 @@ def discriminator_loss(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Eq. 8, discriminator side: D_s tells ``x_s`` from ``x_st``, D_t ``x_t`` from ``x_ts``.
 
-    The synthesised faces are detached: this step changes only the discriminators.
+    The synthesised faces are detached: this step changes only the discriminators. Real and
+    synthesised faces go through each discriminator in one pass (its instance norms are per
+    sample, so this equals two passes).
     """
-    d_s = losses.adversarial_d_loss(model.disc_s(x_s), model.disc_s(swaps.x_st.detach()))
-    d_t = losses.adversarial_d_loss(model.disc_t(x_t), model.disc_t(swaps.x_ts.detach()))
+    d_s = losses.adversarial_d_loss(*_real_fake(model.disc_s, x_s, swaps.x_st.detach()))
+    d_t = losses.adversarial_d_loss(*_real_fake(model.disc_t, x_t, swaps.x_ts.detach()))
     loss = d_s + d_t
     return loss, {"disc_s": d_s.detach(), "disc_t": d_t.detach(), "disc": loss.detach()}
+
+
+def _real_fake(
+    disc: nn.Module, real: torch.Tensor, fake: torch.Tensor
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """``disc(real)`` and ``disc(fake)``, per-scale logit maps, from one pass over both."""
+    maps = [m.split(len(real)) for m in disc(torch.cat([real, fake]))]
+    return [r for r, _ in maps], [f for _, f in maps]

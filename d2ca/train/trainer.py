@@ -36,7 +36,8 @@ from d2ca.train.card import model_card
 from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from d2ca.train.config import D2CA_METHODS, TrainConfig
 from d2ca.train.data import SplitData, select_aus, split_rows
-from d2ca.train.diagnostics import feature_spreads, term_gradient_norms
+from d2ca.train.diagnostics import FiniteGuard, feature_spreads, term_gradient_norms
+from d2ca.train.graphs import GraphedStep
 from d2ca.train.objective import discriminator_loss, generator_loss, rampup, weighted_terms
 from d2ca.train.run_folder import (
     METRICS_NAME,
@@ -52,34 +53,6 @@ AGGREGATES = ("deco", "total", "disc")  # sums of other terms, listed last in me
 
 class TrainingDivergedError(D2CAError):
     """A loss term became NaN or infinite; the last good checkpoint is kept."""
-
-
-class _FiniteGuard:
-    """The NaN guard, kept on the device: remembers the first step whose loss terms were not
-    all finite without reading them back each step (a host sync that idles a GPU). The loop
-    asks :meth:`first_bad` before it logs, evaluates or writes a checkpoint."""
-
-    def __init__(self) -> None:
-        self.step: torch.Tensor | None = None  # the first bad step since the last check, or -1
-        self.bad: torch.Tensor | None = None  # which terms were not finite at that step
-        self.names: list[str] = []
-
-    def update(self, step: int, terms: dict[str, torch.Tensor], values: torch.Tensor) -> None:
-        bad = ~torch.isfinite(values)
-        if self.step is None:
-            self.step = torch.full((), -1, dtype=torch.long, device=values.device)
-            self.bad, self.names = torch.zeros_like(bad), list(terms)
-        first = (self.step < 0) & bad.any()
-        self.step = torch.where(first, step, self.step)
-        self.bad = self.bad | (bad & first)
-
-    def first_bad(self) -> tuple[int, list[str]] | None:
-        """``(step, non-finite terms)`` of the first bad step since the last call, or None."""
-        if self.step is None:
-            return None
-        step, bad = int(self.step), self.bad.tolist()
-        self.step = None  # the terms may change (end of the warm-up)
-        return None if step < 0 else (step, [n for n, b in zip(self.names, bad, strict=True) if b])
 
 
 class _Objective(nn.Module):
@@ -141,11 +114,19 @@ class Trainer:
             torch.set_num_threads(config.threads)
         self.device = self._device(config.device)
         cuda = self.device.type == "cuda"
-        for flag in ("bf16", "compile"):
+        for flag in ("bf16", "compile", "cuda_graphs"):
             if getattr(config, flag) and not cuda:
-                self.log(f"warning: --{flag} needs CUDA; ignored on {self.device}")
+                option = flag.replace("_", "-")
+                self.log(f"warning: --{option} needs CUDA; ignored on {self.device}")
+        graphs = cuda and config.cuda_graphs and config.method in D2CA_METHODS
+        if graphs and self.world_size > 1:
+            self.log("warning: --cuda-graphs needs a single process; ignored under torchrun")
+        self.graphs = graphs and self.world_size == 1
+        # a captured step must not cache bf16 weight copies across autocast regions
         self.autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16) if cuda and config.bf16 else nullcontext()
+            torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not self.graphs)
+            if cuda and config.bf16
+            else nullcontext()
         )
 
         # 1. data: shared AUs, splits
@@ -177,7 +158,10 @@ class Trainer:
         )
         self.model.to(memory_format=self.memory_format)
         self.modules: dict[str, nn.Module] = {"model": self.model}
+        # L_au^t's ramp-up weight, on the device: a captured step reads it from there
+        self.au_t_scale = torch.ones((), device=self.device)
         self._build_objectives()
+        self.graphed = GraphedStep(self._step) if self.graphs else None
         if self.rank:  # dropout differs between processes
             torch.manual_seed(config.seed + 1_000_003 * self.rank)
 
@@ -273,7 +257,7 @@ class Trainer:
                         x_t,
                         cfg,
                         keep_graph=self.diagnosing,
-                        au_t_weight=self.au_t_weight,
+                        au_t_weight=self.au_t_scale,
                     ),
                 ),
                 "discriminator": _Objective(
@@ -302,7 +286,7 @@ class Trainer:
             }
         fused = self.device.type == "cuda"  # one kernel per update instead of one per tensor
         self.optimizers = {
-            name: torch.optim.Adam(obj.parameters(), **adam, fused=fused)
+            name: torch.optim.Adam(obj.parameters(), **adam, fused=fused, capturable=self.graphs)
             for name, obj in objectives.items()
         }
         if tc.compile and self.device.type == "cuda":
@@ -335,7 +319,20 @@ class Trainer:
             yield x_s, z_s, ids, x_t
 
     def train_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-        """One optimisation step (both alternating updates for D2CA); returns the terms."""
+        """One optimisation step (both alternating updates for D2CA); returns the terms.
+
+        With ``cuda_graphs``, every step of the full D2CA objective that is not a
+        diagnostics step is a replay of one captured graph (:mod:`d2ca.train.graphs`).
+        """
+        every = self.config.diagnose_every
+        self.diagnosing = bool(every) and self.step % every == 0 and self.world_size == 1
+        self.au_t_scale.fill_(self.au_t_weight)
+        full = self.step >= self.config.warmup_steps  # the full objective, not the warm-up
+        if self.graphed is not None and full and not self.diagnosing:
+            return self.graphed(batch)
+        return self._step(batch)
+
+    def _step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         terms, swaps = self.generator_update(batch)
         if swaps is not None:
             terms = {**terms, **self.discriminator_update(batch, swaps)}
@@ -352,8 +349,6 @@ class Trainer:
             ``(terms, swaps)``; ``swaps`` (D2CA only, else None) feed the discriminator update.
         """
         method, name = self.config.method, "generator"
-        every = self.config.diagnose_every
-        self.diagnosing = bool(every) and self.step % every == 0 and self.world_size == 1
         swaps = None
         if method in D2CA_METHODS and self.step < self.config.warmup_steps:
             method = name = "warmup"  # the source AU loss alone; no discriminator update
@@ -447,7 +442,7 @@ class Trainer:
         metrics = (self.out / METRICS_NAME).open("a") if self.is_main else None
         names: list[str] | None = None
         acc: torch.Tensor | None = None
-        guard = _FiniteGuard()
+        guard = FiniteGuard()
         count, t_log = 0, time.perf_counter()
         try:
             for batch in self._batches():
@@ -505,7 +500,7 @@ class Trainer:
     def _epoch(self) -> float:
         return round(self.step / self.steps_per_epoch, 4)
 
-    def _check_finite(self, guard: _FiniteGuard) -> None:
+    def _check_finite(self, guard: FiniteGuard) -> None:
         """Stop, keeping the last good checkpoint, if a loss term was not finite."""
         found = guard.first_bad()
         if found is None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of issue 17 (parts 3-4) in one command, run from the repository root on a
+# The GPU check of issues 17 and 19 in one command, run from the repository root on a
 # machine with one CUDA GPU:
 #
 #     bash benchmarks/gpu/check.sh [OUT_DIR]        # OUT_DIR: default ${OUT:-gpu-results}
@@ -7,23 +7,25 @@
 # Time budget: 480 s in all (D2CA_CHECK_BUDGET_S), well under ten minutes on one H200.
 # Every step runs under `timeout` with its own cap, cut further to what is left of the
 # budget (less 20 s to pack); a step with under 30 s left is skipped and recorded so.
-# Order and caps (typical times on one H200 in brackets, estimates):
+# Order and caps (typical times on one H200 in brackets; measured at c88d0e2 where given):
 #   1 install          60 s  (10)  facenet-pytorch from .whl/, d2ca from the tree, if missing
 #   2 env              30 s   (5)  nvidia-smi, python, torch, CUDA, cuDNN -> env.json
 #   3 cuda-tests      120 s  (90)  pytest -m cuda -> cuda-tests.xml
-#   4 fp32             75 s  (30)  train_step.py, batch 128/domain, 128 px -> train_step_fp32.json
-#   5 bf16             75 s  (30)  ... --bf16 -> train_step_bf16.json
-#   6 bf16_nodiag      75 s  (35)  ... --bf16 --no-diagnostics --profile -> train_step_bf16_nodiag
-#                                  .json and profile_bf16.json
-#   6b train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16
-#                                  -> train_run_metrics.jsonl (the loop's steps/s)
+#   4 fp32_nodiag      75 s  (35)  train_step.py --no-diagnostics, batch 128/domain, 128 px
+#                                  -> train_step_fp32_nodiag.json
+#   5 bf16_nodiag      75 s  (35)  ... --bf16 --profile -> train_step_bf16_nodiag.json and
+#                                  profile_bf16.json
+#   6 bf16_graphs      75 s  (30)  ... --bf16 --cuda-graphs --profile, D2CA only
+#                                  -> train_step_bf16_graphs.json, profile_bf16_graphs.json
+#   6a fp32_graphs     60 s  (25)  ... --cuda-graphs, D2CA only -> train_step_fp32_graphs.json
+#   6b train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16,
+#                                  CUDA graphs -> train_run_metrics.jsonl (the loop's steps/s)
 #   7 suite           120 s (100)  pytest -n 8 -m "not cuda" (needs pytest-xdist), 2 threads a
 #                                  process -> suite.xml
 #   8 bf16_compile    180 s (150)  ... --bf16 --compile --no-diagnostics, d2ca only, last:
 #                                  the longest and least certain (about 2 min of compiling)
-#   sum of caps 735 s; the 480 s budget cuts the last steps when the first ones run long
-#   (typically about 310 s before step 8, which leaves it about 150 s). A pytest step is
-#   stopped with SIGINT, so that its junit XML keeps the tests that ran.
+#   the budget cuts the last steps when the first ones run long. A pytest step is stopped
+#   with SIGINT, so that its junit XML keeps the tests that ran.
 # Then steps.json (each step's exit code and seconds), summary.txt (printed last) and
 # gpu-results.tar.gz holding every JSON, XML and log. When OUT_DIR is the device tool's $OUT
 # (at most 8 files come back from it), the loose files are removed after packing, leaving
@@ -182,10 +184,15 @@ else
     SIZE=(--batch 128 --steps 10 --image-size 128 --profile-steps 3)
 fi
 TS=("$PY" benchmarks/train_step.py --device "$DEVICE" "${SIZE[@]}")
-run_step fp32 75 TERM "${TS[@]}" --json "$OUT_DIR/train_step_fp32.json"
-run_step bf16 75 TERM "${TS[@]}" --bf16 --json "$OUT_DIR/train_step_bf16.json"
-run_step bf16_nodiag 75 TERM "${TS[@]}" --bf16 --no-diagnostics \
+ORD=("${TS[@]}" --no-diagnostics)  # ordinary steps (a real run diagnoses one in 50)
+run_step fp32_nodiag 75 TERM "${ORD[@]}" --json "$OUT_DIR/train_step_fp32_nodiag.json"
+run_step bf16_nodiag 75 TERM "${ORD[@]}" --bf16 \
     --json "$OUT_DIR/train_step_bf16_nodiag.json" --profile "$OUT_DIR/profile_bf16.json"
+# 6a. the same steps replayed from a CUDA graph (--cuda-graphs), bf16 and fp32
+run_step bf16_graphs 75 TERM "${ORD[@]}" --bf16 --cuda-graphs --runs d2ca \
+    --json "$OUT_DIR/train_step_bf16_graphs.json" --profile "$OUT_DIR/profile_bf16_graphs.json"
+run_step fp32_graphs 60 TERM "${ORD[@]}" --cuda-graphs --runs d2ca \
+    --json "$OUT_DIR/train_step_fp32_graphs.json"
 
 # 6b. a real `d2ca train` run (issue 17, part 5): SynthAU lab-b -> lab-a rendered on every
 # core, D2CA at the paper's batch with bf16; its metrics.jsonl gives the loop's steps/s
@@ -203,7 +210,7 @@ else
 fi
 
 # 8. torch.compile, the longest step, last; ordinary steps, the D2CA run only
-run_step bf16_compile 180 TERM "${TS[@]}" --bf16 --compile --no-diagnostics --runs d2ca \
+run_step bf16_compile 180 TERM "${ORD[@]}" --bf16 --compile --runs d2ca \
     --warmup 2 --json "$OUT_DIR/train_step_bf16_compile_nodiag.json"
 
 # 9. the summary, and one tar of everything

@@ -167,11 +167,11 @@ def summary(out_dir: Path) -> None:
             f"bf16 {first.get('matmul_bf16_gflop_per_s', '-')} GFLOP/s"
         )
         lines += [header, *rows]
-    prof = out_dir / "profile_bf16.json"
-    if prof.is_file():
+    for prof in sorted(out_dir.glob("profile_*.json")):
         p = json.loads(prof.read_text())
         lines.append(
-            f"profile (bf16, diagnostics {'on' if p.get('diagnostics_every_step') else 'off'}): "
+            f"{prof.stem} (diagnostics {'on' if p.get('diagnostics_every_step') else 'off'}, "
+            f"CUDA graphs {'on' if p.get('cuda_graphs') else 'off'}): "
             f"wall {p.get('wall_ms_per_step')} ms/step, device busy "
             f"{p.get('device_busy_ms_per_step')} ms, GPU idle share {p.get('gpu_idle_share')}, "
             f"launches {p.get('kernel_launches_per_step')}/step, host-device syncs "

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A real `d2ca train` run for benchmarks/gpu/check.sh (issue 17, part 5): SynthAU lab-b ->
 # lab-a rendered on every core, then D2CA at the paper's batch (128 per domain, 128x128) with
-# bf16 for 100 steps. Its metrics.jsonl, copied to OUT_DIR/train_run_metrics.jsonl, gives the
-# loop's steps/s (data path, logging, diagnostics every 50 steps, evaluation) to set against
-# the bare step of train_step.py.
+# bf16 and CUDA graphs for 100 steps. Its metrics.jsonl, copied to
+# OUT_DIR/train_run_metrics.jsonl, gives the loop's steps/s (data path, logging, diagnostics
+# every 50 steps, evaluation) to set against the bare step of train_step.py.
 #   bash benchmarks/gpu/train_run.sh OUT_DIR DEVICE TINY   (TINY=1: a small CPU dry run)
 set -u
 out=$1 device=$2 tiny=$3
@@ -15,7 +15,7 @@ if [[ $tiny == 1 ]]; then
            --set 'enc_widths=[8,8,16,16,16,16,32,32]')
 else
     render=(--subjects 60 --frames 30 --size 128)
-    train=(--steps 100 --batch-size 128 --subjects 8 --bf16 --log-every 20)
+    train=(--steps 100 --batch-size 128 --subjects 8 --bf16 --cuda-graphs --log-every 20)
 fi
 rm -rf "$data"
 d2ca synth "$data/lab-b" --preset lab-b --seed 11 --workers "$workers" "${render[@]}" &&

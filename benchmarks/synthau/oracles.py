@@ -14,7 +14,8 @@ are measurable, because every rendered face has AU labels and a subject id:
 - Image quality: the Fréchet distance of ``It→s`` to real target renders in the feature
   space of :mod:`d2ca.evaluation.fid` (Table IX analogue).
 
-Everything here is CPU-sized: 64x64 faces, a few hundred images.
+Everything here is sized for a few thousand faces held in CPU memory; the networks run on
+their own device (the grid's: the CPU, or a GPU at the paper's scale), a batch at a time.
 """
 
 from __future__ import annotations
@@ -85,8 +86,10 @@ def train_identity_oracle(
     batch_size: int = 32,
     lr: float = 1e-3,
     seed: int = 0,
+    device: str | torch.device = "cpu",
 ) -> IdentityOracle:
-    """Fit an :class:`IdentityOracle` to ``images`` ``(n,3,S,S)`` with subject indices ``(n,)``.
+    """Fit an :class:`IdentityOracle` to ``images`` ``(n,3,S,S)`` with subject indices ``(n,)``
+    on ``device`` (batches move there; ``images`` may stay on the CPU).
 
     Light augmentation (horizontal shifts of up to 4 pixels, brightness jitter) keeps it from
     memorising pixels of its few gallery frames.
@@ -97,13 +100,13 @@ def train_identity_oracle(
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     y = torch.as_tensor(np.asarray(subjects), dtype=torch.long)
-    oracle = IdentityOracle(config, int(y.max()) + 1)
+    oracle = IdentityOracle(config, int(y.max()) + 1).to(device)
     opt = torch.optim.Adam(oracle.parameters(), lr=lr)
     oracle.train()
     for _ in range(steps):
         idx = torch.randint(len(images), (batch_size,), generator=gen)
-        x = _augment(images[idx], gen)
-        loss = F.cross_entropy(oracle(x), y[idx])
+        x = _augment(images[idx], gen).to(device)
+        loss = F.cross_entropy(oracle(x), y[idx].to(device))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -117,10 +120,15 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def batched(fn, *tensors: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """``fn`` applied to aligned slices of ``tensors`` and concatenated (bounded memory)."""
+def batched(fn, module: nn.Module, *tensors: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """``fn`` applied to aligned slices of ``tensors`` and concatenated on the CPU (bounded
+    memory); the slices move to the device of ``module``, the network ``fn`` runs."""
+    device = next(module.parameters()).device
     n = len(tensors[0])
-    chunks = [fn(*(t[i : i + batch_size] for t in tensors)) for i in range(0, n, batch_size)]
+    chunks = [
+        fn(*(t[i : i + batch_size].to(device) for t in tensors)).cpu()
+        for i in range(0, n, batch_size)
+    ]
     return torch.cat(chunks)
 
 
@@ -132,7 +140,7 @@ def swap_ts(model: D2CAModel, x_s: torch.Tensor, x_t: torch.Tensor) -> torch.Ten
     def ts(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return model.decode(model.encode_au(s), model.encode_dm(t, "target"))
 
-    return batched(ts, x_s, x_t)
+    return batched(ts, model, x_s, x_t)
 
 
 @torch.no_grad()
@@ -144,7 +152,7 @@ def au_f1(
     Returns ``{"f1": {AU: F1}, "avg_f1": mean}``.
     """
     au_oracle.eval()
-    logits = batched(au_oracle, images)
+    logits = batched(au_oracle, au_oracle, images)
     cols = [au_oracle.config.au_names.index(a) for a in au_names]
     thr = np.asarray(au_oracle.config.thresholds)[cols]
     pred = torch.sigmoid(logits).numpy()[:, cols] >= thr
@@ -156,5 +164,5 @@ def au_f1(
 def identity_top1(oracle: IdentityOracle, images: torch.Tensor, subjects: Sequence[int]) -> float:
     """Share of ``images`` whose top-1 oracle subject is the given subject index."""
     oracle.eval()
-    pred = batched(oracle, images).argmax(1).numpy()
+    pred = batched(oracle, oracle, images).argmax(1).numpy()
     return float((pred == np.asarray(subjects)).mean())

@@ -72,7 +72,9 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     w(ablation_section(runs, grid))
     w(quality_section(runs, refs, grid))
     for extra in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "screen"):
-        w(longer_section(extra))
+        section = longer_section(extra)
+        if section:  # a folder whose runs have written no JSON yet adds nothing
+            w(section)
     w(PICTURES)
     w(findings_section(runs, grid))
     w(DISCUSSION)
@@ -82,27 +84,16 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
 
 
 def setup_section(runs: dict, run: dict) -> str:
-    cfg, data = run["config"], run["data"]
-    seeds = {k: v for p in runs.values() for rs in p.values() for r in rs
-             for k, v in r["data"]["seeds"].items()}  # fmt: skip
+    """The CPU grid's setup: its narrow network, its step budgets, its core-hours."""
+    cfg = run["config"]
     steps = {m: sorted({r["steps"] for p in runs.values() for r in p.get(m, [])}) for m in METHODS}
-    walls = defaultdict(list)
-    total = 0.0
-    for p in runs.values():
-        for m, rs in p.items():
-            for r in rs:
-                if r.get("wall_time_s") is not None:
-                    walls[m].append(r["wall_time_s"])
-                    total += r["wall_time_s"]
+    walls = wall_times(runs)
+    total = sum(sum(v) for v in walls.values())
     per_pair = sum(statistics.fmean(walls[m]) for m in METHODS if walls[m])
     n_runs = sum(len(v) for v in walls.values())
     widths = ", ".join(f"`{k}={tuple(v) if isinstance(v, list) else v}`"
                        for k, v in cfg.items() if k != "image_size")  # fmt: skip
-    lines = [
-        "## Setup\n",
-        f"- Data: each domain rendered once, {data['subjects']} subjects × "
-        f"{data['frames_per_subject']} frames at {data['size']}×{data['size']} "
-        f"(split 60/20/20 by subject; seeds {dict(sorted(seeds.items()))}).",
+    model = [
         f"- Model: {cfg['image_size']}×{cfg['image_size']} input and a narrower network than the "
         f"paper's so that the grid fits a 2-core CPU: {widths} (everything else as "
         "`D2CAConfig`'s defaults: the paper's loss weights, τ, α).",
@@ -110,9 +101,8 @@ def setup_section(runs: dict, run: dict) -> str:
         "for FCL), Adam lr 1e-3, steps per method: "
         + ", ".join(f"{LABELS[m]} {'/'.join(map(str, s))}" for m, s in steps.items() if s)
         + ".",
-        "- Baselines share the AU encoder and classifier of D2CA: Source only (E_au + C on source "
-        "labels), DANN (plus a gradient-reversal domain classifier on the AU features), Target "
-        "only (E_au + C on target labels, the upper bound).",
+    ]
+    host = (
         f"- Host: {run['host']}, shared with other jobs. Wall time per run (mean): "
         + ", ".join(
             f"{LABELS[m]} {statistics.fmean(v):.0f} s"
@@ -121,7 +111,35 @@ def setup_section(runs: dict, run: dict) -> str:
         )  # fmt: skip
         + f". One pair and seed of the six methods takes {per_pair / 60:.0f} min of one core; "
         f"the {n_runs} runs sum to {total / 3600:.1f} core-hours, about {total / 7200:.1f} hours "
-        "on two workers (plus a few minutes per target for the oracles).",
+        "on two workers (plus a few minutes per target for the oracles)."
+    )
+    return setup_lines(runs, run, model, host)
+
+
+def wall_times(runs: dict) -> dict[str, list[float]]:
+    """Method -> the wall times (s) of its runs trained within one invocation."""
+    walls = defaultdict(list)
+    for p in runs.values():
+        for m, rs in p.items():
+            walls[m] += [r["wall_time_s"] for r in rs if r.get("wall_time_s") is not None]
+    return walls
+
+
+def setup_lines(runs: dict, run: dict, model: list[str], host: str) -> str:
+    """The setup section around a scale's ``model`` (and training) lines and ``host`` line."""
+    data = run["data"]
+    seeds = {k: v for p in runs.values() for rs in p.values() for r in rs
+             for k, v in r["data"]["seeds"].items()}  # fmt: skip
+    lines = [
+        "## Setup\n",
+        f"- Data: each domain rendered once, {data['subjects']} subjects × "
+        f"{data['frames_per_subject']} frames at {data['size']}×{data['size']} "
+        f"(split 60/20/20 by subject; seeds {dict(sorted(seeds.items()))}).",
+        *model,
+        "- Baselines share the AU encoder and classifier of D2CA: Source only (E_au + C on source "
+        "labels), DANN (plus a gradient-reversal domain classifier on the AU features), Target "
+        "only (E_au + C on target labels, the upper bound).",
+        host,
         "- Code: commit(s) "
         + ", ".join(sorted({r["code"] for p in runs.values() for rs in p.values() for r in rs}))
         + " (the repository when each worker process started; `+dirty`: d2ca/ had edits).",
@@ -377,8 +395,9 @@ def quality_section(runs: dict, refs: dict, pairs: list) -> str:
     return "\n".join(lines)
 
 
-def screen_section(folder: Path) -> str:
-    """Candidate target domains other than lab-a (``screen_targets.py``'s JSONs)."""
+def screen_section(folder: Path, text: str = SCREEN_TEXT) -> str:
+    """Candidate target domains other than lab-a (``screen_targets.py``'s JSONs), after
+    ``text`` (how they were screened and what that found)."""
     found: dict[str, dict] = {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         r = json.loads(path.read_text())
@@ -390,7 +409,7 @@ def screen_section(folder: Path) -> str:
         return ""
     lines = [
         "## Looking for a target other than `lab-a`\n",
-        SCREEN_TEXT,
+        text,
         "| candidate | changed from `lab-a` | Target only | Source only from `lab-a` (gap) "
         "| Source only from `lab-b` (gap) |",
         "|---|---|---|---|---|",

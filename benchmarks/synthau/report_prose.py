@@ -198,10 +198,11 @@ The paper trains with N = 128 faces per domain per step for 50 epochs, at (our r
 128×128 with the full-width network. This grid trains 64×64 faces with narrower networks,
 batch 16, 500 D2CA steps (about 7 epochs of the 1080 source training faces): 1/8 of the
 paper's batch and about 1/7 of its epochs, because the grid has to run on two CPU cores.
-On one GPU the same script runs the paper's scale by changing the constants at the top of
-`benchmarks/synthau/run_table.py` (`IMAGE_SIZE = 128`, `MODEL = {}`, `BATCH = 128`, steps
-for 50 epochs, `device="cuda"` in `train`); that is the experiment that tests the paper's
-claims at face value. Nothing in this page is evidence for or against them at that scale.
+On one GPU the same script runs the paper's scale with `--scale paper` (128×128, the default
+network, batch 128, 50 epochs for every method, bf16; `benchmarks/synthau/scales.py`), into
+its own page, [benchmark-synthetic-paper.md](benchmark-synthetic-paper.md); that is the
+experiment that tests the paper's claims at face value. Nothing in this page is evidence for
+or against them at that scale.
 
 A practical note for CPU runs: `--threads 1` (the default here) matters. On a loaded
 machine a tiny training run took 107 s with torch's default two threads and 4.8 s with one;

@@ -1,22 +1,29 @@
 """Reproduce the paper's tables on SynthAU, run by run and resumable.
 
-Each training run stores one JSON in ``docs/benchmark-synthetic/`` as soon as it finishes;
+Each training run stores one JSON in the scale's results folder (``docs/benchmark-synthetic/``
+on the CPU, ``docs/benchmark-synthetic-paper/`` at the paper's scale) as soon as it finishes;
 a run whose JSON exists is skipped, so the document regenerates without retraining::
 
     python benchmarks/synthau/run_table.py                  # train what is missing, write docs
     python benchmarks/synthau/run_table.py --render-only    # rebuild the markdown from the JSONs
     python benchmarks/synthau/run_table.py --pairs lab-a:wild --methods d2ca --seeds 0  # one run
+    python benchmarks/synthau/run_table.py --scale paper --workers 3 --budget-s 420  # one GPU
 
-Rendered data, checkpoints and oracles live in ``--work`` (outside the repository).
+``--scale`` (:mod:`scales`) sets the data, network, batch, budget and cadences. Rendered data,
+run folders and oracles live in ``--work`` (outside the repository). A run cut short (killed,
+interrupted, or stopped by ``--budget-s``) resumes from its last checkpoint when ``--work``
+still holds it; ``pack.py`` carries JSONs and checkpoints from one machine to the next.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from budget import OutOfTime, fits, steps_per_epoch, train  # noqa: E402
 from oracles import (  # noqa: E402
     IdentityOracle,
     au_f1,
@@ -37,68 +45,35 @@ from oracles import (  # noqa: E402
     train_identity_oracle,
 )
 from report import D2CA_VARIANTS, METHODS, render_document  # noqa: E402
+from report_paper import render_paper_document  # noqa: E402
+from scales import DATA_SEEDS, REPO, SCALES, SEEDS, Scale  # noqa: E402
 
 from d2ca.aus import DATASET_AUS, au_name  # noqa: E402
 from d2ca.config import D2CAConfig  # noqa: E402
 from d2ca.data.manifest import Manifest, read_manifest  # noqa: E402
+from d2ca.devices import resolve_device  # noqa: E402
 from d2ca.evaluation import evaluate  # noqa: E402
 from d2ca.hub import load_folder  # noqa: E402
 from d2ca.io import atomic_path  # noqa: E402
 from d2ca.models import to_uint8_images  # noqa: E402
+from d2ca.train.config import TrainConfig  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-RESULTS = REPO / "docs" / "benchmark-synthetic"
-DOC = REPO / "docs" / "benchmark-synthetic.md"
-DEFAULT_WORK = Path("/tmp/d2ca-synthau")
-
-# the grid: pairs with a real gap at this budget (see SCREEN and the document). lab-c is the
-# one target besides lab-a that screen_targets.py found learnable with a gap (from lab-b)
-PAIRS = (("wild", "lab-a"), ("lab-b", "lab-a"), ("social", "lab-a"), ("lab-b", "lab-c"))
-# candidate pairs screened with Source only and Target only (seed 0) for a real gap
-SCREEN = (("lab-a", "wild"), ("lab-a", "lab-b"), ("lab-a", "social"))
-SEEDS = (0, 1, 2)
 AUS = tuple(au_name(n) for n in DATASET_AUS["synthau"])
-
-# --- the CPU budget (2 shared cores, about three hours for the whole grid) --------------
-IMAGE_SIZE = 64
-DATA = {"subjects": 60, "frames_per_subject": 30, "size": IMAGE_SIZE}
-DATA_SEEDS = {"lab-a": 101, "lab-b": 102, "social": 103, "wild": 104, "lab-c": 105}
-# Narrower than the paper's network so that the grid fits on CPU. The encoders are wider than
-# 0.1.0's grid (8..32 channels), whose Target only stayed below the 60 F1 the benchmark needs
-# (55 at 2000 steps on lab-a); at these widths Target only passes 60 within the budget
-# (docs/benchmark-synthetic.md, "Choosing the budget"). The objective is the default one
-# (docs/training.md, marked choices); the 0.1.0 grid, trained with the paper's values of
-# those choices, is in git history (commit 9b9d47b).
-MODEL = {
-    "enc_widths": (12, 16, 24, 32, 48, 48, 64, 64),
-    "dec_widths": (32, 24, 16, 16, 8, 8),
-    "dec_aux_channels": 4,
-    "disc_widths": (8, 16, 32),
-    "proj_hidden": 32,
-    "proj_dim": 16,
-}
-BATCH = 16
-# The baselines are cheap: they train until Source only has plateaued (issue 8's bar for a
-# benchmark that means something). The D2CA variants cost ~40 baseline steps each and get a
-# quarter of those steps; the report compares them with Source only at equal steps too.
-STEPS = dict.fromkeys(METHODS, 2000) | dict.fromkeys(D2CA_VARIANTS, 500)
-EVAL_EVERY = 100  # every run, so that D2CA and Source only are compared at the same steps
-WARMUP = {"steps": 0}  # source-AU warm-up steps of the trainer (0: the paper's objective)
-ORACLE = {"au_steps": 1500, "id_steps": 600, "pairs": 256, "seed": 1000}
 MIN_POSITIVES = 5  # an AU is scored on a pair when both splits hold this many positives
 
 
 # ---------------------------------------------------------------------------- data
-def render_data(work: Path, presets: set[str]) -> dict[str, Path]:
-    """Render each preset once into ``work/data/PRESET`` (skipped when its manifest exists)."""
+def render_data(scale: Scale, presets: set[str], workers: int = 1) -> dict[str, Path]:
+    """Render each preset once into ``WORK/data/PRESET`` (skipped when its manifest exists),
+    in ``workers`` processes (the faces do not depend on it)."""
     from d2ca.data.synth import render_dataset
 
     out = {}
     for preset in sorted(presets):
-        folder = work / "data" / preset
+        folder = scale.work / "data" / preset
         if not (folder / "manifest.csv").is_file():
             t0 = time.time()
-            render_dataset(folder, preset, seed=DATA_SEEDS[preset], **DATA)
+            render_dataset(folder, preset, seed=DATA_SEEDS[preset], workers=workers, **scale.data)
             print(f"rendered {preset} in {time.time() - t0:.0f} s", flush=True)
         out[preset] = folder
     return out
@@ -125,27 +100,33 @@ def write_json(path: Path, data: dict) -> None:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def train(source: Path, target: Path, method: str, seed: int, steps: int, out: Path) -> float:
-    """One run of the trainer (:func:`d2ca.train.trainer.train`); returns its wall time (s).
+def run_dir(scale: Scale, source: str, target: str, method: str, seed: int) -> Path:
+    return scale.work / "runs" / f"{run_name(source, target, method, seed)}__{scale.tag(method)}"
 
-    Every run is evaluated every ``EVAL_EVERY`` steps: the report reads Source only's plateau
-    and D2CA's source-validation F1 against Source only's (issue 8's bar) from these curves.
+
+def train_config(scale: Scale, source: Path, target: Path, method: str, seed: int, out: Path,
+                 budget: dict[str, int] | None = None) -> TrainConfig:  # fmt: skip
+    """The :class:`TrainConfig` of one run (``budget``: instead of the method's).
+
+    Every run is evaluated every ``scale.eval_every`` steps, or every tenth of an epoch
+    budget (so that one evaluation falls at 80% of the steps): the report reads Source only's
+    plateau and D2CA's source-validation F1 against Source only's (issue 8's bar) from these
+    curves.
     """
-    from d2ca.train.config import TrainConfig
-    from d2ca.train.trainer import train as run_trainer
-
+    budget = budget or scale.budget(method)
+    steps = budget.get("steps")
     config = TrainConfig(
-        source=str(source), target=str(target), method=method, seed=seed, steps=steps,
-        batch_size=BATCH, model={k: list(v) if isinstance(v, tuple) else v
-                                 for k, v in MODEL.items()} | {"image_size": IMAGE_SIZE},
-        warmup_steps=WARMUP["steps"] if method in D2CA_VARIANTS else 0,
-        eval_every=min(EVAL_EVERY, steps),
-        checkpoint_every=steps, log_every=10, out_dir=str(out),
-        progress=False,
+        source=str(source), target=str(target), method=method, seed=seed, **budget,
+        batch_size=scale.batch, subjects=scale.sampler_subjects, model=scale.model_config(),
+        warmup_steps=scale.warmup_steps if method in D2CA_VARIANTS else 0,
+        eval_every=min(scale.eval_every, steps or scale.eval_every),
+        checkpoint_every=scale.checkpoint_every or steps, log_every=10, out_dir=str(out),
+        progress=False, device=scale.device, bf16=scale.bf16, cuda_graphs=scale.cuda_graphs,
     )  # fmt: skip
-    t0 = time.time()
-    run_trainer(config, overwrite=True)
-    return time.time() - t0
+    if steps:
+        return config
+    every = max(1, config.epochs // 10) * steps_per_epoch(config)
+    return dataclasses.replace(config, eval_every=every)
 
 
 def f1_curve(out: Path, split: str, aus: list[str]) -> list[list[float]]:
@@ -170,25 +151,32 @@ def au_loss_curve(out: Path) -> list[float]:
     return values[:1] + values[-1:]
 
 
-def one_run(data: dict[str, Path], work: Path, source: str, target: str, method: str,
-            seed: int, oracles: dict | None) -> dict:  # fmt: skip
-    warm = f"__warmup{WARMUP['steps']}" if WARMUP["steps"] and method in D2CA_VARIANTS else ""
-    out = work / "runs" / f"{run_name(source, target, method, seed)}__steps{STEPS[method]}{warm}"
-    wall = None  # None: trained by an earlier, interrupted invocation
+def one_run(scale: Scale, config: TrainConfig, data: dict[str, Path], source: str,
+            target: str, oracles: dict | None, deadline: float | None = None) -> dict:  # fmt: skip
+    """Train (or finish) one run of the grid and measure it: the JSON of the run."""
+    out, method = Path(config.out_dir), config.method
+    wall = None  # None: trained (in part) by an earlier, interrupted invocation
     if not (out / "model" / "config.json").is_file():
-        wall = round(train(data[source], data[target], method, seed, STEPS[method], out), 1)
-    model = load_folder(out / "model")
+        seconds = train(config, deadline, scale.stop_margin_s)
+        wall = None if seconds is None else round(seconds, 1)
+    device = resolve_device(scale.device)
+    model = load_folder(out / "model", device=device)
     src, tgt = read_manifest(data[source]), read_manifest(data[target])
-    scored = evaluate(model, tgt.split("test"), au_names=list(AUS))
+    scored = evaluate(model, tgt.split("test"), au_names=list(AUS), device=device)
     aus = pair_aus(src, tgt)
     result = {
         "source": source,
         "target": target,
         "method": method,
-        "seed": seed,
-        "steps": STEPS[method],
-        "warmup_steps": WARMUP["steps"] if method in D2CA_VARIANTS else 0,
-        "batch_size": BATCH,
+        "seed": config.seed,
+        "scale": scale.name,
+        "steps": model.config.provenance["steps"],
+        "epochs": config.epochs,
+        "warmup_steps": config.warmup_steps,
+        "batch_size": config.batch_size,
+        "subjects": config.subjects,
+        "bf16": config.bf16 and device.type == "cuda",
+        "cuda_graphs": config.cuda_graphs and device.type == "cuda",
         "wall_time_s": wall,
         "f1": scored["f1"],
         "aus": aus,
@@ -197,42 +185,53 @@ def one_run(data: dict[str, Path], work: Path, source: str, target: str, method:
         "au_loss_first_last": au_loss_curve(out),
         "target_curve": f1_curve(out, "target_test", aus),
         "source_curve": f1_curve(out, "source_val", aus),
-        "config": {
-            "image_size": IMAGE_SIZE,
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in MODEL.items()},
-        },  # fmt: skip
-        "data": {**DATA, "seeds": DATA_SEEDS},
+        "config": scale.model_config(),
+        "data": {**scale.data, "seeds": DATA_SEEDS},
         "code": _commit(),
-        "host": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}",
+        "host": host(device),
     }
     if method in D2CA_VARIANTS and oracles is not None:
         result["quality"] = quality(model, src, tgt, aus, oracles)
     return result
 
 
+def host(device: torch.device) -> str:
+    """The machine a run trained on, as the JSONs record it."""
+    cpu = f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}"
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, {cpu}, CUDA {torch.version.cuda}"
+    return cpu
+
+
 @functools.cache
 def _commit() -> str:
-    """The repository commit when this process started (``+dirty``: d2ca/ differed from it).
+    """The repository commit when this process started (``+dirty``: d2ca/ differed from it);
+    where the tree travelled without ``.git`` (a device machine), ``$D2CA_COMMIT``.
 
     Cached from the first call in :func:`main`: the process imported the code then.
     """
     git = ["git", "-C", str(REPO)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        return os.environ.get("D2CA_COMMIT", "unknown")
     dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "d2ca"], check=False)
     return head.stdout.strip() + ("+dirty" if dirty.returncode else "")
 
 
 # ---------------------------------------------------------------------------- oracles
-def oracle_for(data: dict[str, Path], work: Path, target: str) -> dict:
-    """The AU oracle (long target-only run) and identity oracle of one target domain."""
+def oracle_for(scale: Scale, data: dict[str, Path], target: str,
+               deadline: float | None = None) -> dict:  # fmt: skip
+    """The AU oracle (a target-only run of its own seed) and identity oracle of one target
+    domain, on the scale's device; trained when missing."""
     from safetensors.torch import load_file, save_file
 
-    folder = work / "oracles" / target
-    au_dir = folder / "au"
+    folder = scale.work / "oracles" / target
+    au_dir, seed = folder / "au", scale.oracle["seed"]
     if not (au_dir / "model" / "config.json").is_file():
-        train(data[target], data[target], "target-only", ORACLE["seed"], ORACLE["au_steps"], au_dir)
-    au_oracle = load_folder(au_dir / "model")
-    cfg = D2CAConfig(image_size=IMAGE_SIZE, **MODEL)
+        train(oracle_config(scale, data, target), deadline, scale.stop_margin_s)
+    device = resolve_device(scale.device)
+    au_oracle = load_folder(au_dir / "model", device=device)
+    cfg = D2CAConfig(image_size=scale.image_size, **scale.model)
     test = read_manifest(data[target]).split("test")
     gallery, probe = gallery_probe_split(test)
     subjects = sorted(set(test.subjects))
@@ -242,11 +241,11 @@ def oracle_for(data: dict[str, Path], work: Path, target: str) -> dict:
     if weights.is_file():
         id_oracle = IdentityOracle(cfg, len(subjects))
         id_oracle.load_state_dict(load_file(str(weights)))
-        id_oracle.eval()
+        id_oracle.to(device).eval()
     else:
-        id_oracle = train_identity_oracle(
-            images[gallery], ids[gallery], cfg, steps=ORACLE["id_steps"], seed=ORACLE["seed"]
-        )
+        id_oracle = train_identity_oracle(images[gallery], ids[gallery], cfg,
+                                          steps=scale.oracle["id_steps"], seed=seed,
+                                          device=device)  # fmt: skip
         save_file(id_oracle.state_dict(), str(weights))
     return {
         "au": au_oracle,
@@ -258,14 +257,23 @@ def oracle_for(data: dict[str, Path], work: Path, target: str) -> dict:
         "ids": ids,
         "test": test,
         "n_subjects": len(subjects),
+        "pairs": scale.oracle["pairs"],
+        "seed": seed,
     }
 
 
+def oracle_config(scale: Scale, data: dict[str, Path], target: str) -> TrainConfig:
+    """The AU oracle's run: Target only with the oracles' seed and budget."""
+    out = scale.work / "oracles" / target / "au"
+    return train_config(scale, data[target], data[target], "target-only", scale.oracle["seed"],
+                        out, budget=dict(scale.oracle_budget))  # fmt: skip
+
+
 def pairing(source_test: Manifest, oracles: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed random pairs (AU source face, target probe face), ``ORACLE['pairs']`` of them."""
-    rng = np.random.default_rng(ORACLE["seed"])
+    """Fixed random pairs (AU source face, target probe face), ``oracles['pairs']`` of them."""
+    rng = np.random.default_rng(oracles["seed"])
     probe = np.flatnonzero(oracles["probe"])
-    n = ORACLE["pairs"]
+    n = oracles["pairs"]
     return rng.choice(len(source_test), n), rng.choice(probe, n)
 
 
@@ -298,7 +306,8 @@ def fid_of(fake: torch.Tensor, real: torch.Tensor, config: D2CAConfig) -> float:
     return fid(to_uint8_images(fake, config), to_uint8_images(real, config), extractor)
 
 
-def references(data: dict[str, Path], source: str, target: str, oracles: dict) -> dict:
+def references(scale: Scale, data: dict[str, Path], source: str, target: str,
+               oracles: dict) -> dict:  # fmt: skip
     """What the oracles score on real faces: the bounds the D2CA variants sit between."""
     src, tgt = read_manifest(data[source]), read_manifest(data[target])
     aus = pair_aus(src, tgt)
@@ -325,12 +334,13 @@ def references(data: dict[str, Path], source: str, target: str, oracles: dict) -
         "identity_chance": 1.0 / oracles["n_subjects"],
         "fid_real_target": fid_of(x_t, real, oracles["config"]),
         "fid_source": fid_of(x_s, real, oracles["config"]),
-        "oracle": {"au_steps": ORACLE["au_steps"], "id_steps": ORACLE["id_steps"]},
+        "oracle": {f"au_{k}": v for k, v in scale.oracle_budget.items()}
+        | {"id_steps": scale.oracle["id_steps"]},
     }  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- driver
-def task_list(pairs: list, methods: list, seeds: list, quality: bool) -> list[tuple]:
+def task_list(pairs: list, methods: list, seeds: list, quality: bool, screen: tuple) -> list:
     """Every unit of work, seed by seed, so that a grid cut short has every cell of its first
     seeds.
 
@@ -348,9 +358,22 @@ def task_list(pairs: list, methods: list, seeds: list, quality: bool) -> list[tu
         out += [("run", s, t, m, seed) for s, t in pairs for m in base]
         out += [("run", s, t, m, seed) for m in variants[::-1] for s, t in pairs]
         if i == 0 and set(base) >= {"source-only", "target-only"}:
-            out += [("run", s, t, m, seed) for s, t in SCREEN if (s, t) not in pairs
+            out += [("run", s, t, m, seed) for s, t in screen if (s, t) not in pairs
                     for m in ("source-only", "target-only")]  # fmt: skip
     return out
+
+
+def plan(scale: Scale, args: argparse.Namespace) -> list[tuple]:
+    """The task list of the command line."""
+    pairs = [tuple(p.split(":")) for p in args.pairs] if args.pairs else list(scale.pairs)
+    seeds = args.seeds if args.seeds is not None else list(SEEDS)
+    methods = args.methods or list(METHODS)
+    return task_list(pairs, methods, seeds, not args.no_quality, scale.screen)
+
+
+def presets(tasks: list[tuple]) -> set[str]:
+    """The SynthAU domains the tasks train or score on."""
+    return {p for task in tasks for p in task[1:3] if isinstance(p, str)}
 
 
 def claim(folder: Path, name: str) -> bool:
@@ -363,94 +386,177 @@ def claim(folder: Path, name: str) -> bool:
     return True
 
 
-def work_through(args: argparse.Namespace, claims: Path) -> None:
-    """One worker: take each unclaimed task of the list in order and do it."""
-    pairs = [tuple(p.split(":")) for p in args.pairs] if args.pairs else list(PAIRS)
-    methods = args.methods or list(METHODS)
-    seeds = args.seeds if args.seeds is not None else list(SEEDS)
-    work, results = Path(args.work), Path(args.results)
-    data = render_data(work, {p for pair in (*pairs, *SCREEN) for p in pair})
+def work_through(scale: Scale, args: argparse.Namespace, claims: Path,
+                 deadline: float | None) -> None:  # fmt: skip
+    """One worker: take each unclaimed task of the list in order and do it.
+
+    With a ``deadline``, a task that is not expected to end before it is left to a later
+    invocation, and a run the deadline reaches stops at a checkpoint (:func:`train`).
+    """
+    tasks = plan(scale, args)
+    data = render_data(scale, presets(tasks))
     oracle_cache: dict[str, dict] = {}
-    for task in task_list(pairs, methods, seeds, not args.no_quality):
+    left: list[str] = []  # not started: not expected to end in time
+    for task in tasks:
         if task[0] == "oracle":
             _, target, sources = task
-            done = work / "oracles" / target / "done"
-            if not done.is_file() and claim(claims, f"oracle-{target}"):
-                oracles = oracle_for(data, work, target)
+            done = scale.work / "oracles" / target / "done"
+            if done.is_file():
+                continue
+            if not fits(scale, oracle_config(scale, data, target), deadline, args.partial):
+                left.append(f"oracles of {target}")
+            elif claim(claims, f"oracle-{target}"):
+                try:
+                    oracles = oracle_for(scale, data, target, deadline)
+                except OutOfTime as e:
+                    print(f"oracles of {target}: {e}; resumes from its checkpoint", flush=True)
+                    continue
                 for source in sources:
-                    ref = results / f"reference__{source}_to_{target}.json"
-                    write_json(ref, references(data, source, target, oracles))
+                    ref = scale.results / f"reference__{source}_to_{target}.json"
+                    write_json(ref, references(scale, data, source, target, oracles))
                 done.write_text("ok\n")
                 print(f"oracles of {target} ready", flush=True)
             continue
         _, source, target, method, seed = task
         name = run_name(source, target, method, seed)
-        path = results / f"{name}.json"
-        if path.is_file() or not claim(claims, name):
+        path = scale.results / f"{name}.json"
+        if path.is_file():
+            continue
+        out = run_dir(scale, source, target, method, seed)
+        config = train_config(scale, data[source], data[target], method, seed, out)
+        if not fits(scale, config, deadline, args.partial):
+            left.append(name)
+            continue
+        if not claim(claims, name):
             continue
         oracles = None
         if method in D2CA_VARIANTS and not args.no_quality:
-            while not (work / "oracles" / target / "done").is_file():
+            done = scale.work / "oracles" / target / "done"
+            while not done.is_file() and (claims / f"oracle-{target}").is_file():
+                if deadline is not None and time.time() > deadline:
+                    break
                 time.sleep(10)  # another worker is training them
+            if not done.is_file():
+                left.append(name)  # its oracles were left to a later invocation
+                continue
             if target not in oracle_cache:
-                oracle_cache[target] = oracle_for(data, work, target)
+                oracle_cache[target] = oracle_for(scale, data, target)
             oracles = oracle_cache[target]
         t0 = time.time()
         try:
-            result = one_run(data, work, source, target, method, seed, oracles)
+            result = one_run(scale, config, data, source, target, oracles, deadline)
+        except OutOfTime as e:
+            print(f"{name}: {e}; resumes from its checkpoint", flush=True)
+            continue
         except Exception as e:  # one failed run must not stop the grid; it stays missing
             print(f"{name}: FAILED: {type(e).__name__}: {e}", flush=True)
             continue
         write_json(path, result)
         print(f"{path.name}: avg F1 {result['avg_f1']:.3f} ({time.time() - t0:.0f} s)", flush=True)
+    if left:
+        print(f"left for a later invocation ({len(left)}): {', '.join(left)}", flush=True)
 
 
-def run_all(args: argparse.Namespace, argv: list[str]) -> None:
-    """Start ``--workers - 1`` helper processes and work alongside them."""
-    Path(args.results).mkdir(parents=True, exist_ok=True)
-    claims = Path(args.work) / "claims" / (args.claims or f"{os.getpid()}-{time.time():.0f}")
-    helpers = [
-        subprocess.Popen(
-            [sys.executable, __file__, *argv, "--workers", "1", "--claims", claims.name]
-        )  # fmt: skip
-        for _ in range(args.workers - 1)
-    ]
-    work_through(args, claims)
+def _stop(signum: int, frame: object) -> None:
+    """SIGINT or SIGTERM: stop this process's work once (runs keep their last checkpoint)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def run_all(scale: Scale, args: argparse.Namespace, argv: list[str]) -> None:
+    """Render the data on every core, start ``--workers - 1`` helper processes (each its own
+    CUDA context when on a GPU) and work alongside them.
+
+    ``--budget-s`` sets a deadline all of them share; SIGINT or SIGTERM stops them (a helper
+    stops on the signal the driver passes on, or on its own).
+    """
+    scale.results.mkdir(parents=True, exist_ok=True)
+    deadline = args.deadline or (time.time() + args.budget_s if args.budget_s else None)
+    render_data(scale, presets(plan(scale, args)), workers=os.cpu_count() or 1)
+    claims = scale.work / "claims" / (args.claims or f"{os.getpid()}-{time.time():.0f}")
+    shared = ["--workers", "1", "--claims", claims.name]
+    shared += ["--deadline", repr(deadline)] if deadline else []
+    helpers = [subprocess.Popen([sys.executable, __file__, *argv, *shared])
+               for _ in range(args.workers - 1)]  # fmt: skip
+    handlers = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        work_through(scale, args, claims, deadline)
+    except KeyboardInterrupt:
+        print("stopped: unfinished runs resume from their last checkpoint", flush=True)
+        for helper in helpers:
+            if helper.poll() is None:
+                helper.send_signal(signal.SIGINT)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     for helper in helpers:
         helper.wait()
+
+
+def write_document(scale: Scale) -> Path:
+    """The scale's markdown page from the JSONs in its results folder."""
+    expected = {"pairs": list(scale.pairs), "methods": list(METHODS), "seeds": list(SEEDS)}
+    if scale.name == "cpu":
+        text = render_document(scale.results, expected)
+    else:
+        text = render_paper_document(scale, expected)
+    with atomic_path(scale.doc, overwrite=True) as tmp:
+        tmp.write_text(text)
+    return scale.doc
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--render-only", action="store_true", help="only rebuild the markdown")
-    parser.add_argument("--work", default=str(DEFAULT_WORK), help="data/checkpoint folder")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="cpu",
+                        help="cpu: the 2-core grid; paper: 128x128, default network, batch "
+                             "128, 50 epochs, bf16 on one GPU (scales.py)")  # fmt: skip
+    parser.add_argument("--work", help="data/checkpoint folder (default: the scale's)")
     parser.add_argument("--pairs", nargs="*", help="SOURCE:TARGET pairs (default: all)")
     parser.add_argument("--methods", nargs="*", choices=METHODS)
     parser.add_argument("--seeds", nargs="*", type=int)
     parser.add_argument("--no-quality", action="store_true", help="skip the oracle measures")
-    parser.add_argument("--results", default=str(RESULTS), help="JSON folder (trial runs)")
+    parser.add_argument("--results", help="JSON folder (default: the scale's; others: trials)")
     parser.add_argument("--steps", type=int, help="override every method's steps (timing)")
+    parser.add_argument("--epochs", type=int, help="every method's epochs instead of steps")
     parser.add_argument("--warmup-steps", type=int, default=0, help="D2CA source-AU warm-up")
+    parser.add_argument("--subjects", type=int, help="P subjects per source batch (default: "
+                        "the scale's, 4 on the CPU)")  # fmt: skip
+    parser.add_argument("--device", default="auto", help="training device (auto: a GPU if any)")
+    parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        default=None,
+        help="replay D2CA steps from a CUDA graph (d2ca train --cuda-graphs)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
+    parser.add_argument("--budget-s", type=float,
+                        help="seconds for this invocation: start no run that is not expected "
+                             "to end in time, stop running ones at a checkpoint before it"
+                        )  # fmt: skip
+    parser.add_argument("--partial", action="store_true",
+                        help="with --budget-s: start runs that will not end in time (they stop "
+                             "at a checkpoint, for the next invocation to resume)")  # fmt: skip
     parser.add_argument("--claims", help=argparse.SUPPRESS)  # set for helper processes
+    parser.add_argument("--deadline", type=float, help=argparse.SUPPRESS)  # likewise
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads per process (see the document)"
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     _commit()
-    WARMUP["steps"] = args.warmup_steps
-    if args.steps:
-        STEPS.update(dict.fromkeys(METHODS, args.steps))
+    scale = SCALES[args.scale].with_options(
+        steps=args.steps, epochs=args.epochs, sampler_subjects=args.subjects,
+        warmup_steps=args.warmup_steps, device=args.device, cuda_graphs=args.cuda_graphs,
+        work=args.work,
+        results=args.results,
+    )  # fmt: skip
     if not args.render_only:
-        run_all(args, list(argv if argv is not None else sys.argv[1:]))
-    if Path(args.results) != RESULTS:
+        run_all(scale, args, list(argv if argv is not None else sys.argv[1:]))
+    if scale.results != SCALES[args.scale].results:
         return  # trial runs do not touch the document
-    expected = {"pairs": list(PAIRS), "methods": list(METHODS), "seeds": list(SEEDS)}
-    text = render_document(RESULTS, expected)
-    with atomic_path(DOC, overwrite=True) as tmp:
-        tmp.write_text(text)
-    print(f"wrote {DOC}")
+    print(f"wrote {write_document(scale)}")
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
 
 A candidate is ``lab-a`` with some of its domain factors changed. Each is rendered at the
 grid's size (seed 105, rendered as domain ``lab-c`` so that every candidate draws the same
-subjects and AUs) and gets runs of the grid's baselines (the grid's network and steps; seed 0
-unless ``--seeds``): Target only (is the domain learnable in the budget?) and Source only
-from ``lab-a`` and from ``lab-b`` (is there a gap?). One JSON per run in
-``docs/benchmark-synthetic/screen/``; finished runs are skipped. ``report.py`` puts the
-table in docs/benchmark-synthetic.md.
+subjects and AUs) and gets runs of the grid's baselines (the grid's network and budget; seed
+0 unless ``--seeds``): Target only (is the domain learnable in the budget?) and Source only
+from ``lab-a`` and from ``lab-b`` (is there a gap?). ``--scale`` picks the grid
+(:mod:`scales`: ``cpu`` or ``paper``). One JSON per run in the scale's results folder under
+``screen/``; finished runs are skipped, and a run cut short resumes from its checkpoint.
+``report.py`` (``report_paper.py``) puts the table in the scale's page.
 
-Run:  python benchmarks/synthau/screen_targets.py [--variants v4 v5] [--seeds 0 1 2]
-          [--work /tmp/d2ca-synthau]
+Run:  python benchmarks/synthau/screen_targets.py [--scale paper] [--variants v4 v5]
+          [--seeds 0 1 2] [--work /tmp/d2ca-synthau]
 """
 
 from __future__ import annotations
@@ -17,24 +18,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import torch
-from run_table import (
-    DATA,
-    DATA_SEEDS,
-    DEFAULT_WORK,
-    RESULTS,
-    STEPS,
-    f1_curve,
-    pair_aus,
-    render_data,
-    train,
-    write_json,
-)
+from budget import train
+from run_table import f1_curve, pair_aus, render_data, train_config, write_json
+from scales import DATA_SEEDS, SCALES, Scale
 
 from d2ca.data.manifest import read_manifest
 from d2ca.data.synth import PRESETS, render_dataset
+from d2ca.devices import resolve_device
 from d2ca.evaluation import evaluate
 from d2ca.hub import load_folder
 
@@ -68,32 +62,35 @@ VARIANTS: dict[str, tuple[str, dict]] = {
            {**_MEDIUM, **_LIGHT, **_CAMERA, "shadow_prob": 0.15}),
 }  # fmt: skip
 SOURCES = ("lab-a", "lab-b")
-OUT = RESULTS / "screen"
 
 
-def render(work: Path, name: str) -> Path:
-    folder = work / "screen" / "data" / name
+def render(scale: Scale, name: str) -> Path:
+    folder = scale.work / "screen" / "data" / name
     if not (folder / "manifest.csv").is_file():
         preset = dataclasses.replace(PRESETS["lab-a"], name="lab-c", **VARIANTS[name][1])
-        render_dataset(folder, preset, seed=SEED, **DATA)
+        render_dataset(folder, preset, seed=SEED, workers=os.cpu_count() or 1, **scale.data)
     return folder
 
 
-def run(work: Path, data: dict[str, Path], name: str, source: str | None, seed: int) -> None:
+def run(scale: Scale, data: dict[str, Path], name: str, source: str | None, seed: int) -> None:
     """Target only on candidate ``name`` (``source`` None), or Source only from ``source``."""
     method = "target-only" if source is None else "source-only"
     key = f"{name}__{method}" + (f"__from-{source}" if source else "") + f"__seed{seed}"
-    path = OUT / f"{key}.json"
+    path = scale.results / "screen" / f"{key}.json"
     if path.is_file():
         return
-    target = render(work, name)
+    target = render(scale, name)
     source_dir = target if source is None else data[source]
-    out = work / "screen" / "runs" / key
+    # the CPU screen's folders predate scales: its key alone
+    out = scale.work / "screen" / "runs" / (f"{key}__{scale.tag(method)}" if scale.name != "cpu"
+                                            else key)  # fmt: skip
     if not (out / "model" / "config.json").is_file():
-        train(source_dir, target, method, seed, STEPS[method], out)
+        train(train_config(scale, source_dir, target, method, seed, out))
     src, tgt = read_manifest(source_dir), read_manifest(target)
     aus = pair_aus(src, tgt)
-    scored = evaluate(load_folder(out / "model"), tgt.split("test"), au_names=aus)
+    device = resolve_device(scale.device)
+    model = load_folder(out / "model", device=device)
+    scored = evaluate(model, tgt.split("test"), au_names=aus, device=device)
     result = {
         "variant": name,
         "changes": VARIANTS[name][0],
@@ -101,11 +98,12 @@ def run(work: Path, data: dict[str, Path], name: str, source: str | None, seed: 
         "method": method,
         "source": source or name,
         "seed": seed,
-        "steps": STEPS[method],
+        "scale": scale.name,
+        "steps": model.config.provenance["steps"],
         "aus": aus,
         "avg_f1": sum(scored["f1"][a] for a in aus) / len(aus),
         "target_curve": f1_curve(out, "target_test", aus),
-        "data": {**DATA, "seed": SEED, "source seeds": DATA_SEEDS},
+        "data": {**scale.data, "seed": SEED, "source seeds": DATA_SEEDS},
     }
     write_json(path, result)
     print(f"{path.name}: avg F1 {result['avg_f1']:.3f}", flush=True)
@@ -113,18 +111,19 @@ def run(work: Path, data: dict[str, Path], name: str, source: str | None, seed: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
-    parser.add_argument("--work", default=str(DEFAULT_WORK), help="data/checkpoint folder")
+    parser.add_argument("--work", help="data/checkpoint folder (default: the scale's)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the grid's workers
-    work = Path(args.work)
-    OUT.mkdir(parents=True, exist_ok=True)
-    data = render_data(work, set(SOURCES))
+    scale = SCALES[args.scale].with_options(work=args.work)
+    (scale.results / "screen").mkdir(parents=True, exist_ok=True)
+    data = render_data(scale, set(SOURCES), workers=os.cpu_count() or 1)
     for name in args.variants:
         for seed in args.seeds:
             for source in (None, *SOURCES):
-                run(work, data, name, source, seed)
+                run(scale, data, name, source, seed)
 
 
 if __name__ == "__main__":

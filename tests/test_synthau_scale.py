@@ -1,0 +1,243 @@
+"""The SynthAU grid's scales (benchmarks/synthau/run_table.py --scale), at a tiny size on the
+CPU: the CPU grid's configs unchanged, one JSON per run and the scale's page, resuming a run
+that was stopped, the time budget, packing for the next device call."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_synthau_e2e import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks" / "synthau"
+sys.path.insert(0, str(BENCH))
+
+import budget  # noqa: E402
+import pack  # noqa: E402
+import run_table  # noqa: E402
+import scales  # noqa: E402
+
+from d2ca.train.checkpoint import latest_checkpoint  # noqa: E402
+from d2ca.train.config import TrainConfig  # noqa: E402
+
+METHODS = scales.METHODS
+
+
+def tiny_scale(root: Path, **changes) -> scales.Scale:
+    """A scale of two 10-subject domains at 32x32 and a few steps, in ``root`` (6 frames a
+    subject: the fewest that leave AUs with 5 positives in both splits to score)."""
+    fields = dict(
+        name="tiny", image_size=32, subjects=10, frames_per_subject=6,
+        model={k: tuple(v) if isinstance(v, list) else v for k, v in TINY.items()
+               if k != "image_size"},
+        batch=8, sampler_subjects=4, steps=dict.fromkeys(METHODS, 4), epochs=None,
+        eval_every=2, checkpoint_every=2, oracle_budget={"steps": 4},
+        oracle={"id_steps": 4, "pairs": 16, "seed": 1000}, pairs=(("lab-a", "wild"),),
+        screen=(), step_s=dict.fromkeys(METHODS, 0.01), run_s=1.0, stop_margin_s=0.0,
+        results=root / "results", doc=root / "page.md", work=root / "work",
+    )  # fmt: skip
+    return scales.Scale(**(fields | changes))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """The two tiny domains, rendered once for every test (``data/lab-a``, ``data/wild``)."""
+    scale = tiny_scale(tmp_path_factory.mktemp("rendered"))
+    run_table.render_data(scale, {"lab-a", "wild"})
+    return scale.work / "data"
+
+
+@pytest.fixture
+def root(tmp_path, rendered) -> Path:
+    """A folder whose work folder holds the rendered domains (the driver renders nothing)."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "data").symlink_to(rendered)
+    return tmp_path
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the driver's workers (on a loaded CPU two are far slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tiny(root, monkeypatch, one_thread):
+    """``--scale tiny`` for the driver in this process."""
+    scale = tiny_scale(root)
+    monkeypatch.setitem(scales.SCALES, "tiny", scale)
+    return scale
+
+
+def test_scales_build_their_configs(tmp_path, rendered):
+    """The CPU grid's TrainConfig, run folders and JSON fields are those of before scales."""
+    old = dict(
+        source="S", target="T", batch_size=16, subjects=4, log_every=10, progress=False,
+        model={"enc_widths": [12, 16, 24, 32, 48, 48, 64, 64], "dec_widths": [32, 24, 16, 16, 8, 8],
+               "dec_aux_channels": 4, "disc_widths": [8, 16, 32], "proj_hidden": 32,
+               "proj_dim": 16, "image_size": 64},
+    )  # fmt: skip
+    for method, steps in (("d2ca", 500), ("source-only", 2000)):
+        out = run_table.run_dir(scales.CPU, "lab-b", "lab-a", method, 0)
+        assert out == Path(f"/tmp/d2ca-synthau/runs/lab-b_to_lab-a__{method}__seed0__steps{steps}")
+        built = run_table.train_config(scales.CPU, Path("S"), Path("T"), method, 0, out)
+        expected = TrainConfig(**old, method=method, seed=0, steps=steps, warmup_steps=0,
+                               eval_every=100, checkpoint_every=steps,
+                               out_dir=str(out))  # fmt: skip
+        assert built == expected
+    # the values a JSON of the CPU grid recorded
+    recorded = json.loads(
+        (ROOT / "docs/benchmark-synthetic/lab-b_to_lab-a__d2ca__seed0.json").read_text()
+    )
+    assert scales.CPU.model_config() == recorded["config"]
+    assert (scales.CPU.batch, scales.CPU.budget("d2ca")["steps"]) == (
+        recorded["batch_size"],
+        recorded["steps"],
+    )
+    assert {k: v for k, v in recorded["data"].items() if k != "seeds"} == scales.CPU.data
+    # the options keep their old folder names
+    p8 = scales.CPU.with_options(sampler_subjects=8, warmup_steps=50)
+    assert (
+        run_table.run_dir(p8, "a", "b", "d2ca", 1).name
+        == "a_to_b__d2ca__seed1__steps500__warmup50__P8"
+    )
+    assert run_table.run_dir(p8, "a", "b", "dann", 1).name == "a_to_b__dann__seed1__steps2000__P8"
+    # the paper's scale: the default network, batch 128, 50 epochs for every method, bf16;
+    # an evaluation every 5 epochs (on the tiny data, 36 faces: an epoch is one step)
+    src, tgt = rendered / "lab-a", rendered / "wild"
+    paper = run_table.train_config(scales.PAPER, src, tgt, "dann", 0, tmp_path)
+    assert (paper.model, paper.batch_size, paper.subjects) == ({"image_size": 128}, 128, 8)
+    assert (paper.epochs, paper.steps, paper.bf16, paper.checkpoint_every) == (50, None, True, 100)
+    assert paper.eval_every == 5 and budget.steps_left(paper) == 50
+    assert run_table.run_dir(scales.PAPER, "a", "b", "d2ca", 0).name == (
+        "a_to_b__d2ca__seed0__paper__epochs50"
+    )
+    assert scales.PAPER.with_options(epochs=20).budget("target-only") == {"epochs": 20}
+
+
+def test_driver_end_to_end(tiny, capsys):
+    """Oracles, a baseline and D2CA: one JSON per run (the scale recorded), then the page."""
+    run_table.main(["--scale", "tiny", "--methods", "source-only", "d2ca", "--seeds", "0",
+                    "--workers", "1"])  # fmt: skip
+    names = sorted(p.name for p in tiny.results.glob("*.json"))
+    assert names == [
+        "lab-a_to_wild__d2ca__seed0.json",
+        "lab-a_to_wild__source-only__seed0.json",
+        "reference__lab-a_to_wild.json",
+    ]
+    run = json.loads((tiny.results / names[0]).read_text())
+    assert (run["scale"], run["steps"], run["batch_size"], run["config"]["image_size"]) == (
+        "tiny", 4, 8, 32
+    )  # fmt: skip
+    assert [s for s, _ in run["target_curve"]] == [2, 4] and "quality" in run
+    assert run["aus"] == ["AU06", "AU12"] and 0 <= run["avg_f1"] <= 1
+    page = tiny.doc.read_text()
+    assert "What the scale changed" in page and "| lab-a → wild |" in page
+    assert "| faces | 64×64 | 32×32 |" in page
+    # nothing to do the second time: every run has its JSON
+    capsys.readouterr()
+    run_table.main(["--scale", "tiny", "--methods", "source-only", "--seeds", "0",
+                    "--workers", "1", "--no-quality"])  # fmt: skip
+    assert "avg F1" not in capsys.readouterr().out
+
+
+def test_paper_page_without_runs_says_so(tmp_path):
+    scale = scales.PAPER.with_options(results=tmp_path / "none")
+    text = run_table.render_paper_document(scale, {"pairs": [], "methods": [], "seeds": []})
+    assert "No runs yet: they need a GPU." in text and "| faces | 64×64 | 128×128 |" in text
+
+
+def test_a_stopped_run_resumes_where_it_stopped(root, one_thread):
+    """Stopped at the deadline after its first stretch, resumed, equal to an unbroken run."""
+    scale = tiny_scale(root, steps=dict.fromkeys(METHODS, 6))
+    data = run_table.render_data(scale, {"lab-a", "wild"})
+
+    def config(name: str) -> TrainConfig:
+        return run_table.train_config(scale, data["lab-a"], data["wild"], "d2ca", 0, root / name)
+
+    with pytest.raises(budget.OutOfTime, match="stopped at step 2 of 6"):
+        budget.train(config("stopped"), deadline=time.time())  # the first stretch, no more
+    assert budget.steps_left(config("stopped")) == 4
+    assert budget.train(config("stopped")) is None  # None: it resumed
+    assert budget.train(config("whole")) is not None
+    a, b = (load_file(str(root / n / "model" / "model.safetensors")) for n in ("stopped", "whole"))
+    assert all(torch.equal(a[k], b[k]) for k in a), "the resumed run differs from the unbroken one"
+    steps = [json.loads(x)["step"] for x in (root / "stopped" / "metrics.jsonl").open()]
+    assert steps == [json.loads(x)["step"] for x in (root / "whole" / "metrics.jsonl").open()]
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+sys.path[:0] = [{tests!r}, {bench!r}]
+import scales, run_table
+from test_synthau_scale import tiny_scale
+scales.SCALES["tiny"] = tiny_scale(Path({root!r}), steps=dict.fromkeys(scales.METHODS, 400))
+run_table.main(sys.argv[1:])
+"""
+
+
+def test_budget_and_signals_stop_runs_at_a_checkpoint(tiny, root, capfd):
+    long = tiny_scale(root, steps=dict.fromkeys(METHODS, 400))
+    scales.SCALES["tiny"] = long
+    argv = ["--scale", "tiny", "--methods", "source-only", "--seeds", "0", "--workers", "1"]
+    out = run_table.run_dir(long, "lab-a", "wild", "source-only", 0)
+    # 1. a run not expected to end within the budget is not started
+    run_table.main([*argv, "--budget-s", "2"])
+    assert "left for a later invocation (1)" in capfd.readouterr().out and not out.exists()
+    # 2. SIGTERM (a device call's time limit) stops the driver cleanly at a checkpoint
+    code = DRIVER.format(tests=str(ROOT / "tests"), bench=str(BENCH), root=str(root))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    driver = subprocess.Popen([sys.executable, "-c", code, *argv], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 120
+    while latest_checkpoint(out / "checkpoints") is None and time.time() < deadline:
+        assert driver.poll() is None, driver.communicate()
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGTERM)
+    stdout, stderr = driver.communicate(timeout=60)
+    assert driver.returncode == 0, stderr
+    assert "stopped: unfinished runs resume from their last checkpoint" in stdout
+    stopped = int(latest_checkpoint(out / "checkpoints").name.split("-")[1])
+    assert (
+        2 <= stopped < 400
+        and not (tiny.results / "lab-a_to_wild__source-only__seed0.json").exists()
+    )
+    # 3. the next invocation resumes from that checkpoint, and its budget stops it in time
+    t0 = time.time()
+    run_table.main([*argv, "--budget-s", "4", "--partial"])
+    took = time.time() - t0
+    err = capfd.readouterr().err
+    assert f"resumed from {out / 'checkpoints'}" in err and f"(step {stopped})" in err
+    again = int(latest_checkpoint(out / "checkpoints").name.split("-")[1])
+    assert stopped < again < 400 and took < 4 + 10, took
+
+
+def test_pack_carries_results_and_stopped_runs(root, one_thread):
+    scale = tiny_scale(root, steps=dict.fromkeys(METHODS, 6))
+    data = run_table.render_data(scale, {"lab-a", "wild"})
+    out = run_table.run_dir(scale, "lab-a", "wild", "source-only", 0)
+    config = run_table.train_config(scale, data["lab-a"], data["wild"], "source-only", 0, out)
+    with pytest.raises(budget.OutOfTime):
+        budget.train(config, deadline=time.time())
+    run_table.write_json(scale.results / "screen" / "x.json", {"a": 1})
+    files = pack.pack(scale, root / "OUT")
+    assert [f.name for f in files] == ["results.tar.gz", "runs.tar.gz.00"]
+    there = scale.with_options(work=root / "w2", results=root / "r2")
+    pack.unpack(there, [root / "OUT"])
+    assert json.loads((there.results / "screen" / "x.json").read_text()) == {"a": 1}
+    moved = there.work / out.relative_to(scale.work)
+    assert latest_checkpoint(moved / "checkpoints").name == "step-00000002"
+    assert (moved / "metrics.jsonl").read_text() == (out / "metrics.jsonl").read_text()
+    # with no room for checkpoints the results still travel
+    assert [f.name for f in pack.pack(scale, root / "OUT2", max_mib=0)] == ["results.tar.gz"]

@@ -31,6 +31,7 @@ from report_data import (
     plateau,
 )
 from report_prose import BUDGET, DISCUSSION, GPU, INTRO, PICTURES, SCREEN_TEXT
+from report_sampler import is_sampler_folder, sampler_section
 
 
 def render_document(folder: Path, expected: dict | None = None) -> str:
@@ -72,7 +73,8 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     w(ablation_section(runs, grid))
     w(quality_section(runs, refs, grid))
     for extra in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "screen"):
-        section = longer_section(extra)
+        sampler = is_sampler_folder(extra)
+        section = sampler_section(extra, runs) if sampler else longer_section(extra)
         if section:  # a folder whose runs have written no JSON yet adds nothing
             w(section)
     w(PICTURES)

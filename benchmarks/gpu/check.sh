@@ -18,7 +18,8 @@
 #   6 bf16_graphs      75 s  (30)  ... --bf16 --cuda-graphs --profile, D2CA only
 #                                  -> train_step_bf16_graphs.json, profile_bf16_graphs.json
 #   6a fp32_graphs     60 s  (25)  ... --cuda-graphs, D2CA only -> train_step_fp32_graphs.json
-#   6b train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16,
+#   6b resize          40 s   (5)  decoder_resize.py fp32 and bf16 -> resize_fp32/bf16.json
+#   6c train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16,
 #                                  CUDA graphs -> train_run_metrics.jsonl (the loop's steps/s)
 #   7 suite           120 s (100)  pytest -n 8 -m "not cuda" (needs pytest-xdist), 2 threads a
 #                                  process -> suite.xml
@@ -193,8 +194,13 @@ run_step bf16_graphs 75 TERM "${ORD[@]}" --bf16 --cuda-graphs --runs d2ca \
     --json "$OUT_DIR/train_step_bf16_graphs.json" --profile "$OUT_DIR/profile_bf16_graphs.json"
 run_step fp32_graphs 60 TERM "${ORD[@]}" --cuda-graphs --runs d2ca \
     --json "$OUT_DIR/train_step_fp32_graphs.json"
+# 6b. the decoder's resize of d: F.interpolate against the matrices it now uses
+RB=128; [[ $TINY == 1 ]] && RB=8
+run_step resize 40 TERM bash -c "$PY benchmarks/decoder_resize.py --device $DEVICE --batch $RB \
+    --json $OUT_DIR/resize_fp32.json && $PY benchmarks/decoder_resize.py --device $DEVICE \
+    --batch $RB --bf16 --json $OUT_DIR/resize_bf16.json"
 
-# 6b. a real `d2ca train` run (issue 17, part 5): SynthAU lab-b -> lab-a rendered on every
+# 6c. a real `d2ca train` run (issue 17, part 5): SynthAU lab-b -> lab-a rendered on every
 # core, D2CA at the paper's batch with bf16; its metrics.jsonl gives the loop's steps/s
 # (data path, logging, diagnostics every 50 steps, evaluation) against the bare step's above
 run_step train_run 120 TERM bash benchmarks/gpu/train_run.sh "$OUT_DIR" "$DEVICE" "$TINY"

@@ -55,8 +55,8 @@ def bilinear_matrix(n_in: int, n_out: int) -> torch.Tensor:
 
     ``(n_out, n_in)``, ``align_corners=False`` as ``F.interpolate``. As two small matmuls the
     resize runs on the matrix units in both directions; ``F.interpolate``'s backward pass
-    scatters with atomic adds, 19% of a bf16 training step's GPU time on an H200 and 2.2x the
-    matmul form's time on a CPU (docs/performance.md).
+    scatters with atomic adds: 19% of a bf16 training step's GPU time on an H200, and 1.8x
+    the matmul form's time on a CPU (``benchmarks/decoder_resize.py``, docs/performance.md).
     """
     src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)
     lo = src.floor().long().clamp(max=n_in - 1)

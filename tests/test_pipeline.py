@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from _inference import BLANK_FRAMES, save_small_checkpoint, small_model, write_astronaut_video
 from PIL import Image
 
+from d2ca.data.media import expand_inputs, iter_frames, prefetch
 from d2ca.errors import InputError, NoFaceError
 from d2ca.face import FaceTracker, align_face
 from d2ca.inference.pipeline import D2CA
@@ -289,3 +291,58 @@ def test_several_faces_use_the_highest_score_and_progress_goes_to_stderr(
     assert [row.face_id for row in rows] == [0, 1]  # in score order
     captured = capsys.readouterr()
     assert captured.out == "" and "1/1" in captured.err
+
+
+def _prefetch_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "d2ca-prefetch" and t.is_alive()]
+
+
+def test_prefetch_keeps_order_raises_the_readers_error_and_stops_early() -> None:
+    assert list(prefetch(range(100), depth=3)) == list(range(100))
+    read, closed = [], []
+
+    def source(fail_at: int | None = None):
+        try:
+            for i in range(1000):
+                if i == fail_at:
+                    raise InputError(f"clip.mp4: frame {i} is corrupt")
+                read.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    # the reader's exception arrives after the items read before it, and stops the thread
+    got = []
+    with pytest.raises(InputError, match="frame 5 is corrupt"):
+        for i in prefetch(source(fail_at=5), depth=2):
+            got.append(i)
+    assert got == [0, 1, 2, 3, 4] and closed == [True] and not _prefetch_threads()
+    # a consumer that stops early: the thread ends, having read at most depth + 2 ahead,
+    # and closes its source (a video capture is released) before the generator returns
+    read.clear()
+    closed.clear()
+    frames = prefetch(source(), depth=4)
+    for i in frames:
+        if i == 10:
+            break
+    frames.close()
+    assert closed == [True] and not _prefetch_threads()
+    assert len(read) <= 11 + 4 + 2
+    with pytest.raises(ValueError, match="depth"):
+        next(prefetch(range(3), depth=0))
+
+
+def test_detect_aus_reads_ahead_and_stops_its_reader_on_errors(pipeline: D2CA, video) -> None:
+    """Frames are decoded in a background thread; the rows are those of reading in line,
+    and an error in the loop (here from the progress callback) stops the reader."""
+    rows = pipeline.detect_aus(video, batch_size=4).rows
+    frames = list(iter_frames(expand_inputs(str(video))))
+    assert [row.frame for row in rows] == [frame.index for frame in frames] == list(range(12))
+    assert not _prefetch_threads()
+
+    def interrupt(n: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.detect_aus(video, batch_size=4, progress=interrupt)
+    assert not _prefetch_threads()

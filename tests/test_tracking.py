@@ -12,7 +12,7 @@ import skimage.data
 from _inference import small_model
 
 from d2ca.data.media import iter_video
-from d2ca.face import FaceDetector, FaceTracker
+from d2ca.face import FaceDetector, FaceTracker, track
 from d2ca.face.track import onet_refine
 from d2ca.inference.pipeline import D2CA
 
@@ -147,3 +147,106 @@ def test_onet_pass_gives_what_onet_gives_on_channels_first_input(frames, detecto
         np.testing.assert_allclose(a.box, b.box, atol=1e-3)
         np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
         assert abs(a.score - b.score) < 1e-5
+
+
+def _counting(monkeypatch, detector) -> dict[str, int]:
+    """Count full MTCNN calls (and the frames they get) and O-Net passes from here on."""
+    calls = {"mtcnn": 0, "mtcnn_frames": 0, "onet": 0}
+    detect, onet = detector.detect, track._onet
+
+    def counted_detect(frames):
+        calls["mtcnn"] += 1
+        calls["mtcnn_frames"] += len(frames)
+        return detect(frames)
+
+    def counted_onet(*args):
+        calls["onet"] += 1
+        return onet(*args)
+
+    monkeypatch.setattr(detector, "detect", counted_detect)
+    monkeypatch.setattr(track, "_onet", counted_onet)
+    return calls
+
+
+def _same_faces(ours: list, reference: list, atol: float) -> None:
+    assert len(ours) == len(reference)
+    for faces, expected in zip(ours, reference, strict=True):
+        assert [face_id for face_id, _ in faces] == [face_id for face_id, _ in expected]
+        for (_, a), (_, b) in zip(faces, expected, strict=True):
+            np.testing.assert_allclose(a.box, b.box, atol=atol)
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=atol)
+            assert a.score == pytest.approx(b.score, abs=1e-5)
+
+
+@pytest.mark.parametrize("k", [3, K])
+def test_batches_give_the_faces_of_frame_by_frame_tracking(frames, k, monkeypatch) -> None:
+    """Batches are tracked with planned full detections and O-Net stretches batched across
+    the batch; each frame gets the faces, ids and full detections that tracking frame by frame
+    gives (to float rounding: MTCNN and O-Net see other batch sizes), with far fewer calls,
+    also where tracks are lost (the moving face leaving) and a face enters."""
+    detector = FaceDetector(min_face_size=40)
+    calls = _counting(monkeypatch, detector)
+    one = FaceTracker(detector, keyframe_interval=k)
+    reference = [one.track([frame])[0] for frame in frames]
+    frame_by_frame = dict(calls)
+    for chunk in (7, FRAMES):
+        calls.update(mtcnn=0, mtcnn_frames=0, onet=0)
+        tracker = FaceTracker(detector, keyframe_interval=k)
+        tracked = [
+            faces for i in range(0, FRAMES, chunk) for faces in tracker.track(frames[i : i + chunk])
+        ]
+        assert tracker.full_detections == one.full_detections
+        _same_faces(tracked, reference, atol=1e-3)
+        if chunk == FRAMES:  # the whole video in one batch
+            assert calls["mtcnn"] <= frame_by_frame["mtcnn"] / 3
+            assert calls["mtcnn_frames"] <= frame_by_frame["mtcnn_frames"] + 3  # few wasted
+            assert calls["onet"] <= frame_by_frame["onet"] / 3
+
+
+def test_device_crops_equal_the_host_crops(frames) -> None:
+    """The GPU's crops (matrix products over the frame) are the host's crops (zeros outside
+    the frame) resampled by area: squares inside the frame, across its edges, smaller than
+    O-Net's 48 pixels, larger than the frame, and a degenerate one."""
+    import torch
+    import torch.nn.functional as F
+
+    boxes = torch.tensor(
+        [
+            [100.0, 30.0, 180.0, 110.0],
+            [-30.7, -20.2, 40.4, 50.9],
+            [450.3, 200.2, 520.8, 260.1],
+            [10.5, 10.5, 30.2, 25.9],
+            [-500.0, -400.0, 900.0, 800.0],
+            [5.0, 5.0, 5.5, 5.2],
+        ]
+    )
+    square = track._square(boxes)
+    host = torch.cat(
+        [
+            F.interpolate(
+                torch.from_numpy(track._crop(frames[20], bounds)).permute(2, 0, 1)[None].float(),
+                size=(48, 48),
+                mode="area",
+            )
+            for bounds in track._crop_bounds(square).tolist()
+        ]
+    )
+    images = torch.from_numpy(np.stack([frames[0], frames[20]]))
+    device = track._area_crops(images, torch.ones(len(boxes), dtype=torch.long), square)
+    # float32 sums of integer pixels are exact; the divisions are those of F.interpolate
+    torch.testing.assert_close(device, host, rtol=0, atol=1e-4)
+
+
+def test_the_device_path_tracks_as_the_host_path(frames, monkeypatch) -> None:
+    """Tracking with the GPU's code path (frames as one tensor, crops by matrix products, one
+    copy to the host per plan), run here on the CPU, gives the host path's faces."""
+    import torch
+
+    detector = FaceDetector(min_face_size=40)
+    host = FaceTracker(detector, keyframe_interval=K)
+    reference = host.track(frames)
+    as_on_a_gpu = lambda self, device: torch.from_numpy(np.stack(self.frames))  # noqa: E731
+    monkeypatch.setattr(track._Lookahead, "_images", as_on_a_gpu)
+    tracker = FaceTracker(detector, keyframe_interval=K)
+    _same_faces(tracker.track(frames), reference, atol=1e-3)
+    assert tracker.full_detections == host.full_detections

@@ -1,17 +1,20 @@
 """Reading what users pass in (paths, folders, PIL images, arrays, tensors, videos) as RGB frames.
 
 Everything becomes ``H x W x 3`` uint8 RGB through :func:`to_rgb` (in-memory images) and
-:func:`read_image` (files); videos are streamed frame by frame with :func:`iter_video`.
+:func:`read_image` (files); videos are streamed frame by frame with :func:`iter_video`, and
+:func:`prefetch` decodes ahead in a background thread while the caller works.
 Anything that cannot be read raises :class:`~d2ca.errors.InputError` naming the input.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +26,7 @@ IMAGE_EXTENSIONS = frozenset(
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 )
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -244,3 +248,60 @@ def iter_frames(sources: Sequence[Source], every: int = 1) -> Iterator[Frame]:
         else:
             image = read_image(source.path) if source.path is not None else to_rgb(source.image)
             yield Frame(source.name, 0, 0.0, image)
+
+
+def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
+    """Iterate over ``items`` while a background thread reads up to ``depth`` items ahead.
+
+    Decoding (OpenCV and PIL release the GIL) then overlaps with the caller's work, on a GPU
+    with the networks. An exception raised while reading is raised here, after the items
+    read before it. Closing the returned generator (leaving a ``for`` loop early, an error
+    in the loop, ``close()``) stops the thread and closes ``items`` (e.g. a video capture)
+    before it returns.
+
+    Example:
+        >>> from contextlib import closing
+        >>> with closing(prefetch(range(5), depth=2)) as numbers:
+        ...     list(numbers)
+        [0, 1, 2, 3, 4]
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    buffer: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        error: BaseException | None = None
+        try:
+            iterator = iter(items)
+            try:
+                for item in iterator:
+                    buffer.put((False, item))  # waits while the buffer is full
+                    if stop.is_set():
+                        return
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+        except BaseException as e:  # handed to the consumer, which raises it
+            error = e
+        buffer.put((True, error))
+
+    reader = threading.Thread(target=read, name="d2ca-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            done, value = buffer.get()
+            if done:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        while reader.is_alive():  # free a slot for a reader waiting on a full buffer
+            try:
+                buffer.get(timeout=0.01)
+            except queue.Empty:
+                pass
+        reader.join()

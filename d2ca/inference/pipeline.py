@@ -12,6 +12,7 @@ from __future__ import annotations
 import numbers
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from d2ca.data.media import (
     count_frames,
     expand_inputs,
     iter_frames,
+    prefetch,
     to_rgb,
 )
 from d2ca.devices import resolve_device
@@ -155,8 +157,8 @@ class D2CA:
             aligned: the images are aligned face crops (no detection; square, resized to
                 the model's ``image_size``).
             every: analyse every ``every``-th frame of videos (skipped frames are not decoded).
-            batch_size: frames detected and classified together; memory stays flat with
-                video length.
+            batch_size: frames detected, tracked and classified together (a batch ahead is
+                decoded in a background thread meanwhile); memory stays flat with video length.
             thresholds: decision thresholds for ``AUxx_c``: one float for all AUs, one per
                 AU, or a mapping ``{"AU12": 0.4}`` over the defaults (``config.thresholds``).
             progress: tqdm bar on stderr; ``None`` shows it when stderr is a terminal; a
@@ -193,13 +195,17 @@ class D2CA:
         interval = keyframe_interval if tracking else 1
         rows: list[FaceAUs] = []
         trackers: dict[str, FaceTracker] = {}
-        frames = iter_frames(sources, every)
-        with tqdm(
-            total=total,
-            unit="frame",
-            file=sys.stderr,
-            disable=callable(progress) or (None if progress is None else not progress),
-        ) as bar:
+        # decoded in a background thread, a batch ahead, while the networks work
+        frames = prefetch(iter_frames(sources, every), depth=batch_size)
+        with (
+            closing(frames),
+            tqdm(
+                total=total,
+                unit="frame",
+                file=sys.stderr,
+                disable=callable(progress) or (None if progress is None else not progress),
+            ) as bar,
+        ):
             for batch in _batches(frames, batch_size):
                 if aligned:
                     faces: list[list[tuple[int, Face | None]]] = [[(0, None)] for _ in batch]

@@ -58,11 +58,15 @@ def bilinear_matrix(n_in: int, n_out: int) -> torch.Tensor:
     scatters with atomic adds: 19% of a bf16 training step's GPU time on an H200, and 1.8x
     the matmul form's time on a CPU (``benchmarks/decoder_resize.py``, docs/performance.md).
     """
-    src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)
+    # on the CPU even inside ``torch.device("meta")`` (hub.py's shape check), where building
+    # it through meta decompositions would import torch._dynamo: 2 s to a first row
+    cpu = torch.device("cpu")
+    src = (torch.arange(n_out, dtype=torch.float64, device=cpu) + 0.5) * (n_in / n_out) - 0.5
+    src = src.clamp(min=0)
     lo = src.floor().long().clamp(max=n_in - 1)
     hi = (lo + 1).clamp(max=n_in - 1)
-    rows = torch.arange(n_out)
-    u = torch.zeros(n_out, n_in, dtype=torch.float64)
+    rows = torch.arange(n_out, device=cpu)
+    u = torch.zeros(n_out, n_in, dtype=torch.float64, device=cpu)
     u.index_put_((rows, lo), 1 - (src - lo), accumulate=True)
     u.index_put_((rows, hi), src - lo, accumulate=True)
     return u.float()

@@ -1,0 +1,103 @@
+"""Video inference on the GPU: the tracker's device path (frames and boxes kept on the GPU,
+crops by matrix products, one copy to the host per plan) against the CPU, and no host sync
+per frame.
+
+Every test carries the ``cuda`` marker and is skipped on a machine without a CUDA GPU
+(``pytest -m cuda`` selects them; ``bash benchmarks/gpu/check.sh`` runs them on a GPU).
+Tolerances are those of tests/test_cuda.py: MTCNN's and O-Net's convolutions go through
+other kernels on the GPU (TF32 where cuDNN allows it), so boxes and landmarks move by a
+fraction of a pixel and AU probabilities by less than 0.01.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from _inference import small_model, write_astronaut_video
+from test_tracking import K, write_video
+
+from d2ca.data.media import iter_video
+from d2ca.face import FaceDetector, FaceTracker, track
+from d2ca.inference.pipeline import D2CA
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
+    video = write_video(tmp_path_factory.mktemp("track") / "cross.mp4")
+    return [frame.image for frame in iter_video(video)]
+
+
+def test_device_crops_on_the_gpu_equal_the_host_crops(frames) -> None:
+    boxes = torch.tensor([[100.0, 30.0, 180.0, 110.0], [-30.7, -20.2, 40.4, 50.9],
+                          [10.5, 10.5, 30.2, 25.9], [-500.0, -400.0, 900.0, 800.0]])  # fmt: skip
+    square = track._square(boxes)
+    images = torch.from_numpy(np.stack(frames[:2]))
+    index = torch.ones(len(boxes), dtype=torch.long)
+    on_cpu = track._area_crops(images, index, square)
+    on_gpu = track._area_crops(images.cuda(), index.cuda(), square.cuda())
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=0, atol=1e-3)
+
+
+def test_tracking_on_the_gpu_follows_the_cpu(frames) -> None:
+    tracked = {}
+    for device in ("cpu", "cuda"):
+        tracker = FaceTracker(FaceDetector(device=device, batch_size=32), keyframe_interval=K)
+        faces = [f for i in range(0, len(frames), 32) for f in tracker.track(frames[i : i + 32])]
+        tracked[device] = ({(i, fid): face for i, fs in enumerate(faces) for fid, face in fs},
+                           tracker.full_detections)  # fmt: skip
+    (cpu, cpu_full), (gpu, gpu_full) = tracked["cpu"], tracked["cuda"]
+    assert abs(gpu_full - cpu_full) <= 2  # a face at the edge may be found a frame apart
+    assert {key for key in cpu if key[1] == 0} == {key for key in gpu if key[1] == 0}
+    both = sorted(set(cpu) & set(gpu))
+    assert len(both) >= len(cpu) - 4
+    for key in both:
+        np.testing.assert_allclose(gpu[key].box, cpu[key].box, atol=1.0)
+        np.testing.assert_allclose(gpu[key].landmarks, cpu[key].landmarks, atol=2.0)
+
+
+def test_a_stretch_syncs_with_the_host_a_fixed_number_of_times(frames) -> None:
+    """Following faces through more frames adds no host-device synchronisation: the boxes
+    and the frames stay on the GPU, and the results come back in one copy."""
+    detector = FaceDetector(device="cuda")
+    boxes = [face.box for face in detector.detect([frames[0]])[0]]
+    assert boxes
+
+    def syncs(length: int) -> int:
+        ahead = track._Lookahead(FaceTracker(detector, keyframe_interval=100), frames)
+        ahead._images(torch.device("cuda"))  # the frames' upload, not counted
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                stretch = ahead._follow([(1, boxes, length)])[1]
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        assert len(stretch) == length
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    assert syncs(4) == syncs(16) <= 3
+
+
+def test_detect_aus_on_a_video_on_the_gpu_equals_the_cpu(tmp_path) -> None:
+    video = write_astronaut_video(tmp_path / "clip.mp4")
+    results = {
+        device: D2CA(small_model().to(device)).detect_aus(video, batch_size=4)
+        for device in ("cpu", "cuda")
+    }
+    cpu, gpu = results["cpu"], results["cuda"]
+    assert [(r.frame, r.face_id, r.success) for r in gpu.rows] == [
+        (r.frame, r.face_id, r.success) for r in cpu.rows
+    ]
+    for a, b in zip(gpu.rows, cpu.rows, strict=True):
+        if a.success:
+            np.testing.assert_allclose(a.face.landmarks, b.face.landmarks, atol=2.0)
+    np.testing.assert_allclose(gpu.probabilities, cpu.probabilities, atol=0.01)

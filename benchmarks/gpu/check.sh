@@ -21,6 +21,12 @@
 #   6b resize          40 s   (5)  decoder_resize.py fp32 and bf16 -> resize_fp32/bf16.json
 #   6c train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16,
 #                                  CUDA graphs -> train_run_metrics.jsonl (the loop's steps/s)
+#   6d detect_video    55 s  (40)  detect_video.py, realistic 640x360 video, 472 frames: per
+#                                  frame, tracked K=5 and 25, bare MTCNN -> detect_video_realistic
+#                                  .json (the video is kept for 6f, then deleted)
+#   6e corpus          25 s  (15)  corpus.py, 8 videos x 120 frames, --out-dir -> corpus.json
+#   6f detect_phases   45 s  (30)  time to the first row and where the time goes
+#                                  -> detect_phases.json
 #   7 suite           120 s (100)  pytest -n 8 -m "not cuda" (needs pytest-xdist), 2 threads a
 #                                  process -> suite.xml
 #   8 bf16_compile    180 s (150)  ... --bf16 --compile --no-diagnostics, d2ca only, last:
@@ -204,6 +210,20 @@ run_step resize 40 TERM bash -c "$PY benchmarks/decoder_resize.py --device $DEVI
 # core, D2CA at the paper's batch with bf16; its metrics.jsonl gives the loop's steps/s
 # (data path, logging, diagnostics every 50 steps, evaluation) against the bare step's above
 run_step train_run 120 TERM bash benchmarks/gpu/train_run.sh "$OUT_DIR" "$DEVICE" "$TINY"
+
+# 6d. video on the GPU (issue 19, parts 1 and 3): the realistic 640x360 video per frame and
+# tracked against bare MTCNN, a corpus with --out-dir, and the time to the first row
+if [[ $TINY == 1 ]]; then VF=(--frames 24 --repeats 1); CF=(--videos 2 --frames 12)
+else VF=(--frames 472 --repeats 2); CF=(--videos 8 --frames 120); fi
+run_step detect_video 55 TERM "$PY" benchmarks/detect_video.py --device "$DEVICE" "${VF[@]}" \
+    --keyframe-intervals 5 25 --bare-batches 8 32 --no-memory --no-landmarks \
+    --save-video "$OUT_DIR/realistic.mp4" --json "$OUT_DIR/detect_video_realistic.json"
+run_step corpus 25 TERM "$PY" benchmarks/corpus.py --device "$DEVICE" "${CF[@]}" --workers 1 \
+    --json "$OUT_DIR/corpus.json"
+run_step detect_phases 45 TERM "$PY" benchmarks/detect_phases.py --device "$DEVICE" \
+    --video-file "$OUT_DIR/realistic.mp4" --starts 1 --profile-frames 96 \
+    --json "$OUT_DIR/detect_phases.json"
+rm -f "$OUT_DIR/realistic.mp4"
 
 # 7. the whole suite but the CUDA tests, in 8 processes (too slow on a small CPU: not tiny)
 if [[ $TINY == 1 ]]; then

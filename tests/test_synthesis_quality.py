@@ -1,0 +1,187 @@
+"""benchmarks/synthesis_quality.py end to end on tiny renders, and its figures on synthesisers
+whose answers are known: one that copies the donor, one that copies the receiver, one whose
+decoder ignores the AU features."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _inference import save_small_checkpoint, small_model
+
+from d2ca.data.manifest import read_manifest
+from d2ca.models import D2CAModel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import synthesis_quality as sq  # noqa: E402
+from oracles import au_f1, load_images  # noqa: E402
+
+TRAINING_SEEDS = {0, 1, 2, 3, 101, 102, 103, 104, 105}  # the default's, tests', the grid's
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # on a loaded shared CPU, two threads made these runs many times slower (spin-waits)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One ``--tiny`` run of the script on a random 64x64 checkpoint: (work, json, figures)."""
+    root = tmp_path_factory.mktemp("synthesis_quality")
+    model_dir = save_small_checkpoint(root / "model")
+    argv = ["--tiny", "--model", str(model_dir), "--domain", "lab-a", "--cross", "wild",
+            "--work", str(root / "work"), "--strip", "5", "--device", "cpu",
+            "--json", str(root / "out.json")]  # fmt: skip
+    figures = sq.main(argv)
+    return root / "work", json.loads((root / "out.json").read_text()), figures
+
+
+def _test_faces(work: Path, preset: str, model: D2CAModel):
+    data = sq.render(work, preset, model.config.image_size, sq.TINY)
+    oracle = sq.train_oracle(work, data, model.config.image_size, sq.TINY, "cpu")  # cached
+    test = read_manifest(data).split("test")
+    return (test, load_images(test, model.config)), oracle
+
+
+def _shares(condition: dict) -> list[float | None]:
+    interp = condition["interpolation"]
+    return [interp["monotonic"], *(v["monotonic"] for v in interp["per_au"].values())]
+
+
+def test_tiny_run_writes_every_figure(run):
+    work, written, figures = run
+    assert written == json.loads(json.dumps(figures))  # the JSON is what main returned
+    assert written["mode"] == "tiny" and "--tiny" in written["command"]
+    assert written["domain"] == "lab-a" and written["cross"] == "wild"
+    assert set(written["render_seeds"]) == {"lab-a", "wild"}
+    assert all(s >= 9001 and s not in TRAINING_SEEDS for s in written["render_seeds"].values())
+    assert written["renders"]["image_size"] == 64 == written["model_image_size"]
+    fresh = {"renders": False, "oracle": False}  # the run rendered and trained everything
+    assert written["reused_from_work"] == {"lab-a": fresh, "wild": fresh}
+    assert len(written["aus"]) == 12
+    for oracle in written["oracles"].values():
+        assert oracle["steps"] == sq.TINY.oracle_steps and oracle["test_faces"] == 8
+        assert 0.0 <= oracle["test_f1"]["avg_f1"] <= 1.0
+    conditions = (("within", "source", "lab-a"), ("cross_domain", "target", "wild"))
+    for name, encoder, oracle in conditions:
+        c = written[name]
+        assert (c["encoder"], c["oracle"], c["pairs"]) == (encoder, oracle, sq.TINY.pairs)
+        oracle_f1 = written["oracles"][c["oracle"]]["test_f1"]["avg_f1"]
+        assert c["oracle_f1"] == oracle_f1
+        assert c["oracle_usable"] == (oracle_f1 >= sq.MIN_ORACLE_F1)
+        avg = c["transfer"]["avg_f1"]
+        assert set(avg) == {"swapped", "floor", "donors", "ceiling"}
+        assert all(0.0 <= v <= 1.0 for v in avg.values())
+        expected = sq.carried_share(avg["swapped"], avg["floor"], avg["ceiling"])
+        assert c["transfer"]["carried"] == pytest.approx(expected)
+        interp = c["interpolation"]
+        assert interp["points"] == 5 and interp["tol"] == sq.TOL
+        assert 0 < interp["cases"] == sum(v["cases"] for v in interp["per_au"].values())
+        assert all(s is None or 0.0 <= s <= 1.0 for s in _shares(c))
+        assert -1.0 <= interp["spearman"] <= 1.0
+    # within a domain the ceiling is the donors themselves
+    within = written["within"]["transfer"]
+    assert within["avg_f1"]["ceiling"] == within["avg_f1"]["donors"]
+    assert (work / "oracles").is_dir() and len(list((work / "oracles").iterdir())) == 2
+
+
+def test_a_synthesiser_that_copies_the_donor_carries_everything(run):
+    work, _, _ = run
+    model = small_model()
+    model.encode_au = lambda x: x  # a = the donor's pixels
+    model.decode = lambda a, d: a  # G returns them: It->s = Is, the strip blends the donors
+    faces, oracle = _test_faces(work, "lab-a", model)
+    out = sq.condition(model, oracle, faces, faces, "source", oracle.config.au_names, 12, 4)
+    t = out["transfer"]
+    assert t["avg_f1"]["swapped"] == t["avg_f1"]["donors"] == t["avg_f1"]["ceiling"]
+    assert t["carried"] is None or t["carried"] == pytest.approx(1.0)
+    # the strip starts at donor a (t = 0) and ends at donor b (t = 1)
+    test, x = faces
+    i_a, i_b, i_r = sq.draw_pairs(test.subjects, test.subjects, 3, 0)
+    aus = list(oracle.config.au_names)
+    probs = sq.strip_probabilities(model, oracle, x[i_a], x[i_b], x[i_r], 4, "source", aus)
+    with torch.no_grad():
+        ends = torch.sigmoid(oracle(torch.cat([x[i_a], x[i_b]]))).numpy()
+    np.testing.assert_allclose(probs[:, 0], ends[:3], atol=1e-5)
+    np.testing.assert_allclose(probs[:, -1], ends[3:], atol=1e-5)
+
+
+def test_a_synthesiser_that_copies_the_receiver_carries_nothing(run):
+    work, _, _ = run
+    model = small_model()
+    model.encode_dm = lambda x, domain: x
+    model.decode = lambda a, d: d  # It->s = It: no AU moved
+    donors, _ = _test_faces(work, "lab-a", model)
+    receivers, oracle = _test_faces(work, "wild", model)
+    aus = list(oracle.config.au_names)
+    out = sq.condition(model, oracle, donors, receivers, "target", aus, 12, 3)
+    t = out["transfer"]
+    assert t["avg_f1"]["swapped"] == t["avg_f1"]["floor"]
+    assert t["carried"] is None or t["carried"] == pytest.approx(0.0)
+    assert out["interpolation"]["monotonic"] == 0.0 and out["interpolation"]["spearman"] == 0.0
+    # across domains the ceiling is the receivers, scored against their own labels
+    (m_d, _), (m_r, x_r) = donors, receivers
+    _, _, i_r = sq.draw_pairs(m_d.subjects, m_r.subjects, 12, sq.PAIR_SEED)
+    own = au_f1(oracle, x_r[i_r], m_r.with_aus(aus).labels[i_r], aus)
+    assert t["avg_f1"]["ceiling"] == own["avg_f1"] and t["ceiling_faces"].startswith("receivers")
+
+
+def test_a_decoder_blind_to_au_features_moves_no_strip(run):
+    work, _, _ = run
+    model = small_model()
+    decode = model.decode
+    model.decode = lambda a, d: decode(torch.zeros_like(a), d)
+    faces, oracle = _test_faces(work, "lab-a", model)
+    out = sq.condition(model, oracle, faces, faces, "source", oracle.config.au_names, 8, 4)
+    interp = out["interpolation"]
+    assert interp["cases"] > 0 and interp["monotonic"] == 0.0 and interp["spearman"] == 0.0
+
+
+def test_strip_figures_on_known_strips():
+    t = np.linspace(0, 1, 5)
+    strips = [t, t[::-1], np.full(5, 0.5), np.array([0.0, 0.5, 0.49, 0.75, 1.0]), t**3]
+    probs = np.stack(strips)[:, :, None]  # (strips, K, 1 AU)
+    z_a = np.array([[0], [1], [0], [0], [0]])  # strip 1 falls from a present AU: it rises
+    z_b = 1 - z_a
+    out = sq.strip_figures(probs, z_a, z_b, ["AU12"], tol=0.02)
+    assert out["cases"] == 5 and out["per_au"]["AU12"]["cases"] == 5
+    # rising, rising (oriented), flat (not monotonic), a fall within tolerance, rising
+    assert out["monotonic"] == pytest.approx(4 / 5)
+    # Spearman 1, 1, 0 (a flat strip has no order), 0.9 (one swapped rank), 1
+    assert out["spearman"] == pytest.approx((1 + 1 + 0 + 0.9 + 1) / 5)
+    assert sq.strip_figures(probs, z_a, z_a, ["AU12"])["monotonic"] is None  # nothing differs
+    falling = sq.strip_figures(probs[:1], z_b[:1], z_a[:1], ["AU12"])  # present at t = 0
+    assert falling["monotonic"] == 0.0 and falling["spearman"] == pytest.approx(-1.0)
+    unknown = sq.strip_figures(probs[:1], np.array([[-1]]), np.array([[1]]), ["AU12"])
+    assert unknown["cases"] == 0
+
+
+def test_pairs_are_fixed_and_never_share_a_subject():
+    subjects = [f"s{i // 3}" for i in range(9)]
+    i_a, i_b, i_r = sq.draw_pairs(subjects, subjects, 50, 7)
+    s = np.asarray(subjects)
+    assert (s[i_r] != s[i_a]).all() and (s[i_r] != s[i_b]).all()
+    assert all((u == v).all() for u, v in zip(sq.draw_pairs(subjects, subjects, 50, 7),
+                                              (i_a, i_b, i_r), strict=True))  # fmt: skip
+    with pytest.raises(ValueError, match="too few test subjects"):
+        sq.draw_pairs(["s0"] * 3, ["s0"] * 3, 2, 0)
+
+
+def test_domains_come_from_the_card(tmp_path):
+    card = json.loads(
+        (Path(sq.__file__).parents[1] / "d2ca/pretrained/default/config.json").read_text()
+    )["provenance"]
+    assert (sq.preset_of(card["source"]), sq.preset_of(card["target"])) == ("lab-a", "wild")
+    assert sq.preset_of("bp4d:data/bp4d") is None and sq.preset_of(None) is None
+    assert sq.preset_of("synthau:/data/lab-c-64") == "lab-c"
+    # a checkpoint that records no SynthAU source needs --domain
+    model_dir = save_small_checkpoint(tmp_path / "model")
+    with pytest.raises(SystemExit, match="--domain"):
+        sq.main(["--tiny", "--model", str(model_dir), "--work", str(tmp_path / "w")])

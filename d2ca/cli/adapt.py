@@ -50,7 +50,7 @@ def adapt_command(
         int | None, typer.Option(help="Images per domain per step (default 16).")
     ] = None,
     subjects: Annotated[
-        int | None, typer.Option(help="P subjects per source batch (default 4).")
+        int | None, typer.Option(help="P subjects per source batch (default 8).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
     checkpoint_every: CheckpointEveryOption = None,

@@ -85,7 +85,7 @@ def train_command(
     ] = None,
     subjects: Annotated[
         int | None,
-        typer.Option(help="P subjects per source batch (K = batch size / P; default 4)."),
+        typer.Option(help="P subjects per source batch (K = batch size / P; default 8)."),
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,

@@ -88,6 +88,15 @@ def train_command(
         typer.Option(help="P subjects per source batch (K = batch size / P; default 8)."),
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 1e-3).")] = None,
+    beta1: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.999,
+            help="Adam's beta1 for every optimiser: 0.5 unless given, beta2 stays 0.999 "
+            "(the paper gives neither; docs/training.md, 'Stability').",
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
     warmup_steps: Annotated[
         int | None,
@@ -193,6 +202,8 @@ def train_command(
     }
     values = {k: v for k, v in given.items() if v is not None}
     values.update(out_dir=str(out), progress=progress)
+    if beta1 is not None:
+        values["betas"] = (beta1, 0.999)  # TrainConfig's beta2
     if bf16:
         values["bf16"] = True
     if compile_:

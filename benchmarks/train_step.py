@@ -193,6 +193,46 @@ def profile_steps(trainer: Trainer, steps: int) -> dict[str, Any]:
     return summarise_profile(list(prof.events()), steps, cuda)
 
 
+def sync_points(trainer: Trainer, steps: int = 2) -> dict[str, Any]:
+    """The host-device synchronisations of ``steps`` eager train steps (batch fetch
+    included), each with the Python lines that asked for it.
+
+    ``torch.cuda.set_sync_debug_mode("warn")`` warns at every synchronising CUDA call; the
+    warning is caught with the Python stack of the code that made it (the repository's
+    frames only, innermost last), and identical stacks are counted once per step.
+    """
+    import traceback
+    import warnings
+
+    root = str(Path(__file__).resolve().parents[1])
+    found: dict[str, float] = {}
+
+    def show(message: Any, *args: Any, **kwargs: Any) -> None:
+        frames = [f for f in traceback.extract_stack()[:-1] if f.filename.startswith(root)]
+        where = " < ".join(
+            f"{Path(f.filename).relative_to(root)}:{f.lineno} {f.line}" for f in frames[::-1][:4]
+        )
+        key = f"{str(message).splitlines()[0][:80]} @ {where or '(outside the repository)'}"
+        found[key] = found.get(key, 0.0) + 1 / steps
+
+    batches = trainer._batches()
+    trainer.train_step(next(batches))  # lazily built state (Adam's, cuDNN's) outside
+    _sync(trainer.device)
+    saved = warnings.showwarning
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = show
+            torch.cuda.set_sync_debug_mode("warn")
+            for _ in range(steps):
+                trainer.train_step(next(batches))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")  # before the benchmark's own sync
+        warnings.showwarning = saved
+    _sync(trainer.device)
+    return {"steps": steps, "syncs_per_step": sum(found.values()), "where": found}
+
+
 def _union_us(intervals: list[tuple[float, float]]) -> float:
     """Total length of the union of ``(start, end)`` intervals (overlapping streams once)."""
     total, end = 0.0, float("-inf")
@@ -356,6 +396,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--profile", type=Path, default=None, help="profile summary JSON")
     parser.add_argument("--profile-steps", type=int, default=3)
+    parser.add_argument(
+        "--sync-debug",
+        type=Path,
+        default=None,
+        help="CUDA: write each host-device sync of two eager D2CA steps, with its source line",
+    )
     args = parser.parse_args()
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = [r for r in runs if r not in RUNS]
@@ -442,6 +488,11 @@ def main() -> None:
                 row["gflop_per_s"] = flops and round(flops / med / 1e9, 2)
                 cpu_s = max(row["step_cpu_s"], 1e-3)
                 row["gflop_per_cpu_s"] = flops and round(flops / cpu_s / 1e9, 2)
+                if args.sync_debug is not None and cuda:
+                    try:
+                        write_json(args.sync_debug, sync_points(trainer))
+                    except Exception as e:
+                        print(f"warning: sync debug failed: {e!r}", file=sys.stderr)
                 if args.profile is not None:
                     try:  # e.g. no CUPTI: the timings above must still be written
                         profile = profile_steps(trainer, args.profile_steps)

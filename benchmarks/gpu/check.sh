@@ -12,7 +12,8 @@
 #   2 env              30 s   (5)  nvidia-smi, python, torch, CUDA, cuDNN -> env.json
 #   3 cuda-tests      120 s  (90)  pytest -m cuda -> cuda-tests.xml
 #   4 fp32_nodiag      75 s  (35)  train_step.py --no-diagnostics, batch 128/domain, 128 px
-#                                  -> train_step_fp32_nodiag.json
+#                                  -> train_step_fp32_nodiag.json, and sync_points.json
+#                                  (each host-device sync of an eager step, with its line)
 #   5 bf16_nodiag      75 s  (35)  ... --bf16 --profile -> train_step_bf16_nodiag.json and
 #                                  profile_bf16.json
 #   6 bf16_graphs      75 s  (30)  ... --bf16 --cuda-graphs --profile, D2CA only
@@ -192,7 +193,8 @@ else
 fi
 TS=("$PY" benchmarks/train_step.py --device "$DEVICE" "${SIZE[@]}")
 ORD=("${TS[@]}" --no-diagnostics)  # ordinary steps (a real run diagnoses one in 50)
-run_step fp32_nodiag 75 TERM "${ORD[@]}" --json "$OUT_DIR/train_step_fp32_nodiag.json"
+run_step fp32_nodiag 75 TERM "${ORD[@]}" --json "$OUT_DIR/train_step_fp32_nodiag.json" \
+    --sync-debug "$OUT_DIR/sync_points.json"
 run_step bf16_nodiag 75 TERM "${ORD[@]}" --bf16 \
     --json "$OUT_DIR/train_step_bf16_nodiag.json" --profile "$OUT_DIR/profile_bf16.json"
 # 6a. the same steps replayed from a CUDA graph (--cuda-graphs), bf16 and fp32

@@ -153,7 +153,8 @@ def matmul_flops(
 
 
 def count_flops(trainer: Trainer) -> int | None:
-    """FLOPs of one train step; a compiled trainer's networks run eagerly for the count.
+    """FLOPs of one train step; a compiled trainer's networks run eagerly for the count,
+    and a graphed trainer's step too (a replay runs no operator the counter could see).
 
     Returns None (and says why on stderr) when the count fails, so that the timings survive.
     """
@@ -162,7 +163,8 @@ def count_flops(trainer: Trainer) -> int | None:
     try:
         eager = stance("force_eager") if compiled and stance is not None else nullcontext()
         with eager, FlopCounterMode(display=False) as counter:
-            trainer.train_step(next(trainer._batches()))
+            step = trainer.train_step if trainer.graphed is None else trainer._step
+            step(next(trainer._batches()))
     except Exception as e:  # a benchmark reports what it can rather than nothing
         print(f"warning: FLOP count failed: {e!r}", file=sys.stderr)
         return None
@@ -198,8 +200,8 @@ def sync_points(trainer: Trainer, steps: int = 2) -> dict[str, Any]:
     included), each with the Python lines that asked for it.
 
     ``torch.cuda.set_sync_debug_mode("warn")`` warns at every synchronising CUDA call; the
-    warning is caught with the Python stack of the code that made it (the repository's
-    frames only, innermost last), and identical stacks are counted once per step.
+    warning is caught with the Python stack of the code that made it (the repository's and
+    the installed d2ca's frames only, innermost first), and identical stacks are counted.
     """
     import traceback
     import warnings
@@ -207,11 +209,14 @@ def sync_points(trainer: Trainer, steps: int = 2) -> dict[str, Any]:
     root = str(Path(__file__).resolve().parents[1])
     found: dict[str, float] = {}
 
+    def ours(path: str) -> str | None:  # the repository's or the installed package's file
+        if path.startswith(root):
+            return str(Path(path).relative_to(root))
+        return path[path.rindex("/d2ca/") + 1 :] if "/d2ca/" in path else None
+
     def show(message: Any, *args: Any, **kwargs: Any) -> None:
-        frames = [f for f in traceback.extract_stack()[:-1] if f.filename.startswith(root)]
-        where = " < ".join(
-            f"{Path(f.filename).relative_to(root)}:{f.lineno} {f.line}" for f in frames[::-1][:4]
-        )
+        frames = [f for f in traceback.extract_stack()[:-1] if ours(f.filename)]
+        where = " < ".join(f"{ours(f.filename)}:{f.lineno} {f.line}" for f in frames[::-1][:4])
         key = f"{str(message).splitlines()[0][:80]} @ {where or '(outside the repository)'}"
         found[key] = found.get(key, 0.0) + 1 / steps
 

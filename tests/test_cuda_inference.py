@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from _inference import small_model, write_astronaut_video
-from test_tracking import K, write_video
+from test_tracking import BAND, K, write_video
 
 from d2ca.data.media import iter_video
 from d2ca.face import FaceDetector, FaceTracker, track
@@ -46,21 +46,36 @@ def test_device_crops_on_the_gpu_equal_the_host_crops(frames) -> None:
     torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=0, atol=1e-3)
 
 
+def _by_band(per_frame: list[list[tuple[int, object]]]) -> tuple[dict, dict]:
+    """Frame -> ``(id, face)`` of the likeliest face of the still (top) and the moving
+    (bottom) photograph."""
+    bands: tuple[dict, dict] = ({}, {})
+    for i, faces in enumerate(per_frame):
+        for face_id, face in sorted(faces, key=lambda f: f[1].score):
+            bands[int(face.box[1] >= BAND)][i] = (face_id, face)
+    return bands
+
+
 def test_tracking_on_the_gpu_follows_the_cpu(frames) -> None:
-    tracked = {}
+    """The same faces in the same frames, by band (the still face above, the moving one
+    below), not by id: ids are labels handed out in order, and on an H200 (2026-12-04) the
+    GPU's tracks agreed with the CPU's for the still face in all 47 frames but carried
+    other ids for the moving one (1 of its 29 (frame, id) keys in common)."""
+    tracked = []
     for device in ("cpu", "cuda"):
         tracker = FaceTracker(FaceDetector(device=device, batch_size=32), keyframe_interval=K)
         faces = [f for i in range(0, len(frames), 32) for f in tracker.track(frames[i : i + 32])]
-        tracked[device] = ({(i, fid): face for i, fs in enumerate(faces) for fid, face in fs},
-                           tracker.full_detections)  # fmt: skip
-    (cpu, cpu_full), (gpu, gpu_full) = tracked["cpu"], tracked["cuda"]
+        tracked.append((_by_band(faces), tracker.full_detections))
+    ((cpu_top, cpu_bottom), cpu_full), ((gpu_top, gpu_bottom), gpu_full) = tracked
     assert abs(gpu_full - cpu_full) <= 2  # a face at the edge may be found a frame apart
-    assert {key for key in cpu if key[1] == 0} == {key for key in gpu if key[1] == 0}
-    both = sorted(set(cpu) & set(gpu))
-    assert len(both) >= len(cpu) - 4
-    for key in both:
-        np.testing.assert_allclose(gpu[key].box, cpu[key].box, atol=1.0)
-        np.testing.assert_allclose(gpu[key].landmarks, cpu[key].landmarks, atol=2.0)
+    assert set(cpu_top) == set(gpu_top) == set(range(len(frames)))
+    assert len({fid for fid, _ in gpu_top.values()}) == 1  # the still face keeps one id
+    assert len(set(cpu_bottom) ^ set(gpu_bottom)) <= 4  # found a frame apart at the edges
+    assert len(gpu_bottom) >= len(cpu_bottom) - 4
+    for cpu, gpu in ((cpu_top, gpu_top), (cpu_bottom, gpu_bottom)):
+        for i in sorted(set(cpu) & set(gpu)):
+            np.testing.assert_allclose(gpu[i][1].box, cpu[i][1].box, atol=1.0, err_msg=str(i))
+            np.testing.assert_allclose(gpu[i][1].landmarks, cpu[i][1].landmarks, atol=2.0)
 
 
 def test_a_stretch_syncs_with_the_host_a_fixed_number_of_times(frames) -> None:
@@ -84,6 +99,7 @@ def test_a_stretch_syncs_with_the_host_a_fixed_number_of_times(frames) -> None:
         assert len(stretch) == length
         return sum("synchroniz" in str(w.message) for w in caught)
 
+    syncs(4)  # once-only work (on an H200, 2026-12-04: 4 syncs the first time, then 3)
     assert syncs(4) == syncs(16) <= 3
 
 

@@ -6,8 +6,11 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+import torch
+import torch.nn.functional as F
 
 from d2ca.face import Face, FaceDetector, align_face, face_template, paste_back
+from d2ca.face.mtcnn import area_crops, detect_faces, summed_area_table
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +108,41 @@ def test_paste_back_leaves_the_image_outside_the_face_untouched(image, face: Fac
     x1, y1, x2, y2 = face.box.astype(int)
     error = np.abs(same[y1:y2, x1:x2].astype(int) - image[y1:y2, x1:x2].astype(int)).mean()
     assert error < 6
+
+
+def test_batched_stages_find_what_facenet_pytorch_finds(detector: FaceDetector, image) -> None:
+    """:func:`detect_faces` (the GPU's path: every candidate's crop cut at once from the
+    frames' summed-area tables), run here on the CPU, against facenet-pytorch's ``detect``."""
+    rng = np.random.default_rng(0)
+    two = np.concatenate([image, image[:, ::-1]], axis=1)  # two faces, and a face at the edge
+    frames = [two, np.roll(two, (40, 300), axis=(0, 1)), np.zeros_like(two),
+              np.clip(two + rng.normal(0, 12, two.shape), 0, 255).astype(np.uint8)]  # fmt: skip
+    batch = np.stack([cv2.resize(f, (640, 320)) for f in frames])
+    boxes, probs, points = detector.mtcnn.detect(batch, landmarks=True)
+    ours = detect_faces(detector.mtcnn, batch)
+    assert len(ours[2][0]) == 0 and boxes[2] is None  # no face
+    assert sum(len(b) for b, _ in ours) >= 6
+    for b, p, pts, (our_boxes, our_points) in zip(boxes, probs, points, ours, strict=True):
+        if b is None:
+            continue
+        assert len(our_boxes) == len(b)
+        np.testing.assert_allclose(our_boxes[:, :4], b, atol=1e-3)
+        np.testing.assert_allclose(our_boxes[:, 4], p, atol=1e-5)
+        np.testing.assert_allclose(our_points, pts, atol=1e-3)
+
+
+def test_crops_from_the_summed_area_table_are_those_of_interpolate() -> None:
+    rng = np.random.default_rng(1)
+    frames = torch.from_numpy(rng.integers(0, 256, (2, 90, 160, 3), dtype=np.uint8))
+    bounds = torch.tensor([[10, 5, 70, 80], [0, 0, 160, 90], [-20, -10, 30, 40],
+                           [150, 80, 200, 130], [7, 7, 9, 8]])  # fmt: skip
+    index = torch.tensor([0, 1, 1, 0, 1])
+    for size in (24, 48):
+        crops = area_crops(summed_area_table(frames), index, bounds, size)
+        for crop, f, (x1, y1, x2, y2) in zip(crops, index, bounds.tolist(), strict=True):
+            cut = torch.zeros(y2 - y1, x2 - x1, 3)  # pixels outside the frame are zeros
+            inside = frames[f, max(y1, 0) : y2, max(x1, 0) : x2].float()
+            cut[max(y1, 0) - y1 : max(y1, 0) - y1 + len(inside),
+                max(x1, 0) - x1 : max(x1, 0) - x1 + inside.shape[1]] = inside  # fmt: skip
+            want = F.interpolate(cut.permute(2, 0, 1)[None], size=(size, size), mode="area")
+            assert torch.equal(crop, want[0])

@@ -13,6 +13,7 @@ from _inference import small_model
 
 from d2ca.data.media import iter_video
 from d2ca.face import FaceDetector, FaceTracker, track
+from d2ca.face.mtcnn import summed_area_table
 from d2ca.face.track import onet_refine
 from d2ca.inference.pipeline import D2CA
 
@@ -232,20 +233,24 @@ def test_device_crops_equal_the_host_crops(frames) -> None:
         ]
     )
     images = torch.from_numpy(np.stack([frames[0], frames[20]]))
-    device = track._area_crops(images, torch.ones(len(boxes), dtype=torch.long), square)
-    # float32 sums of integer pixels are exact; the divisions are those of F.interpolate
-    torch.testing.assert_close(device, host, rtol=0, atol=1e-4)
+    index = torch.ones(len(boxes), dtype=torch.long)
+    device = track._area_crops(summed_area_table(images), index, square)
+    # the sums of integer pixels are exact, the divisions those of F.interpolate
+    assert torch.equal(device, host)
 
 
 def test_the_device_path_tracks_as_the_host_path(frames, monkeypatch) -> None:
-    """Tracking with the GPU's code path (frames as one tensor, crops by matrix products, one
+    """Tracking with the GPU's code path (the frames' summed-area table, all crops at once, one
     copy to the host per plan), run here on the CPU, gives the host path's faces."""
     import torch
 
     detector = FaceDetector(min_face_size=40)
     host = FaceTracker(detector, keyframe_interval=K)
     reference = host.track(frames)
-    as_on_a_gpu = lambda self, device: torch.from_numpy(np.stack(self.frames))  # noqa: E731
+
+    def as_on_a_gpu(self, device):
+        return summed_area_table(torch.from_numpy(np.stack(self.frames)))
+
     monkeypatch.setattr(track._Lookahead, "_images", as_on_a_gpu)
     tracker = FaceTracker(detector, keyframe_interval=K)
     _same_faces(tracker.track(frames), reference, atol=1e-3)

@@ -1,4 +1,4 @@
-"""Face detection: an adapter over facenet-pytorch's MTCNN that returns :class:`Face` records."""
+"""Face detection: facenet-pytorch's MTCNN, returning :class:`Face` records."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from d2ca.face.mtcnn import detect_faces
 
 
 @dataclass(frozen=True)
@@ -123,14 +125,27 @@ class FaceDetector:
                     for i in indices
                 ]
             )
-            boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
-            for i, b, p, pts in zip(indices, boxes, probs, points, strict=True):
-                if b is None:  # no face: numpy 2 gives object arrays holding None
-                    continue
-                b = np.asarray(b, dtype=np.float32).reshape(-1, 4) * np.tile(scale, 2)
-                p = np.asarray(p, dtype=np.float32).reshape(-1)
-                pts = np.asarray(pts, dtype=np.float32).reshape(-1, 5, 2) * scale
+            for i, (b, pts) in zip(indices, self._mtcnn(batch), strict=True):
+                p, b, pts = b[:, 4], b[:, :4] * np.tile(scale, 2), pts * scale
                 out[i] = [
                     Face(box=b[k], score=float(p[k]), landmarks=pts[k]) for k in np.argsort(-p)
                 ]
         return out
+
+    def _mtcnn(self, batch: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per frame of ``batch``, ``(N, 5)`` boxes with probabilities and ``(N, 5, 2)``
+        landmarks, float32. On a GPU the candidates' crops are cut all at once
+        (:func:`~d2ca.face.mtcnn.detect_faces`: no host sync per candidate); on a CPU,
+        facenet-pytorch's one-crop-at-a-time loop is the faster (docs/performance.md)."""
+        if next(self.mtcnn.pnet.parameters()).device.type != "cpu":
+            return detect_faces(self.mtcnn, batch)
+        boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+        return [
+            (np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32))
+            if b is None  # no face: numpy 2 gives object arrays holding None
+            else (
+                np.c_[np.asarray(b, np.float32).reshape(-1, 4), np.asarray(p, np.float32)],
+                np.asarray(pts, np.float32).reshape(-1, 5, 2),
+            )
+            for b, p, pts in zip(boxes, probs, points, strict=True)
+        ]

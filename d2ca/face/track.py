@@ -24,8 +24,8 @@ detections as if no track were lost (every ``K``-th frame) and runs MTCNN on all
 one call; then it follows the faces from all of them at once, through the ``K - 1`` frames
 after each: one O-Net call per pass and step for every stretch of the batch. Where a track
 is lost, or a full detection finds no face, the plan is redone from that frame. On a GPU the
-frames and boxes stay on the device through the stretches (crops resampled by matrix
-products instead of one crop at a time), with one copy back to the host per plan.
+frames and boxes stay on the device through the stretches (all crops resampled at once
+from summed-area tables instead of one at a time), with one copy back to the host per plan.
 
 Face ids: a face keeps its id while it is tracked; a full detection gives each face the id of
 the face whose last box it overlaps most (IoU at least ``min_iou``), else a new id.
@@ -40,13 +40,12 @@ import torch
 import torch.nn.functional as F
 
 from d2ca.face.detect import Face, FaceDetector
+from d2ca.face.mtcnn import area_crops, summed_area_table
 
 ONET_SIZE = 48
 # Full detections are this many analysed frames apart (docs/performance.md, "Tracking":
 # frame rate and landmark difference from per-frame detection at several intervals).
 KEYFRAME_INTERVAL = 5  # meets both goals of docs/performance.md on both of its videos
-# Device crops gather this many float pixels at most per matrix product (1 GiB).
-_GATHER_LIMIT = 2**28
 
 
 class FaceTracker:
@@ -143,7 +142,7 @@ class _Lookahead:
         self.frames = frames
         self.detections: dict[int, list[Face]] = {}
         self.stretches: dict[int, list[list[Face]]] = {}
-        self._uploaded: torch.Tensor | None = None  # the frames on the GPU
+        self._table: torch.Tensor | None = None  # the frames' summed-area table, on the GPU
 
     def detected(self, i: int) -> list[Face]:
         if i not in self.detections:
@@ -233,12 +232,12 @@ class _Lookahead:
 
     def _images(self, device: torch.device) -> list[np.ndarray] | torch.Tensor:
         """The frames as O-Net's crops read them: the arrays on a CPU; on a GPU, the batch's
-        frames as one ``(F, H, W, 3)`` uint8 tensor on the device, uploaded once."""
+        frames uploaded once, as their summed-area table on the device."""
         if device.type == "cpu":
             return self.frames
-        if self._uploaded is None:
-            self._uploaded = torch.from_numpy(np.stack(self.frames)).to(device)
-        return self._uploaded
+        if self._table is None:
+            self._table = summed_area_table(torch.from_numpy(np.stack(self.frames)).to(device))
+        return self._table
 
 
 def _faces(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray) -> list[Face]:
@@ -278,7 +277,7 @@ def _onet(
     boxes ``(N, 4)``, face probabilities ``(N,)`` and landmarks ``(N, 5, 2)``, on the device.
 
     ``images`` is a list of ``H x W x 3`` uint8 arrays (crops cut on the host, one at a time)
-    or an ``(F, H, W, 3)`` uint8 tensor on O-Net's device (crops by matrix products there).
+    or the frames' summed-area table on O-Net's device (all crops at once, :func:`area_crops`).
     """
     onet = detector.mtcnn.onet
     param = next(onet.parameters())
@@ -334,45 +333,13 @@ def _crop(frame: np.ndarray, bounds: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _area_crops(images: torch.Tensor, index: torch.Tensor, square: torch.Tensor) -> torch.Tensor:
-    """The crops of :func:`_crop` resampled to ``48 x 48`` by area, as ``F.interpolate`` does,
-    for all squares at once: ``(N, 3, 48, 48)`` float32, on ``images``' device.
-
-    Area resampling averages, for output pixel ``o`` of a crop ``L`` pixels long, its pixels
-    ``floor(o L / 48) .. ceil((o + 1) L / 48) - 1``. Written as 0/1 matrices over the frame's
-    rows (``A_y``, ``48 x H``) and columns (``A_x``, ``48 x W``), the crop's sums are
-    ``A_y @ frame @ A_x^T`` (pixels outside the frame are zeros, as in :func:`_crop`), divided
-    by the pixel counts, as ``F.interpolate`` divides them: the same values, since float32
-    sums of integer pixels are exact (TF32 matrix products, where enabled, would round them).
-    """
-    _, height, width, _ = images.shape
+def _area_crops(table: torch.Tensor, index: torch.Tensor, square: torch.Tensor) -> torch.Tensor:
+    """The crops of :func:`_crop` resampled to ``48 x 48`` by area, as ``F.interpolate``
+    does, for all squares at once, from the frames' :func:`summed_area_table`:
+    ``(N, 3, 48, 48)`` float32, on the table's device."""
     # boxes far outside the frame are lost tracks; clamping keeps their integers small
-    limit = 4 * max(height, width)
-    bounds = _crop_bounds(square.clamp(-limit, limit))
-    a_y, n_y = _area_matrix(bounds[:, 1], bounds[:, 3], height)
-    a_x, n_x = _area_matrix(bounds[:, 0], bounds[:, 2], width)
-    step = max(1, _GATHER_LIMIT // (height * width * 3))
-    sums = []
-    for k in range(0, len(index), step):  # a bounded gather of whole frames at a time
-        frames = images[index[k : k + step]].float().flatten(2)  # (n, H, W * 3)
-        rows = torch.bmm(a_y[k : k + step], frames).unflatten(2, (width, 3))  # (n, 48, W, 3)
-        sums.append(torch.einsum("niwc,njw->ncij", rows, a_x[k : k + step]))
-    return torch.cat(sums) / n_y[:, None, :, None] / n_x[:, None, None, :]
-
-
-def _area_matrix(
-    low: torch.Tensor, high: torch.Tensor, size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(N, 48, size)`` 0/1 float: which of a frame's ``size`` pixels each of the 48 output
-    pixels of crop ``low .. high - 1`` averages; and ``(N, 48)`` how many pixels it averages
-    (those outside the frame included, as zeros)."""
-    o = torch.arange(ONET_SIZE, device=low.device)
-    length = (high - low)[:, None]
-    start = low[:, None] + o * length // ONET_SIZE
-    end = low[:, None] + ((o + 1) * length + ONET_SIZE - 1) // ONET_SIZE
-    pixel = torch.arange(size, device=low.device)
-    inside = (pixel >= start[..., None]) & (pixel < end[..., None])
-    return inside.float(), (end - start).float()
+    limit = 4 * max(table.shape[1:3])
+    return area_crops(table, index, _crop_bounds(square.clamp(-limit, limit)), ONET_SIZE)
 
 
 class _IdKeeper:

@@ -10,7 +10,7 @@
 # Order and caps (typical times on one H200 in brackets; measured at c88d0e2 where given):
 #   1 install          60 s  (10)  facenet-pytorch from .whl/, d2ca from the tree, if missing
 #   2 env              30 s   (5)  nvidia-smi, python, torch, CUDA, cuDNN -> env.json
-#   3 cuda-tests      120 s  (90)  pytest -m cuda -> cuda-tests.xml
+#   3 cuda-tests      170 s (125)  pytest -m cuda -> cuda-tests.xml (123 s at 838c22d)
 #   4 fp32_nodiag      75 s  (35)  train_step.py --no-diagnostics, batch 128/domain, 128 px
 #                                  -> train_step_fp32_nodiag.json, and sync_points.json
 #                                  (each host-device sync of an eager step, with its line)
@@ -22,16 +22,22 @@
 #   6b resize          40 s   (5)  decoder_resize.py fp32 and bf16 -> resize_fp32/bf16.json
 #   6c train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16,
 #                                  CUDA graphs -> train_run_metrics.jsonl (the loop's steps/s)
-#   6d detect_video    55 s  (40)  detect_video.py, realistic 640x360 video, 472 frames: per
-#                                  frame, tracked K=5 and 25, bare MTCNN -> detect_video_realistic
+#   6d detect_video    90 s  (60)  detect_video.py, realistic 640x360 video, 472 frames: per
+#                                  frame, tracked K=5, bare MTCNN at 8 and 32 frames a call,
+#                                  two timings each -> detect_video_realistic
 #                                  .json (the video is kept for 6f, then deleted)
+#   6g mtcnn_stages    40 s  (15)  mtcnn_stages.py: MTCNN with batched stages 2-3 against
+#                                  facenet-pytorch's loop, 96 frames -> mtcnn_stages.json
 #   6e corpus          25 s  (15)  corpus.py, 8 videos x 120 frames, --out-dir -> corpus.json
 #   6f detect_phases   45 s  (30)  time to the first row and where the time goes
 #                                  -> detect_phases.json
 #   7 suite           120 s (100)  pytest -n 8 -m "not cuda" (needs pytest-xdist), 2 threads a
 #                                  process -> suite.xml
-#   8 bf16_compile    180 s (150)  ... --bf16 --compile --no-diagnostics, d2ca only, last:
-#                                  the longest and least certain (about 2 min of compiling)
+#   8 bf16_compile_graphs 180 s   ... --bf16 --compile --cuda-graphs --no-diagnostics, d2ca
+#                                  only: compiled kernels replayed from a graph (about 2 min
+#                                  of compiling) -> train_step_bf16_compile_graphs.json
+#   9 bf16_compile    180 s (150)  ... --bf16 --compile --no-diagnostics, d2ca only, last:
+#                                  the longest and least certain
 #   the budget cuts the last steps when the first ones run long. A pytest step is stopped
 #   with SIGINT, so that its junit XML keeps the tests that ran.
 # Then steps.json (each step's exit code and seconds), summary.txt (printed last) and
@@ -181,7 +187,7 @@ if want env; then
 fi
 
 # 3. the CUDA tests (tests/test_cuda.py); exit 5 (none selected) is recorded, not fatal
-run_step cuda-tests 120 INT "$PY" -m pytest -q -m cuda -p no:cacheprovider \
+run_step cuda-tests 170 INT "$PY" -m pytest -q -m cuda -p no:cacheprovider \
     -o faulthandler_timeout=100 --junitxml "$OUT_DIR/cuda-tests.xml" tests
 
 # 4-6. training-step timings at the issue's size (or tiny ones for a CPU dry run)
@@ -217,9 +223,12 @@ run_step train_run 120 TERM bash benchmarks/gpu/train_run.sh "$OUT_DIR" "$DEVICE
 # tracked against bare MTCNN, a corpus with --out-dir, and the time to the first row
 if [[ $TINY == 1 ]]; then VF=(--frames 24 --repeats 1); CF=(--videos 2 --frames 12)
 else VF=(--frames 472 --repeats 2); CF=(--videos 8 --frames 120); fi
-run_step detect_video 55 TERM "$PY" benchmarks/detect_video.py --device "$DEVICE" "${VF[@]}" \
-    --keyframe-intervals 5 25 --bare-batches 8 32 --no-memory --no-landmarks \
+run_step detect_video 90 TERM "$PY" benchmarks/detect_video.py --device "$DEVICE" "${VF[@]}" \
+    --keyframe-intervals 5 --bare-batches 8 32 --no-memory --no-landmarks \
     --save-video "$OUT_DIR/realistic.mp4" --json "$OUT_DIR/detect_video_realistic.json"
+MF=96; [[ $TINY == 1 ]] && MF=8
+run_step mtcnn_stages 40 TERM "$PY" benchmarks/mtcnn_stages.py --device "$DEVICE" --frames $MF \
+    --repeats 3 --json "$OUT_DIR/mtcnn_stages.json"
 run_step corpus 25 TERM "$PY" benchmarks/corpus.py --device "$DEVICE" "${CF[@]}" --workers 1 \
     --json "$OUT_DIR/corpus.json"
 run_step detect_phases 45 TERM "$PY" benchmarks/detect_phases.py --device "$DEVICE" \
@@ -237,11 +246,15 @@ else
         -o faulthandler_timeout=120 --junitxml "$OUT_DIR/suite.xml" tests
 fi
 
-# 8. torch.compile, the longest step, last; ordinary steps, the D2CA run only
+# 8-9. torch.compile, the longest steps, last; ordinary steps, the D2CA run only: with
+# CUDA graphs (the step is bound by its 5,700 small kernels once graphed, and compiling
+# fuses them), then alone
+run_step bf16_compile_graphs 180 TERM "${ORD[@]}" --bf16 --compile --cuda-graphs --runs d2ca \
+    --warmup 6 --json "$OUT_DIR/train_step_bf16_compile_graphs.json"
 run_step bf16_compile 180 TERM "${ORD[@]}" --bf16 --compile --runs d2ca \
     --warmup 2 --json "$OUT_DIR/train_step_bf16_compile_nodiag.json"
 
-# 9. the summary, and one tar of everything
+# 10. the summary, and one tar of everything
 "$PY" benchmarks/gpu/results.py summary "$OUT_DIR" || echo "warning: no summary" >&2
 (
     cd "$OUT_DIR" || exit 1

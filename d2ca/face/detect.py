@@ -135,7 +135,7 @@ class FaceDetector:
     def _mtcnn(self, batch: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per frame of ``batch``, ``(N, 5)`` boxes with probabilities and ``(N, 5, 2)``
         landmarks, float32. On a GPU the candidates' crops are cut all at once
-        (:func:`~d2ca.face.mtcnn.detect_faces`: no host sync per candidate); on a CPU,
+        (:func:`~d2ca.face.mtcnn.detect_faces`: no launches per candidate); on a CPU,
         facenet-pytorch's one-crop-at-a-time loop is the faster (docs/performance.md)."""
         if next(self.mtcnn.pnet.parameters()).device.type != "cpu":
             return detect_faces(self.mtcnn, batch)

@@ -2,15 +2,15 @@
 first stage, and the crops of all candidate boxes cut at once.
 
 facenet-pytorch's ``detect_face`` cuts each candidate box of stages two and three out of its
-frame and resamples it on its own: one slice, copy and area resampling per box. A 640x360
-frame of the realistic benchmark video has about 47 R-Net candidates and 5 O-Net ones
-(docs/performance.md, "MTCNN's crops"), so a batch of 32 frames makes about 1,700 small
-resamplings, and on a GPU each also reads its frame's index back to the host: one host sync
-per box. :func:`detect_faces` runs the same stages on the same networks with the same
-thresholds, and cuts every candidate's crop at once from summed-area tables
-(:func:`area_crops`): the same crops (area resampling of the clipped box, as ``pad`` clips
-it), the same faces, boxes within float rounding of facenet-pytorch's
-(``tests/test_face.py``).
+frame and resamples it on its own, in a Python loop: one slice, copy and area resampling per
+box. A 640x360 frame of the realistic benchmark video has about 48 R-Net candidates and 5
+O-Net ones (docs/performance.md, "MTCNN's crops"), so a batch of 32 frames makes about 1,700
+small resamplings, each a few kernel launches on a GPU. :func:`detect_faces` runs the same
+stages on the same networks with the same thresholds, and cuts every candidate's crop at once
+from the batch's summed-area tables (:func:`area_crops`): the same crops (area resampling of
+the box clipped to the frame, as ``pad`` clips it), the same faces, boxes within float
+rounding of facenet-pytorch's (``tests/test_face.py``). It is the GPU's path: on a CPU,
+facenet-pytorch's loop is the faster (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -183,11 +183,15 @@ def main() -> None:
             make_video(args.video, video, args.frames)
         first_frames(video, args.profile_frames, start_of_video)
         figures["first_row"] = time_to_first_row(video, name, args.starts)
+        if args.json:  # written after each phase: a run stopped at its time limit keeps them
+            write_json(args.json, figures)
         pipeline = D2CA.from_pretrained(device=device)
         pipeline.detect_aus(video, progress=False)  # warm-up
         start = time.perf_counter()
         figures["stages_s"] = stage_times(pipeline, video)
         figures["profiled_run_s"] = time.perf_counter() - start
+        if args.json:
+            write_json(args.json, figures)
         figures["profile"] = torch_profile(pipeline, start_of_video, device.type == "cuda")
     if args.json:
         write_json(args.json, figures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -92,14 +93,24 @@ def to_model_input(images: np.ndarray | torch.Tensor, config: D2CAConfig) -> tor
         raise ValueError(
             f"expected {config.image_size}x{config.image_size} crops, got {tuple(x.shape[-2:])}"
         )
-    mean = torch.tensor(config.mean, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(config.std, device=x.device).view(1, -1, 1, 1)
+    mean, std = _mean_std(config.mean, config.std, x.device)
     return (x - mean) / std
+
+
+@functools.lru_cache(maxsize=16)
+def _mean_std(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-channel mean and std as ``(1, C, 1, 1)`` tensors on ``device``, made once: a
+    tensor made from Python numbers on a GPU is a copy from pageable memory, which waits for
+    the GPU to finish its queue (four such waits a D2CA training step, one per tensor).
+    Made outside inference mode, so that training may use the ones inference made."""
+    with torch.inference_mode(False):
+        return tuple(torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
 
 
 def to_uint8_images(x: torch.Tensor, config: D2CAConfig) -> np.ndarray:
     """Inverse of :func:`to_model_input`: ``(B,3,S,S)`` -> uint8 NHWC numpy array."""
-    mean = torch.tensor(config.mean, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(config.std, device=x.device).view(1, -1, 1, 1)
+    mean, std = _mean_std(config.mean, config.std, x.device)
     rgb = (x.detach().float() * std + mean).clamp(0, 1)
     return (rgb * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -304,7 +304,7 @@ QUOTES = {
         "docs/performance.md",
         r"(?:tracking, K = (\d+) \(default\)|at the default K = (\d+)|Why K = (\d+) by default)",
         lambda: KEYFRAME_INTERVAL,
-        count=3,
+        count=4,
     ),
     "performance-lost-threshold": Q(
         "docs/performance.md",

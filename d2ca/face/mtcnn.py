@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torchvision.ops import batched_nms
 
 
 def detect_faces(mtcnn: Any, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -34,6 +33,8 @@ def detect_faces(mtcnn: Any, frames: np.ndarray) -> list[tuple[np.ndarray, np.nd
         Per frame, ``(boxes, points)``: ``(N, 5)`` float32 ``x1, y1, x2, y2, probability``
         and ``(N, 5, 2)`` float32 landmarks, in facenet-pytorch's order.
     """
+    # imported here, as FaceDetector imports facenet-pytorch: torchvision takes about 1.8 s
+    # to import (it imports torch._dynamo), which commands that detect nothing need not pay
     from facenet_pytorch.models.utils.detect_face import (
         batched_nms_numpy,
         bbreg,
@@ -41,6 +42,7 @@ def detect_faces(mtcnn: Any, frames: np.ndarray) -> list[tuple[np.ndarray, np.nd
         imresample,
         rerec,
     )
+    from torchvision.ops import batched_nms
 
     device = next(mtcnn.pnet.parameters()).device
     threshold = mtcnn.thresholds

@@ -65,6 +65,8 @@ def test_batched_detection_equals_single_frames(detector: FaceDetector, image: n
     frames = [image, blank, shifted, small]
     batched = detector.detect(frames)
     assert batched[1] == []  # a frame without a face does not break the batch
+    # nor one smaller than the smallest face searched for (MTCNN has no pyramid for it)
+    assert detector.detect([image, image[:30, :30]])[1] == []
     for frame, faces in zip(frames, batched, strict=True):
         single = detector.detect([frame])[0]
         assert len(single) == len(faces)
@@ -121,6 +123,7 @@ def test_batched_stages_find_what_facenet_pytorch_finds(detector: FaceDetector, 
     boxes, probs, points = detector.mtcnn.detect(batch, landmarks=True)
     ours = detect_faces(detector.mtcnn, batch)
     assert len(ours[2][0]) == 0 and boxes[2] is None  # no face
+    assert [len(b) for b, _ in detect_faces(detector.mtcnn, batch[:2, :30, :30])] == [0, 0]
     assert sum(len(b) for b, _ in ours) >= 6
     for b, p, pts, (our_boxes, our_points) in zip(boxes, probs, points, ours, strict=True):
         if b is None:

@@ -115,6 +115,8 @@ class FaceDetector:
             if self.max_side and max(height, width) > self.max_side:
                 ratio = self.max_side / max(height, width)
                 size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+            if min(size) < self.settings["min_face_size"]:
+                continue  # no face of the smallest size searched fits: MTCNN has no pyramid
             # per-axis factors that map detections back to full resolution
             scale = np.array([width / size[0], height / size[1]], dtype=np.float32)
             batch = np.stack(

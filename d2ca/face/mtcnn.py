@@ -60,6 +60,8 @@ def detect_faces(mtcnn: Any, frames: np.ndarray) -> list[tuple[np.ndarray, np.nd
             scales.append(m)
             m *= mtcnn.factor
             minl *= mtcnn.factor
+        if not scales:  # frames smaller than the smallest face searched for
+            return [(np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32))] * batch
         boxes, image_inds, picks, offset = [], [], [], 0
         for scale in scales:
             im_data = imresample(imgs, (int(height * scale + 1), int(width * scale + 1)))

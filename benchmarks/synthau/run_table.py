@@ -123,6 +123,8 @@ def train_config(scale: Scale, source: Path, target: Path, method: str, seed: in
         checkpoint_every=scale.checkpoint_every or steps, log_every=10, out_dir=str(out),
         progress=False, device=scale.device, bf16=scale.bf16, cuda_graphs=scale.cuda_graphs,
     )  # fmt: skip
+    if scale.beta1 is not None:
+        config = dataclasses.replace(config, betas=(scale.beta1, config.betas[1]))
     if steps:
         return config
     every = max(1, config.epochs // 10) * steps_per_epoch(config)
@@ -175,6 +177,7 @@ def one_run(scale: Scale, config: TrainConfig, data: dict[str, Path], source: st
         "warmup_steps": config.warmup_steps,
         "batch_size": config.batch_size,
         "subjects": config.subjects,
+        "betas": list(config.betas),
         "bf16": config.bf16 and device.type == "cuda",
         "cuda_graphs": config.cuda_graphs and device.type == "cuda",
         "wall_time_s": wall,
@@ -523,6 +526,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-steps", type=int, default=0, help="D2CA source-AU warm-up")
     parser.add_argument("--subjects", type=int, help="P subjects per source batch (default: "
                         "the scale's, 4 on the CPU)")  # fmt: skip
+    parser.add_argument("--beta1", type=float, help="Adam's beta1 of every run (default 0.5)")
     parser.add_argument("--device", default="auto", help="training device (auto: a GPU if any)")
     parser.add_argument(
         "--cuda-graphs",
@@ -548,7 +552,8 @@ def main(argv: list[str] | None = None) -> None:
     _commit()
     scale = SCALES[args.scale].with_options(
         steps=args.steps, epochs=args.epochs, sampler_subjects=args.subjects,
-        warmup_steps=args.warmup_steps, device=args.device, cuda_graphs=args.cuda_graphs,
+        warmup_steps=args.warmup_steps, beta1=args.beta1, device=args.device,
+        cuda_graphs=args.cuda_graphs,
         work=args.work,
         results=args.results,
     )  # fmt: skip

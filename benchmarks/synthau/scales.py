@@ -62,6 +62,7 @@ class Scale:
     bf16: bool = False  # bf16 autocast (CUDA only)
     cuda_graphs: bool = False  # replay D2CA steps from a CUDA graph (CUDA only; same values)
     warmup_steps: int = 0  # D2CA source-AU warm-up steps (0: the paper's objective)
+    beta1: float | None = None  # Adam's beta1 for every run (None: TrainConfig's, 0.5)
 
     @property
     def data(self) -> dict[str, int]:
@@ -99,6 +100,7 @@ class Scale:
         epochs: int | None = None,
         sampler_subjects: int | None = None,
         warmup_steps: int | None = None,
+        beta1: float | None = None,
         device: str | None = None,
         cuda_graphs: bool | None = None,
         work: str | Path | None = None,
@@ -112,8 +114,8 @@ class Scale:
         if epochs:
             changes |= {"steps": None, "epochs": epochs}
         named = {"sampler_subjects": sampler_subjects, "warmup_steps": warmup_steps,
-                 "device": device, "cuda_graphs": cuda_graphs, "work": work and Path(work),
-                 "results": results and Path(results)}  # fmt: skip
+                 "beta1": beta1, "device": device, "cuda_graphs": cuda_graphs,
+                 "work": work and Path(work), "results": results and Path(results)}  # fmt: skip
         changes |= {k: v for k, v in named.items() if v is not None}
         return dataclasses.replace(self, **changes)
 

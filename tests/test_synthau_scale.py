@@ -242,3 +242,12 @@ def test_pack_carries_results_and_stopped_runs(root, one_thread):
     assert (moved / "metrics.jsonl").read_text() == (out / "metrics.jsonl").read_text()
     # with no room for checkpoints the results still travel
     assert [f.name for f in pack.pack(scale, root / "OUT2", max_mib=0)] == ["results.tar.gz"]
+
+
+def test_beta1_reaches_the_runs_and_their_folders(root):
+    scale = tiny_scale(root).with_options(beta1=0.9)
+    config = run_table.train_config(scale, root / "s", root / "t", "d2ca", 0, root / "run")
+    assert config.betas == (0.9, 0.999)
+    assert scale.tag("d2ca").endswith("__beta1-0.9") and "beta1" not in tiny_scale(root).tag("d2ca")
+    default = run_table.train_config(tiny_scale(root), root / "s", root / "t", "d2ca", 0, root)
+    assert default.betas == (0.5, 0.999)  # TrainConfig's

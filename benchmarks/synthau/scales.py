@@ -85,13 +85,14 @@ class Scale:
 
     def tag(self, method: str) -> str:
         """What a run folder's name adds to the run's name: the scale (not for the CPU grid,
-        whose folders predate scales), the budget, the warm-up and a non-default P."""
+        whose folders predate scales), the budget, the warm-up, a non-default P and beta1."""
         (unit, n), = self.budget(method).items()  # fmt: skip
         tag = ("" if self.name == "cpu" else f"{self.name}__") + f"{unit}{n}"
         if self.warmup_steps and method in D2CA_VARIANTS:
             tag += f"__warmup{self.warmup_steps}"
         default = SCALES.get(self.name, self).sampler_subjects
-        return tag + (f"__P{self.sampler_subjects}" if self.sampler_subjects != default else "")
+        tag += f"__P{self.sampler_subjects}" if self.sampler_subjects != default else ""
+        return tag + (f"__beta1-{self.beta1:g}" if self.beta1 is not None else "")
 
     def with_options(
         self,

@@ -22,6 +22,7 @@ from report_data import (
     METHODS,
     PLATEAU,
     TARGET_MIN,
+    adam_study,
     avg,
     load_results,
     neighbour_noise,
@@ -73,6 +74,8 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     w(ablation_section(runs, grid))
     w(quality_section(runs, refs, grid))
     for extra in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "screen"):
+        if adam_study(extra):
+            continue  # written up in docs/training.md, "Stability"
         sampler = is_sampler_folder(extra)
         section = sampler_section(extra, runs) if sampler else longer_section(extra)
         if section:  # a folder whose runs have written no JSON yet adds nothing

@@ -49,6 +49,14 @@ def load_results(folder: Path) -> tuple[dict, dict]:
     return runs, refs
 
 
+def adam_study(folder: Path) -> bool:
+    """A results folder of runs trained with other Adam betas than TrainConfig's (0.5,
+    0.999): a study of docs/training.md ("Stability"), not a section of the grid's page."""
+    runs, _ = load_results(folder)
+    found = [r for p in runs.values() for rs in p.values() for r in rs]
+    return any(r.get("betas", [0.5, 0.999]) != [0.5, 0.999] for r in found)
+
+
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     values = [v for v in values if v is not None]
     if not values:

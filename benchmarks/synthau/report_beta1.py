@@ -1,0 +1,86 @@
+"""Adam's beta1 on the CPU grid (docs/training.md, "Stability"): the grid's D2CA runs with
+another beta1 (``run_table.py --methods d2ca --subjects 8 --beta1 B --no-quality --results
+docs/benchmark-synthetic/beta1-B``) against the same runs with the default 0.5
+(``docs/benchmark-synthetic/sampler-k2``), seed by seed.
+
+Prints a markdown table: source-validation F1 by step and target-test F1 at the last step
+(mean ± std over the seeds both have), and, from the runs' own logs where their folders are
+still on this machine (``--runs``), the largest rise of the logged ``L_au^s`` (a mean of 10
+steps) after step 100 over the lowest value logged before it: the spike of issue 18 shows as
+a rise of 10x or more.
+
+Run:  python benchmarks/synthau/report_beta1.py [--other docs/benchmark-synthetic/beta1-0.9]
+          [--base docs/benchmark-synthetic/sampler-k2] [--runs /tmp/d2ca-synthau/runs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from report_data import load_results, pair_name
+from report_sampler import STEPS, _by_seed, _cell
+from run_table import run_dir
+from scales import CPU
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def au_s_rise(metrics: Path, after: int = 100) -> float | None:
+    """Largest ratio of a logged ``L_au^s`` after step ``after`` to the lowest before it."""
+    if not metrics.is_file():
+        return None
+    curve = [
+        (row["step"], row["loss"]["au_s"])
+        for row in map(json.loads, metrics.read_text().splitlines())
+        if row["kind"] == "train"
+    ]
+    rise, low = 0.0, float("inf")
+    for step, value in curve:
+        if step > after:
+            rise = max(rise, value / low)
+        low = min(low, value)
+    return rise
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--other", type=Path, default=REPO / "docs/benchmark-synthetic/beta1-0.9")
+    parser.add_argument("--base", type=Path, default=REPO / "docs/benchmark-synthetic/sampler-k2")
+    parser.add_argument("--runs", type=Path, default=Path("/tmp/d2ca-synthau/runs"))
+    args = parser.parse_args()
+    other, _ = load_results(args.other)
+    base, _ = load_results(args.base)
+    lines = [
+        "| pair | beta1 | seeds | " + " | ".join(f"source, step {s}" for s in STEPS)
+        + " | target, last step | largest rise of L_au^s, per seed |",
+        "|---|---|---|" + "---|" * (len(STEPS) + 2),
+    ]  # fmt: skip
+    found = [r for rs in other.values() for r in rs.get("d2ca", [])]
+    beta1 = found[0]["betas"][0] if found else None
+    better = []
+    for pair in sorted(set(other) & set(base), key=pair_name):
+        rows = {0.5: base[pair].get("d2ca", []), beta1: other[pair].get("d2ca", [])}
+        seeds = sorted(set.intersection(*({r["seed"] for r in rs} for rs in rows.values())))
+        if not seeds:
+            continue
+        steps = rows[0.5][0]["steps"]
+        last = {b: _by_seed(rs, "target_curve") for b, rs in rows.items()}
+        for b, rs in rows.items():
+            scale = CPU.with_options(sampler_subjects=rs[0]["subjects"],
+                                     beta1=None if b == 0.5 else b)  # fmt: skip
+            names = [run_dir(scale, *pair, "d2ca", seed).name for seed in seeds]
+            rise = [au_s_rise(args.runs / name / "metrics.jsonl") for name in names]
+            cells = " | ".join(_cell(_by_seed(rs, "source_curve"), seeds, s) for s in STEPS)
+            shown = ", ".join("–" if r is None else f"{r:.1f}x" for r in rise)
+            lines.append(f"| {pair_name(pair)} | {b:g} | {len(seeds)} | {cells} | "
+                         f"{_cell(last[b], seeds, steps)} | {shown} |")  # fmt: skip
+        better += [last[beta1][s].get(steps, 0) >= last[0.5][s].get(steps, 0) for s in seeds]
+    print("\n".join(lines))
+    print(f"\nTarget F1 at the last step with beta1 {beta1:g} at or above 0.5's: "
+          f"{sum(better)} of {len(better)} pair-seeds.")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

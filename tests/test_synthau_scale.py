@@ -141,7 +141,7 @@ def test_driver_end_to_end(tiny, capsys):
         "tiny", 4, 8, 32
     )  # fmt: skip
     assert [s for s, _ in run["target_curve"]] == [2, 4] and "quality" in run
-    assert run["aus"] == ["AU06", "AU12"] and 0 <= run["avg_f1"] <= 1
+    assert run["aus"] == ["AU06", "AU12"] and 0 <= run["avg_f1"] <= 1 and "au_loss_rise" in run
     page = tiny.doc.read_text()
     assert "What the scale changed" in page and "| lab-a → wild |" in page
     assert "| faces | 64×64 | 32×32 |" in page
@@ -251,3 +251,18 @@ def test_beta1_reaches_the_runs_and_their_folders(root):
     assert scale.tag("d2ca").endswith("__beta1-0.9") and "beta1" not in tiny_scale(root).tag("d2ca")
     default = run_table.train_config(tiny_scale(root), root / "s", root / "t", "d2ca", 0, root)
     assert default.betas == (0.5, 0.999)  # TrainConfig's
+
+
+def test_au_loss_rise_finds_a_spike_after_step_100(tmp_path):
+    def log(values):
+        rows = [{"kind": "diagnostics", "step": 1}] + [
+            {"kind": "train", "step": 10 * i, "loss": {"au_s": v}}
+            for i, v in enumerate(values, start=1)
+        ]
+        (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, rows)) + "\n")
+        return run_table.au_loss_rise(tmp_path)
+
+    learning = [0.7, 0.5, 0.3, 0.2, 0.1, 0.05, 0.04, 0.03, 0.02, 0.01, 0.012, 0.011, 0.009]
+    assert log(learning) == pytest.approx(1.2)  # step 110: 0.012 against the low 0.01
+    assert log(learning[:11] + [0.3, 0.1]) == pytest.approx(30)  # the spike at step 120
+    assert log([0.7, 0.9, 0.5]) == 0.0  # nothing logged after step 100

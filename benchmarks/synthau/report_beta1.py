@@ -4,10 +4,9 @@ docs/benchmark-synthetic/beta1-B``) against the same runs with the default 0.5
 (``docs/benchmark-synthetic/sampler-k2``), seed by seed.
 
 Prints a markdown table: source-validation F1 by step and target-test F1 at the last step
-(mean ± std over the seeds both have), and, from the runs' own logs where their folders are
-still on this machine (``--runs``), the largest rise of the logged ``L_au^s`` (a mean of 10
-steps) after step 100 over the lowest value logged before it: the spike of issue 18 shows as
-a rise of 10x or more.
+(mean ± std over the seeds both have), and each run's largest rise of the logged ``L_au^s``
+(``run_table.au_loss_rise``; from the run folders in ``--runs`` for runs whose JSON predates
+it, where those folders are still on this machine).
 
 Run:  python benchmarks/synthau/report_beta1.py [--other docs/benchmark-synthetic/beta1-0.9]
           [--base docs/benchmark-synthetic/sampler-k2] [--runs /tmp/d2ca-synthau/runs]
@@ -16,32 +15,22 @@ Run:  python benchmarks/synthau/report_beta1.py [--other docs/benchmark-syntheti
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from report_data import load_results, pair_name
 from report_sampler import STEPS, _by_seed, _cell
-from run_table import run_dir
+from run_table import au_loss_rise, run_dir
 from scales import CPU
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def au_s_rise(metrics: Path, after: int = 100) -> float | None:
-    """Largest ratio of a logged ``L_au^s`` after step ``after`` to the lowest before it."""
-    if not metrics.is_file():
-        return None
-    curve = [
-        (row["step"], row["loss"]["au_s"])
-        for row in map(json.loads, metrics.read_text().splitlines())
-        if row["kind"] == "train"
-    ]
-    rise, low = 0.0, float("inf")
-    for step, value in curve:
-        if step > after:
-            rise = max(rise, value / low)
-        low = min(low, value)
-    return rise
+def rise_of(result: dict, folder: Path) -> float | None:
+    """The run's ``au_loss_rise``: from its JSON, else from its folder's log (runs made
+    before the JSON had it), else None."""
+    if "au_loss_rise" in result:
+        return result["au_loss_rise"]
+    return au_loss_rise(folder) if (folder / "metrics.jsonl").is_file() else None
 
 
 def main() -> None:
@@ -70,8 +59,8 @@ def main() -> None:
         for b, rs in rows.items():
             scale = CPU.with_options(sampler_subjects=rs[0]["subjects"],
                                      beta1=None if b == 0.5 else b)  # fmt: skip
-            names = [run_dir(scale, *pair, "d2ca", seed).name for seed in seeds]
-            rise = [au_s_rise(args.runs / name / "metrics.jsonl") for name in names]
+            rise = [rise_of(r, args.runs / run_dir(scale, *pair, "d2ca", r["seed"]).name)
+                    for r in rs if r["seed"] in seeds]  # fmt: skip
             cells = " | ".join(_cell(_by_seed(rs, "source_curve"), seeds, s) for s in STEPS)
             shown = ", ".join("–" if r is None else f"{r:.1f}x" for r in rise)
             lines.append(f"| {pair_name(pair)} | {b:g} | {len(seeds)} | {cells} | "

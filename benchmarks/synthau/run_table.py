@@ -142,15 +142,34 @@ def f1_curve(out: Path, split: str, aus: list[str]) -> list[list[float]]:
     ]
 
 
-def au_loss_curve(out: Path) -> list[float]:
-    """First and last logged source AU loss (``au_s`` for D2CA, ``au`` for the baselines)."""
+def au_loss_log(out: Path) -> list[tuple[int, float]]:
+    """``(step, loss)`` of each logged source AU loss (``au_s`` for D2CA, ``au`` for the
+    baselines; a mean over the steps since the last log line)."""
     values = []
     for line in (out / "metrics.jsonl").read_text().splitlines():
         row = json.loads(line)
         if row.get("kind") == "train":
             loss = row["loss"]
-            values.append(float(loss.get("au_s", loss.get("au", float("nan")))))
+            values.append((row["step"], float(loss.get("au_s", loss.get("au", float("nan"))))))
+    return values
+
+
+def au_loss_curve(out: Path) -> list[float]:
+    """First and last logged source AU loss."""
+    values = [v for _, v in au_loss_log(out)]
     return values[:1] + values[-1:]
+
+
+def au_loss_rise(out: Path, after: int = 100) -> float:
+    """Largest ratio of a logged source AU loss after step ``after`` to the lowest logged
+    before it: issue 18's spike (``L_au^s`` from 0.002 to 0.34) is a rise of 10x or more; a
+    run that only learns stays near 1."""
+    rise, low = 0.0, float("inf")
+    for step, value in au_loss_log(out):
+        if step > after:
+            rise = max(rise, value / low)
+        low = min(low, value)
+    return rise
 
 
 def one_run(scale: Scale, config: TrainConfig, data: dict[str, Path], source: str,
@@ -186,6 +205,7 @@ def one_run(scale: Scale, config: TrainConfig, data: dict[str, Path], source: st
         "avg_f1": float(np.mean([scored["f1"][a] for a in aus])),
         "n_test": scored["n"],
         "au_loss_first_last": au_loss_curve(out),
+        "au_loss_rise": au_loss_rise(out),
         "target_curve": f1_curve(out, "target_test", aus),
         "source_curve": f1_curve(out, "source_val", aus),
         "config": scale.model_config(),

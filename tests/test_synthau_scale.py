@@ -144,6 +144,7 @@ def test_driver_end_to_end(tiny, capsys):
     assert run["aus"] == ["AU06", "AU12"] and 0 <= run["avg_f1"] <= 1 and "au_loss_rise" in run
     page = tiny.doc.read_text()
     assert "What the scale changed" in page and "| lab-a → wild |" in page
+    assert "## Stability" in page and "| D2CA | 1 | 0 |" in page  # 4 steps: no rise measured
     assert "| faces | 64×64 | 32×32 |" in page
     # nothing to do the second time: every run has its JSON
     capsys.readouterr()

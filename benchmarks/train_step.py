@@ -27,7 +27,7 @@ time, top ops, host-device synchronisations per step).
 Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device auto]
           [--image-size 128] [--model '{"enc_widths": [12, 16, 24, 32, 48, 48, 64, 64]}']
           [--bf16] [--compile] [--cuda-graphs] [--no-diagnostics] [--runs d2ca,source-only]
-          [--json OUT.json] [--profile PROFILE.json]
+          [--json OUT.json] [--profile PROFILE.json] [--count-ops OPS.json]
 Prints one JSON object (and writes it to ``--json``). Figures are medians over ``--steps``
 timed steps after ``--warmup`` steps; ``step_cpu_s`` is the process CPU time of a step
 (steadier than wall time on a shared CPU). On CUDA the clock is read after
@@ -169,6 +169,49 @@ def count_flops(trainer: Trainer) -> int | None:
         print(f"warning: FLOP count failed: {e!r}", file=sys.stderr)
         return None
     return counter.get_total_flops()
+
+
+# operators that allocate or relabel memory without running a kernel
+NO_KERNEL = {"empty", "empty_strided", "empty_like", "new_empty", "new_empty_strided",
+             "resize_", "set_", "detach", "alias", "lift_fresh", "_unsafe_view"}  # fmt: skip
+
+
+def count_ops(trainer: Trainer, bf16: bool = False) -> dict[str, Any]:
+    """The aten operators one ordinary train step runs (forward, backward and the two
+    optimiser updates), counted below autograd by a ``TorchDispatchMode``: a device-free
+    stand-in for the kernels a GPU step launches. Views and bare allocations run no kernel
+    and are left out; dtype conversions (``_to_copy`` and ``copy_`` between dtypes) are
+    counted apart. ``bf16`` wraps the step in CPU bfloat16 autocast, without its weight
+    cache as under ``--cuda-graphs``; CPU autocast casts fewer operators to float32 than
+    CUDA's (``upsample_nearest2d`` is one that CUDA casts and the CPU does not).
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    counts: dict[str, int] = {}
+    casts = [0]
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
+            kwargs = kwargs or {}
+            name = func.overloadpacket.__name__
+            if not func.is_view and name not in NO_KERNEL:
+                counts[name] = counts.get(name, 0) + 1
+                src = args[0] if args and isinstance(args[0], torch.Tensor) else None
+                if name == "_to_copy" and src is not None and "dtype" in kwargs:
+                    casts[0] += kwargs["dtype"] != src.dtype
+                if name == "copy_" and isinstance(args[1], torch.Tensor):
+                    casts[0] += args[0].dtype != args[1].dtype
+            return func(*args, **kwargs)
+
+    batches = trainer._batches()
+    trainer.train_step(next(batches))  # lazily built state (Adam's) outside the count
+    step = trainer.train_step if trainer.graphed is None else trainer._step  # eager
+    cast = torch.autocast(trainer.device.type, torch.bfloat16, cache_enabled=False)
+    with cast if bf16 else nullcontext(), Count():
+        step(next(batches))
+    top = sorted(counts.items(), key=lambda kv: -kv[1])
+    return {"bf16_autocast": bf16, "ops_per_step": sum(counts.values()),
+            "dtype_casts_per_step": casts[0], "by_op": dict(top)}  # fmt: skip
 
 
 def profile_steps(trainer: Trainer, steps: int) -> dict[str, Any]:
@@ -402,12 +445,20 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None, help="profile summary JSON")
     parser.add_argument("--profile-steps", type=int, default=3)
     parser.add_argument(
+        "--count-ops",
+        type=Path,
+        default=None,
+        help="write the aten operators of one ordinary D2CA step (fp32 and bf16 autocast)",
+    )
+    parser.add_argument(
         "--sync-debug",
         type=Path,
         default=None,
         help="CUDA: write each host-device sync of two eager D2CA steps, with its source line",
     )
     args = parser.parse_args()
+    if args.count_ops is not None and not args.no_diagnostics:
+        parser.error("--count-ops counts ordinary steps: add --no-diagnostics")
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = [r for r in runs if r not in RUNS]
     if unknown or not runs:
@@ -498,6 +549,9 @@ def main() -> None:
                         write_json(args.sync_debug, sync_points(trainer))
                     except Exception as e:
                         print(f"warning: sync debug failed: {e!r}", file=sys.stderr)
+                if args.count_ops is not None:
+                    ops = {k: count_ops(trainer, k == "bf16") for k in ("fp32", "bf16")}
+                    write_json(args.count_ops, {"device": str(device), **ops})
                 if args.profile is not None:
                     try:  # e.g. no CUPTI: the timings above must still be written
                         profile = profile_steps(trainer, args.profile_steps)

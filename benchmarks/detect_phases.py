@@ -39,7 +39,8 @@ from typing import Any
 import cv2
 import torch
 from detect_video import FPS, make_video, write_json
-from train_step import STEP_LABEL, environment, summarise_profile
+from step_profile import STEP_LABEL, summarise_profile
+from train_step import environment
 
 from d2ca.data.media import iter_video, video_frame_count
 from d2ca.devices import resolve_device

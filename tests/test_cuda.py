@@ -94,6 +94,35 @@ def test_fetching_a_cached_batch_waits_for_nothing(data, tmp_path) -> None:
     assert [str(w.message) for w in caught if "synchronizing" in str(w.message)] == []
 
 
+def test_the_bf16_decoder_stays_in_bf16_through_its_upsampling() -> None:
+    """CUDA autocast runs nearest upsampling in float32: on an H200 (2026-12-04) a bf16 step
+    upsampled, concatenated and cast back in float32 (``upsample_nearest2d<float>`` in the
+    profile). The decoder upsamples outside autocast, exactly, in the input's dtype."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from d2ca.config import D2CAConfig
+    from d2ca.models import D2CAModel
+
+    seen: list[tuple[str, torch.dtype]] = []
+
+    class Dtypes(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func.overloadpacket.__name__ in ("upsample_nearest2d", "cat"):
+                seen.append((func.overloadpacket.__name__, out.dtype))
+            return out
+
+    model = D2CAModel(D2CAConfig(image_size=64)).cuda()
+    x = torch.randn(2, 3, 64, 64, device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        a, d = model.encode_au(x), model.encode_dm(x, "target")
+        with Dtypes():
+            out = model.decode(a, d)
+    assert out.shape == (2, 3, 64, 64)
+    assert [k for k, _ in seen].count("upsample_nearest2d") == 4
+    assert {dtype for _, dtype in seen} == {torch.bfloat16}, seen
+
+
 def test_compile_trains(data, tmp_path) -> None:
     out = tmp_path / "compiled"
     folder = Trainer(config(data, out, device="cuda", compile=True, steps=3, log_every=1)).train()

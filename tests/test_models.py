@@ -13,9 +13,9 @@ from d2ca import losses
 from d2ca.config import D2CAConfig
 from d2ca.errors import CheckpointError
 from d2ca.hub import load_folder, save_pretrained
-from d2ca.models import D2CAModel, encoder_complexity
+from d2ca.models import D2CAModel, encoder_complexity, frozen_norm_stats, stacked
 from d2ca.models.networks import bilinear_matrix
-from d2ca.train.objective import discriminator_loss, generator_loss
+from d2ca.train.objective import discriminator_loss, generator_loss, weighted_terms
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +121,94 @@ def test_one_discriminator_pass_over_real_and_fake_equals_two():
                                   (model.disc_t, x_t, swaps.x_ts, "disc_t")):  # fmt: skip
         want = losses.adversarial_d_loss(disc(real), disc(fake.detach()))
         torch.testing.assert_close(terms[key], want.detach())
+
+
+@pytest.mark.parametrize("net", ["e_au", "decoder"])
+def test_a_stacked_pass_equals_separate_passes(net):
+    """stacked(n, ...) runs n inputs as one call: outputs, gradients (inputs and weights) and
+    the running statistics, updated slice after slice, are those of n separate calls."""
+    torch.manual_seed(0)
+    start = D2CAModel(tiny_config())
+    models = [D2CAModel(start.config) for _ in range(2)]
+    for m in models:
+        m.load_state_dict(start.state_dict())
+    sizes = {"e_au": [(3, 32, 32)], "decoder": [(16, 2, 2), (16, 2, 2)]}[net]
+    inputs = [[torch.randn(3, *s, requires_grad=True) for s in sizes] for _ in range(3)]
+    outs = []
+    for m, joined in zip(models, (False, True), strict=True):
+        module = getattr(m, net)
+        if joined:
+            with stacked(3, module):
+                out = module(*(torch.cat(parts) for parts in zip(*inputs, strict=True)))
+        else:
+            out = torch.cat([module(*x) for x in inputs])
+        weights = torch.linspace(-1, 1, out.numel()).view_as(out)
+        leaves = [*module.parameters(), *(x for xs in inputs for x in xs)]
+        grads = torch.autograd.grad((out * weights).sum(), leaves)
+        outs.append((out, grads, dict(module.state_dict())))
+    (o1, g1, b1), (o2, g2, b2) = outs
+    torch.testing.assert_close(o2, o1, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g1, g2, strict=True):  # sums in another order: relative to the norm
+        assert float((b - a).norm()) <= 1e-4 * float(a.norm()) + 1e-7
+    for k in b1:
+        torch.testing.assert_close(b2[k], b1[k])
+    assert all(m.passes == 1 for m in models[1].modules() if hasattr(m, "passes"))  # reset
+
+
+def test_the_objective_equals_its_passes_written_one_by_one():
+    """generator_loss stacks the passes of one network over several inputs; every term, every
+    gradient and the running statistics must be those of the paper's passes one at a time
+    (Eq. 1-12 written out below with the paper's E_au for every term, aux_grad_e_au=1)."""
+    torch.manual_seed(0)
+    cfg = tiny_config(aux_grad_e_au=1.0)
+    start = D2CAModel(cfg)
+    start.classifier.dropout.p = 0.0  # C runs twice a step: no random masks to line up
+    ours, ref = D2CAModel(cfg), D2CAModel(cfg)
+    for m in (ours, ref):
+        m.load_state_dict(start.state_dict())
+        m.classifier.dropout.p = 0.0
+    x_s, x_t = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    z_s = torch.tensor([[1.0, 0, -1, 1, 0, 1, 0, 0, 1, 1, 0, 0]]).repeat(4, 1)
+    ids = torch.tensor([0, 0, 1, 1])
+    loss, got, _ = generator_loss(ours, x_s, z_s, ids, x_t, cfg)
+
+    m = ref
+    a_s, d_s = m.encode_au(x_s), m.encode_dm(x_s, "source")
+    a_t, d_t = m.encode_au(x_t), m.encode_dm(x_t, "target")
+    x_st, x_ts = m.decode(a_t, d_s), m.decode(a_s, d_t)
+    with frozen_norm_stats(m):
+        a_st, d_st = m.encode_au(x_st), m.encode_dm(x_st, "source")
+        a_ts, d_ts = m.encode_au(x_ts), m.encode_dm(x_ts, "target")
+        x_s_hat, x_t_hat = m.decode(a_ts, d_st), m.decode(a_st, d_ts)
+        x_st_hat, x_ts_hat = m.decode(a_st, d_st), m.decode(a_ts, d_ts)
+        pairs = [(a_s, d_s), (a_t, d_t), (a_st, d_st), (a_ts, d_ts)]
+        for x, domain in ((x_s_hat, "source"), (x_t_hat, "target"),
+                          (x_st_hat, "source"), (x_ts_hat, "target")):  # fmt: skip
+            pairs.append((m.encode_au(x), m.encode_dm(x, domain)))
+        logits_ts = m.classify(a_ts)
+    want = {
+        "ort": losses.orthogonality_loss(a_s, d_s) + losses.orthogonality_loss(a_t, d_t),
+        "au_s": losses.au_loss(m.classify(a_s), z_s),
+        "au_t": losses.au_loss(logits_ts, z_s),
+        "rep_s": losses.feature_consistency_loss(a_t, a_st, d_s, d_st),
+        "rep_t": losses.feature_consistency_loss(a_s, a_ts, d_t, d_ts),
+        "rec": losses.reconstruction_loss(x_s, x_s_hat) + losses.reconstruction_loss(x_t, x_t_hat),
+        "adv_s": losses.adversarial_g_loss(m.disc_s(x_st)),
+        "adv_t": losses.adversarial_g_loss(m.disc_t(x_ts)),
+        "icl": losses.image_contrastive_loss(torch.stack([m.proj(*p) for p in pairs]), cfg.tau),
+        "fcl": losses.feature_contrastive_loss(d_s, ids, cfg.alpha),
+    }
+    for k, v in want.items():
+        torch.testing.assert_close(got[k], v.detach(), rtol=1e-5, atol=1e-6, msg=k)
+    loss.backward()
+    sum(weighted_terms(want, cfg).values()).backward()
+    for (k, p), q in zip(ours.named_parameters(), ref.parameters(), strict=True):
+        if p.grad is None or q.grad is None:
+            assert p.grad is q.grad is None, k
+            continue
+        assert float((p.grad - q.grad).norm()) <= 1e-4 * float(q.grad.norm()) + 1e-7, k
+    for (k, v), w in zip(ours.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(v, w, msg=k)
 
 
 def test_the_projection_head_is_per_sample():

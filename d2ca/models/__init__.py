@@ -2,7 +2,7 @@
 
 from d2ca.models.complexity import encoder_complexity
 from d2ca.models.d2ca import D2CAModel, Domain, to_model_input, to_uint8_images
-from d2ca.models.layers import frozen_norm_stats
+from d2ca.models.layers import StackedBatchNorm2d, frozen_norm_stats, stacked
 from d2ca.models.networks import (
     AUClassifier,
     Decoder,
@@ -21,8 +21,10 @@ __all__ = [
     "MultiScaleDiscriminator",
     "PatchDiscriminator",
     "ProjectionHead",
+    "StackedBatchNorm2d",
     "encoder_complexity",
     "frozen_norm_stats",
+    "stacked",
     "to_model_input",
     "to_uint8_images",
 ]

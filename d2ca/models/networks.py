@@ -109,7 +109,10 @@ class Decoder(nn.Module):
         k = 0
         for i, layer in enumerate(self.layers):
             if i in self.UPSAMPLE_BEFORE:
-                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+                # nearest is exact in any dtype; CUDA autocast would run it, and the
+                # concatenation after it, in float32 (an H200 profile of a bf16 step)
+                with torch.autocast(h.device.type, enabled=False):
+                    h = F.interpolate(h, scale_factor=2.0, mode="nearest")
                 up = getattr(self, f"resize{k}")
                 d_i = (up @ self.aux[k](d) @ up.T).contiguous(memory_format=fmt)
                 h = torch.cat([h, d_i], dim=1)

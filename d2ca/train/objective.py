@@ -17,7 +17,7 @@ from torch import nn
 
 from d2ca import losses
 from d2ca.config import D2CAConfig
-from d2ca.models import D2CAModel, frozen_norm_stats
+from d2ca.models import D2CAModel, frozen_norm_stats, stacked
 
 
 @dataclass
@@ -34,6 +34,17 @@ class Swaps:
     a_t: torch.Tensor
     d_t: torch.Tensor
     logits_s: torch.Tensor  # C(a_s)
+
+
+def _passes(
+    net: Callable[..., torch.Tensor], module: nn.Module, *inputs: list[torch.Tensor], n: int = 0
+) -> torch.Tensor:
+    """``net`` over each position of the ``inputs`` lists (argument by argument) as one
+    stacked pass (:func:`~d2ca.models.layers.stacked`); the outputs concatenated in the
+    lists' order. An input already stacked is one tensor in a list, with ``n`` passes."""
+    passes = n or len(inputs[0])
+    with stacked(passes, module):
+        return net(*(x[0] if len(x) == 1 else torch.cat(x) for x in inputs))
 
 
 def weighted_terms(
@@ -68,23 +79,21 @@ def rampup(step: int, length: int) -> float:
 
 
 def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """``x`` in the forward pass; its gradient multiplied by ``scale`` in the backward pass."""
+    """``x`` in the forward pass; its gradient multiplied by ``scale`` in the backward pass
+    (0: none flows back)."""
+    if scale == 0:
+        return x.detach()
     return x if scale == 1 else x * scale + x.detach() * (1 - scale)
 
 
-def _grad_scaled(module: nn.Module, scale: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``module`` whose parameters' gradients are multiplied by ``scale``; the gradient with
-    respect to its input is unchanged (it flows on to G and the encoders that made it)."""
+def _grad_scaled(module: nn.Module, scale: float) -> Callable[..., torch.Tensor]:
+    """``module`` whose parameters' gradients are multiplied by ``scale`` (0: their gradients
+    are not computed at all); the gradient with respect to its input is unchanged (it flows
+    on to G and the encoders that made it)."""
+    if scale == 1:
+        return module
     params = {k: _scale_grad(v, scale) for k, v in module.named_parameters()}
-    return lambda x: torch.func.functional_call(module, params, (x,), strict=False)
-
-
-def _classify(model: D2CAModel, a: torch.Tensor, train_classifier: bool) -> torch.Tensor:
-    """``C(a)``; with ``train_classifier=False`` the gradient reaches ``a`` but not C's weights."""
-    if train_classifier:
-        return model.classify(a)
-    frozen = {k: v.detach() for k, v in model.classifier.named_parameters()}
-    return torch.func.functional_call(model.classifier, frozen, (a,), strict=False)
+    return lambda *x: torch.func.functional_call(module, params, x, strict=False)
 
 
 def generator_loss(
@@ -113,35 +122,41 @@ def generator_loss(
     # E_au as the auxiliary terms see it: its parameters' gradient scaled by aux_grad_e_au
     # (1 = the paper: one E_au for every term); L_au^s and L_au^t always train it in full.
     scale = config.aux_grad_e_au
-    e_au = model.encode_au if scale == 1 else _grad_scaled(model.e_au, scale)
+    e_au = _grad_scaled(model.e_au, scale)
+    # Passes of one network over several inputs run as one stacked pass (_passes): the same
+    # values, in the order written in the comments, at a fraction of the kernel launches.
     # Stage 1: universal feature purification (Eq. 1-4)
     a_s_au = model.encode_au(x_s)  # read by C for L_au^s
     a_s, d_s = _scale_grad(a_s_au, scale), model.encode_dm(x_s, "source")
     a_t, d_t = e_au(x_t), model.encode_dm(x_t, "target")
-    x_st = model.decode(a_t, d_s)  # Eq. 2
-    x_ts = model.decode(a_s, d_t)  # Eq. 3
+    # x_st = G([a_t, d_s]) (Eq. 2), x_ts = G([a_s, d_t]) (Eq. 3)
+    x_sw = _passes(model.decode, model.decoder, [a_t, a_s], [d_s, d_t])
+    x_st, x_ts = x_sw.chunk(2)
     # Stages 2-3: cyclical feature alignment, re-encode the swapped faces. With
     # norm_stats="real" the batch norms keep the running statistics of the real faces only.
     real_stats = frozen_norm_stats(model) if config.norm_stats == "real" else nullcontext()
     with real_stats:
-        a_st, d_st = e_au(x_st), model.encode_dm(x_st, "source")
-        a_ts, d_ts = e_au(x_ts), model.encode_dm(x_ts, "target")
-        x_s_hat = model.decode(a_ts, d_st)  # Eq. 7
-        x_t_hat = model.decode(a_st, d_ts)
+        a_sw = _passes(e_au, model.e_au, [x_sw], n=2)  # E_au(x_st), E_au(x_ts)
+        a_st, a_ts = a_sw.chunk(2)
+        d_st, d_ts = model.encode_dm(x_st, "source"), model.encode_dm(x_ts, "target")
+        # x_s_hat = G([a_ts, d_st]), x_t_hat = G([a_st, d_ts]) (Eq. 7), and for ICL the
+        # cyclic images of Eq. 10, x_st_hat = G([a_st, d_st]) and x_ts_hat = G([a_ts, d_ts])
+        a_cyc, d_cyc = [a_ts, a_st], [d_st, d_ts]
+        if config.use_icl:
+            a_cyc, d_cyc = a_cyc + [a_st, a_ts], d_cyc + [d_st, d_ts]
+        x_hat = _passes(model.decode, model.decoder, a_cyc, d_cyc)
+        x_s_hat, x_t_hat = x_hat.chunk(len(a_cyc))[:2]
         if config.use_au_t:  # x_ts carries z_s (Eq. 4): re-encoded with E_au's full gradient
             a_ts_au = a_ts if scale == 1 else model.encode_au(x_ts)
-            logits_ts = _classify(model, a_ts_au, config.au_t_trains_classifier)
+            logits_ts = (model.classifier if config.au_t_trains_classifier
+                         else _grad_scaled(model.classifier, 0))(a_ts_au)  # fmt: skip
         if config.use_icl:  # the 8N images of Eq. 10: four real and swapped, four cyclic
-            x_st_hat = model.decode(a_st, d_st)
-            x_ts_hat = model.decode(a_ts, d_ts)
-            pairs = [(a_s, d_s), (a_t, d_t), (a_st, d_st), (a_ts, d_ts)]
-            for x, domain in (
-                (x_s_hat, "source"),
-                (x_t_hat, "target"),
-                (x_st_hat, "source"),
-                (x_ts_hat, "target"),
-            ):
-                pairs.append((e_au(x), model.encode_dm(x, domain)))
+            a_hat = _passes(e_au, model.e_au, [x_hat], n=4)  # in the order of x_hat
+            _, _, x_st_hat, x_ts_hat = x_hat.chunk(4)
+            d_hs = _passes(model.e_dm_s, model.e_dm_s, [x_s_hat, x_st_hat]).chunk(2)
+            d_ht = _passes(model.e_dm_t, model.e_dm_t, [x_t_hat, x_ts_hat]).chunk(2)
+            a_all = torch.cat([a_s, a_t, a_sw, a_hat])
+            d_all = torch.cat([d_s, d_t, d_st, d_ts, d_hs[0], d_ht[0], d_hs[1], d_ht[1]])
 
     logits_s = model.classify(a_s_au)
     f = losses.batch_standardise if config.feature_norm == "batch" else (lambda v: v)
@@ -157,8 +172,7 @@ def generator_loss(
     t["adv_t"] = losses.adversarial_g_loss(model.disc_t(x_ts))
     if config.use_icl:  # Eq. 10
         # one pass of P over the 8N images (per-sample layers: the same as eight passes)
-        a_all, d_all = (torch.cat(parts) for parts in zip(*pairs, strict=True))
-        z = model.proj(a_all, d_all).unflatten(0, (len(pairs), -1))
+        z = model.proj(a_all, d_all).unflatten(0, (8, -1))
         t["icl"] = losses.image_contrastive_loss(z, config.tau)
     if config.use_fcl:  # Eq. 11
         t["fcl"] = losses.feature_contrastive_loss(d_s, subjects_s, config.alpha)

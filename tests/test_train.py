@@ -221,6 +221,40 @@ def test_kill_and_resume_is_bit_exact(data, tmp_path):
     assert steps == list(range(2, 21, 2))
 
 
+def test_select_source_val_writes_the_best_evaluations_weights(data, tmp_path):
+    """--select source-val: OUT/model holds the weights of the evaluation with the best
+    average source-validation F1 (the first of equals), the same after a resume, and equal
+    to a run that stopped at that step; its provenance and card name the step."""
+    kw = dict(steps=10, eval_every=2, checkpoint_every=4, log_every=2, select="source-val")
+    full = Trainer(config(data, tmp_path / "full", **kw)).train()
+    evals = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").open()]
+    f1 = {e["step"]: e["source_val"]["avg_f1"] for e in evals if e["kind"] == "eval"}
+    assert sorted(f1) == list(range(2, 11, 2))
+    best = max(f1, key=lambda k: (f1[k], -k))
+    # on these data and seeds (CPU, deterministic) source F1 falls at step 10 (28.1 -> 23.8)
+    assert best < 10, f"the last step is the best here: the test no longer selects ({f1})"
+    prov = load_folder(full).config.provenance
+    assert prov["selected_step"] == best and prov["steps"] == 10
+    assert prov["metrics"]["source_val"]["avg_f1"] == f1[best] != f1[10]
+    assert f"Weights: those of step {best}" in (full / "README.md").read_text()
+    weights = load_file(str(full / "model.safetensors"))
+
+    stopped = Trainer(config(data, tmp_path / "stopped", **{**kw, "steps": best})).train()
+    assert load_folder(stopped).config.provenance["selected_step"] == best
+    at_best = load_file(str(stopped / "model.safetensors"))
+    assert all(torch.equal(weights[k], at_best[k]) for k in weights)
+
+    cfg = config(data, tmp_path / "resumed", **kw)
+    assert Trainer(cfg).train(until=6) is None
+    resumed = Trainer(cfg, resume=True).train()
+    again = load_file(str(resumed / "model.safetensors"))
+    assert all(torch.equal(weights[k], again[k]) for k in weights)
+    last = Trainer(config(data, tmp_path / "last", **{**kw, "select": "last"})).train()
+    assert load_folder(last).config.provenance["selected_step"] == 10
+    with pytest.raises(InputError, match="select"):
+        config(data, tmp_path / "bad", select="best")
+
+
 def test_checkpoint_is_atomic_and_round_trips(tmp_path):
     model = D2CAModel(TrainConfig(source="a", target="b", steps=1, model=TINY).model_config(AUS))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)

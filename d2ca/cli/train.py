@@ -127,6 +127,13 @@ def train_command(
     eval_every: Annotated[
         int | None, typer.Option(help="Steps between evaluations (default: every epoch).")
     ] = None,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="Weights written to OUT/model: last (default, the paper) or source-val (the "
+            "evaluation with the best source-validation F1; docs/training.md, 'Stability').",
+        ),
+    ] = None,
     checkpoint_every: CheckpointEveryOption = None,
     log_every: LogEveryOption = None,
     diagnose_every: Annotated[
@@ -191,6 +198,7 @@ def train_command(
         "warmup_steps": warmup_steps,
         "au_t_rampup": au_t_rampup,
         "eval_every": eval_every,
+        "select": select,
         "checkpoint_every": checkpoint_every,
         "log_every": log_every,
         "diagnose_every": diagnose_every,

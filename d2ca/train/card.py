@@ -68,6 +68,15 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
             if train_config.warmup_steps and train_config.method != "source-only"
             else []
         ),
+        *(
+            [
+                f"- Weights: those of step {prov['selected_step']}, the evaluation with the best "
+                "average source-validation F1 (`--select source-val`; no target label is read); "
+                "the evaluation below is that step's."
+            ]
+            if prov.get("selected_step") not in (None, prov.get("steps"))
+            else []
+        ),
         *_objective_lines(config, train_config),
         *_adaptation_lines(prov.get("adaptation")),
         "",

@@ -149,6 +149,18 @@ def _match_param_layouts(opt: torch.optim.Optimizer) -> None:
                     state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
+def keep_best(best: dict[str, Any], evaluation: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+    """``best``, or a new best when ``evaluation`` (a trainer's record: ``step``,
+    ``source_val``...) has a higher average source-validation F1 (a NaN never has): ``{"step",
+    "avg_f1", "eval", "state"}``, ``state`` a CPU copy of ``model``'s weights. The record
+    travels in the checkpoints (``extra["best"]``) for ``TrainConfig.select="source-val"``."""
+    f1 = evaluation.get("source_val", {}).get("avg_f1", float("nan"))
+    if not f1 > best.get("avg_f1", float("-inf")):
+        return best
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return {"step": evaluation["step"], "avg_f1": f1, "eval": evaluation, "state": state}
+
+
 def latest_checkpoint(root: str | Path) -> Path | None:
     """The complete checkpoint of the highest step under ``root`` (None if there is none)."""
     root = Path(root)

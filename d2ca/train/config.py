@@ -24,6 +24,7 @@ METHODS: dict[str, dict[str, bool] | None] = {
     "target-only": None,  # E_au + C on target labels: the upper bound
 }
 D2CA_METHODS = ("d2ca", "d2ca-no-fcl", "d2ca-no-icl-fcl")
+SELECTIONS = ("last", "source-val")  # TrainConfig.select
 
 # Fields that may change when a run is resumed (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset(
@@ -80,6 +81,11 @@ class TrainConfig:
     # Marked choice: the translated faces carry no AUs at first, docs/training.md.
     au_t_rampup: int = 1000
     eval_every: int | None = None  # steps between evaluations (None: once per epoch)
+    # the weights written to OUT/model: "last" (the paper: the last step's) or "source-val"
+    # (those of the evaluation with the best average source-validation F1; no target label is
+    # read). Marked choice against a run that loses what it learned, docs/training.md
+    # "Stability"; it cannot change on --resume (only a "source-val" run keeps the best).
+    select: str = "last"
     checkpoint_every: int = 500  # steps between resumable checkpoints
     log_every: int = 10  # steps between metrics.jsonl lines
     # steps between diagnostics lines (per-term gradient norms on the encoders, feature
@@ -134,6 +140,8 @@ class TrainConfig:
             raise InputError(f"diagnose_every must be >= 0, got {self.diagnose_every}")
         if self.au_t_rampup < 0:
             raise InputError(f"au_t_rampup must be >= 0, got {self.au_t_rampup}")
+        if self.select not in SELECTIONS:
+            raise InputError(f"select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
         if self.warmup_steps < 0:
             raise InputError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 

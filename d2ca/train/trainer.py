@@ -33,7 +33,7 @@ from d2ca.hub import save_pretrained
 from d2ca.models import D2CAModel
 from d2ca.train.baselines import DomainClassifier, dann_loss, grl_coefficient, supervised_loss
 from d2ca.train.card import model_card
-from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from d2ca.train.checkpoint import keep_best, latest_checkpoint, load_checkpoint, save_checkpoint
 from d2ca.train.config import D2CA_METHODS, TrainConfig
 from d2ca.train.data import SplitData, select_aus, split_rows
 from d2ca.train.diagnostics import FiniteGuard, feature_spreads, term_gradient_norms
@@ -208,10 +208,13 @@ class Trainer:
         self.diagnosing = False
         self.diagnostics: dict[str, Any] | None = None
         self.last_eval: dict[str, Any] = {}
+        # select="source-val": step, avg_f1, eval and weights (on the CPU) of the best evaluation
+        self.best: dict[str, Any] = {}
         ckpt = latest_checkpoint(self.out / "checkpoints") if resume else None
         if ckpt is not None:
             self.step, extra = load_checkpoint(ckpt, self.modules, self.optimizers)
             self.last_eval = extra.get("eval", {})
+            self.best = extra.get("best", {})
             if self.rank:
                 torch.manual_seed(config.seed + 1_000_003 * self.rank + self.step)
             self.log(f"resumed from {ckpt} (step {self.step})")
@@ -527,6 +530,8 @@ class Trainer:
             if manifest is not None and len(manifest):
                 result[key] = evaluate(self.model, manifest, **kw)
         self.last_eval = {"step": self.step, **result}
+        if self.config.select == "source-val":
+            self.best = keep_best(self.best, self.last_eval, self.model)
         write_record(metrics, {"kind": "eval", "step": self.step, "epoch": self._epoch(), **result})
         summary = ", ".join(f"{k} avg F1 {100 * v['avg_f1']:.1f}" for k, v in result.items())
         self.log(f"step {self.step}: {summary}")
@@ -534,12 +539,9 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         if self.is_main:
+            extra = {"eval": self.last_eval, **({"best": self.best} if self.best else {})}
             save_checkpoint(
-                self.out / "checkpoints",
-                self.step,
-                self.modules,
-                self.optimizers,
-                {"eval": self.last_eval},
+                self.out / "checkpoints", self.step, self.modules, self.optimizers, extra
             )
 
     def _finish(self) -> Path | None:
@@ -547,8 +549,19 @@ class Trainer:
             return None
         if self.last_eval.get("step") != self.step:
             self._evaluate()
-        final = {k: v for k, v in self.last_eval.items() if k != "step"}
         tc = self.config
+        chosen = self.last_eval
+        if tc.select == "source-val" and not self.best:
+            self.log("no source validation F1 to select by: writing the last step's weights")
+        elif tc.select == "source-val":
+            chosen = self.best["eval"]
+            self.model.load_state_dict(self.best["state"])
+            self.log(
+                f"writing the weights of step {self.best['step']} (best source-validation avg "
+                f"F1 {100 * self.best['avg_f1']:.1f}; the last step's is "
+                f"{100 * self.last_eval['source_val']['avg_f1']:.1f})"
+            )
+        final = {k: v for k, v in chosen.items() if k != "step"}
         provenance = {
             "source": tc.source,
             "target": tc.target,
@@ -557,6 +570,7 @@ class Trainer:
             "method": tc.method,
             "steps": self.step,
             "epochs": self._epoch(),
+            "selected_step": chosen["step"],
             "seed": tc.seed,
             "d2ca_version": d2ca.__version__,
             "metrics": final,

@@ -55,9 +55,10 @@
 #   PYTHON                the interpreter (default python3)
 # A CPU dry run: D2CA_CHECK_DEVICE=cpu D2CA_CHECK_TINY=1 bash benchmarks/gpu/check.sh /tmp/r
 # What is left after the run at 838c22d (steps 4-6c measured, docs/performance/gpu-h200-graphs/),
-# as one call of a 15-minute lease:
-#   D2CA_CHECK_BUDGET_S=565 D2CA_CHECK_STEPS=install,env,cuda-tests,detect_video,mtcnn_stages,\
-#   corpus,detect_phases,suite,bf16_compile_graphs bash benchmarks/gpu/check.sh
+# as one call of a 15-minute lease, first what was changed without a GPU since (the cuda tests,
+# the stacked passes' graphed bf16 step, the batched MTCNN stages), then what was never measured:
+#   D2CA_CHECK_BUDGET_S=565 D2CA_CHECK_STEPS=install,env,cuda-tests,bf16_graphs,detect_video,\
+#   mtcnn_stages,detect_phases,bf16_compile_graphs bash benchmarks/gpu/check.sh
 set -u
 
 REPO=$(pwd)

@@ -19,6 +19,9 @@
 #   6 bf16_graphs      75 s  (30)  ... --bf16 --cuda-graphs --profile, D2CA only
 #                                  -> train_step_bf16_graphs.json, profile_bf16_graphs.json
 #   6a fp32_graphs     60 s  (25)  ... --cuda-graphs, D2CA only -> train_step_fp32_graphs.json
+#   6h stacked_passes  40 s        stacked_passes.py: E_au and the decoder over 2 and 4 inputs,
+#                                  separate calls against one stacked call, bf16, eager and
+#                                  graphed -> stacked_passes.json
 #   6b resize          40 s   (5)  decoder_resize.py fp32 and bf16 -> resize_fp32/bf16.json
 #   6c train_run      120 s  (60)  d2ca synth + d2ca train, 100 D2CA steps at batch 128, bf16,
 #                                  CUDA graphs -> train_run_metrics.jsonl (the loop's steps/s)
@@ -57,8 +60,8 @@
 # What is left after the run at 838c22d (steps 4-6c measured, docs/performance/gpu-h200-graphs/),
 # as one call of a 15-minute lease, first what was changed without a GPU since (the cuda tests,
 # the stacked passes' graphed bf16 step, the batched MTCNN stages), then what was never measured:
-#   D2CA_CHECK_BUDGET_S=565 D2CA_CHECK_STEPS=install,env,cuda-tests,bf16_graphs,detect_video,\
-#   mtcnn_stages,detect_phases,bf16_compile_graphs bash benchmarks/gpu/check.sh
+#   D2CA_CHECK_BUDGET_S=565 D2CA_CHECK_STEPS=install,env,cuda-tests,bf16_graphs,stacked_passes,\
+#   detect_video,mtcnn_stages,detect_phases,bf16_compile_graphs bash benchmarks/gpu/check.sh
 set -u
 
 REPO=$(pwd)
@@ -214,6 +217,11 @@ run_step bf16_graphs 75 TERM "${ORD[@]}" --bf16 --cuda-graphs --runs d2ca \
     --json "$OUT_DIR/train_step_bf16_graphs.json" --profile "$OUT_DIR/profile_bf16_graphs.json"
 run_step fp32_graphs 60 TERM "${ORD[@]}" --cuda-graphs --runs d2ca \
     --json "$OUT_DIR/train_step_fp32_graphs.json"
+# 6h. E_au and the decoder over 2 and 4 inputs: separate calls against one stacked call
+# (what the step does since the stacked passes), bf16, eager and replayed from a graph
+SP=(--batch 128); [[ $TINY == 1 ]] && SP=(--batch 4 --image-size 64)
+run_step stacked_passes 40 TERM "$PY" benchmarks/stacked_passes.py --device "$DEVICE" \
+    "${SP[@]}" --bf16 --reps 20 --json "$OUT_DIR/stacked_passes.json"
 # 6b. the decoder's resize of d: F.interpolate against the matrices it now uses
 RB=128; [[ $TINY == 1 ]] && RB=8
 run_step resize 40 TERM bash -c "$PY benchmarks/decoder_resize.py --device $DEVICE --batch $RB \

@@ -178,6 +178,12 @@ def summary(out_dir: Path) -> None:
             f"{p.get('host_device_syncs_per_step')}/step, scalar reads "
             f"{p.get('host_scalar_reads_per_step')}/step"
         )
+    stacked_path = out_dir / "stacked_passes.json"
+    if stacked_path.is_file():  # separate calls' time over one stacked call's, per mode
+        for net, r in json.loads(stacked_path.read_text())["nets"].items():
+            ratios = {k.removesuffix("_separate_over_stacked"): v for k, v in r.items()
+                      if k.endswith("_separate_over_stacked")}  # fmt: skip
+            lines.append(f"stacked passes {net}: separate / stacked {ratios}")
     text = "\n".join(lines) + "\n"
     (out_dir / "summary.txt").write_text(text)
     print(text, end="")

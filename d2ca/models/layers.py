@@ -4,25 +4,79 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 
 
+class _SlicedBatchNorm(torch.autograd.Function):
+    """Training-mode batch norm of ``passes`` equal slices of the batch, each by its own
+    statistics, the running statistics updated slice after slice: the kernels of separate
+    calls, each slice's output and gradient written in place into one tensor (no copies)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        running_mean: torch.Tensor,
+        running_var: torch.Tensor,
+        passes: int,
+        momentum: float,
+        eps: float,
+    ) -> torch.Tensor:
+        y = torch.empty_like(x)
+        stats = []
+        for x_i, y_i in zip(x.chunk(passes), y.chunk(passes), strict=True):
+            mean, invstd = (x.new_empty(x.shape[1], dtype=torch.float) for _ in "mi")
+            torch.ops.aten.native_batch_norm.out(
+                x_i, weight, bias, running_mean, running_var, True, momentum, eps,
+                out=y_i, save_mean=mean, save_invstd=invstd,
+            )  # fmt: skip
+            stats += [mean, invstd]
+        ctx.save_for_backward(x, weight, *stats)
+        ctx.passes, ctx.eps = passes, eps
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight, *stats = ctx.saved_tensors
+        grad_x = torch.empty_like(x, memory_format=torch.preserve_format)
+        grad_wb = weight.new_empty(2, ctx.passes, len(weight))  # per slice, summed below
+        slices = zip(grad.chunk(ctx.passes), x.chunk(ctx.passes), grad_x.chunk(ctx.passes),
+                     stats[::2], stats[1::2], grad_wb[0], grad_wb[1], strict=True)  # fmt: skip
+        for g_i, x_i, gx_i, mean, invstd, gw_i, gb_i in slices:
+            torch.ops.aten.native_batch_norm_backward.out(
+                g_i.contiguous(memory_format=_format(x_i)), x_i, weight, None, None, mean,
+                invstd, True, ctx.eps, [True, True, True], out0=gx_i, out1=gw_i, out2=gb_i,
+            )  # fmt: skip
+        grad_w, grad_b = grad_wb.sum(1)
+        return grad_x, grad_w, grad_b, None, None, None, None, None
+
+
+def _format(x: torch.Tensor) -> torch.memory_format:
+    nhwc = x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if nhwc else torch.contiguous_format
+
+
 class StackedBatchNorm2d(nn.BatchNorm2d):
     """Batch norm that can take several passes stacked on the batch axis (:func:`stacked`).
 
-    With ``passes = n`` the batch is ``n`` equal slices, each normalised by its own
-    statistics and each updating the running statistics in turn, exactly as ``n`` separate
-    calls would. The state dict is ``nn.BatchNorm2d``'s.
+    With ``passes = n`` in training mode the batch is ``n`` equal slices, each normalised by
+    its own statistics and each updating the running statistics in turn, exactly as ``n``
+    separate calls would, with their kernels. The state dict is ``nn.BatchNorm2d``'s.
     """
 
     passes = 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.passes == 1:
+        if self.passes == 1 or not self.training:
             return super().forward(x)
-        return torch.cat([super(StackedBatchNorm2d, self).forward(c) for c in x.chunk(self.passes)])
+        self.num_batches_tracked.add_(self.passes)
+        args = (self.running_mean, self.running_var, self.passes, self.momentum, self.eps)
+        return _SlicedBatchNorm.apply(x, self.weight, self.bias, *args)
 
 
 @contextmanager
@@ -32,6 +86,8 @@ def stacked(passes: int, *modules: nn.Module) -> Iterator[None]:
     sample, and batch norm (:class:`StackedBatchNorm2d`) normalises each slice alone. One
     call instead of several launches a fraction of the kernels (docs/performance.md)."""
     norms = [m for mod in modules for m in mod.modules() if isinstance(m, StackedBatchNorm2d)]
+    if any(m.momentum is None for m in norms):
+        raise ValueError("stacked passes need a batch norm momentum (None: a cumulative mean)")
     for m in norms:
         m.passes = passes
     try:

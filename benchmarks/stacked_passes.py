@@ -26,6 +26,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
+from train_step import write_json
 
 from d2ca.config import D2CAConfig
 from d2ca.devices import resolve_device
@@ -132,10 +133,9 @@ def main() -> None:
                 row[f"{mode}_stacked_ms"] = round(1e3 * t_joined, 3)
                 row[f"{mode}_separate_over_stacked"] = round(t_sep / t_joined, 3)
             result["nets"][f"{name}_x{g}"] = row
-    text = json.dumps(result, indent=1)
     if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+        write_json(args.json, result)
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -155,6 +155,29 @@ def test_a_stacked_pass_equals_separate_passes(net):
     assert all(m.passes == 1 for m in models[1].modules() if hasattr(m, "passes"))  # reset
 
 
+def test_a_compiled_stacked_pass_equals_separate_passes():
+    """Under torch.compile (inductor, as --compile) a stacked batch norm cannot write its
+    slices in place (inductor refused the traced graph); it concatenates, with the same
+    values. A small net: compiling on the CPU takes seconds."""
+    from d2ca.models.layers import conv_block
+
+    torch.manual_seed(0)
+    net, ref = (torch.nn.Sequential(conv_block(3, 4), conv_block(4, 4, stride=2)) for _ in "ab")
+    ref.load_state_dict(net.state_dict())
+    net.compile()
+    x = torch.randn(4, 3, 8, 8)
+    with stacked(2, net):
+        y = net(x)
+    y.square().mean().backward()
+    want = torch.cat([ref(x[:2]), ref(x[2:])])
+    want.square().mean().backward()
+    torch.testing.assert_close(y, want, rtol=1e-5, atol=1e-6)
+    for p, q in zip(net.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+    for (k, v), w in zip(net.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(v, w, msg=k)
+
+
 def test_the_objective_equals_its_passes_written_one_by_one():
     """generator_loss stacks the passes of one network over several inputs; every term, every
     gradient and the running statistics must be those of the paper's passes one at a time

@@ -267,3 +267,13 @@ def test_au_loss_rise_finds_a_spike_after_step_100(tmp_path):
     assert log(learning) == pytest.approx(1.2)  # step 110: 0.012 against the low 0.01
     assert log(learning[:11] + [0.3, 0.1]) == pytest.approx(30)  # the spike at step 120
     assert log([0.7, 0.9, 0.5]) == 0.0  # nothing logged after step 100
+
+
+def test_report_select_picks_what_the_trainer_would():
+    """report_select.py reads the trainer's rule off a run's curves: the first evaluation
+    with the best source-validation F1, and the target F1 there and at the last one."""
+    import report_select
+
+    run = {"source_curve": [[100, 0.2], [200, 0.5], [300, 0.5], [400, 0.1]],
+           "target_curve": [[100, 0.1], [200, 0.3], [300, 0.4], [400, 0.05]]}  # fmt: skip
+    assert report_select.selected(run) == (200, 0.3, 0.05)

@@ -52,6 +52,10 @@ python benchmarks/synthau/pack.py pack "$OUT"
 
 The screening comes first (`--methods source-only target-only --seeds 0 --no-quality`): which
 targets are learnable at this scale (Target only at 60 or more) and which pairs have a real gap.
+The whole grid is about 3 hours of one H200 (27 D2CA-variant runs of 50 epochs at the graphed
+step's 0.076 s, evaluation besides), some twenty calls of a lent session; a first grid that
+answers sooner is two pairs, two seeds and half the epochs (`--pairs lab-b:lab-a wild:lab-a
+--seeds 0 1 --epochs 25`): twelve D2CA-variant runs of half length, about a fifth of that.
 """
 
 SCREEN_TEXT = """\

@@ -37,7 +37,7 @@
 #                                  -> detect_phases.json
 #   7 suite           120 s (100)  pytest -n 8 -m "not cuda" (needs pytest-xdist), 2 threads a
 #                                  process -> suite.xml
-#   8 bf16_compile_graphs 180 s   ... --bf16 --compile --cuda-graphs --no-diagnostics, d2ca
+#   8 bf16_compile_graphs 230 s   ... --bf16 --compile --cuda-graphs --no-diagnostics, d2ca
 #                                  only: compiled kernels replayed from a graph (about 2 min
 #                                  of compiling) -> train_step_bf16_compile_graphs.json
 #   9 bf16_compile    180 s (150)  ... --bf16 --compile --no-diagnostics, d2ca only, last:
@@ -263,7 +263,7 @@ fi
 # 8-9. torch.compile, the longest steps, last; ordinary steps, the D2CA run only: with
 # CUDA graphs (the step is bound by its 5,700 small kernels once graphed, and compiling
 # fuses them), then alone
-run_step bf16_compile_graphs 180 TERM "${ORD[@]}" --bf16 --compile --cuda-graphs --runs d2ca \
+run_step bf16_compile_graphs 230 TERM "${ORD[@]}" --bf16 --compile --cuda-graphs --runs d2ca \
     --warmup 6 --json "$OUT_DIR/train_step_bf16_compile_graphs.json"
 run_step bf16_compile 180 TERM "${ORD[@]}" --bf16 --compile --runs d2ca \
     --warmup 2 --json "$OUT_DIR/train_step_bf16_compile_nodiag.json"

@@ -156,26 +156,54 @@ def test_a_stacked_pass_equals_separate_passes(net):
 
 
 def test_a_compiled_stacked_pass_equals_separate_passes():
-    """Under torch.compile (inductor, as --compile) a stacked batch norm cannot write its
-    slices in place (inductor refused the traced graph); it concatenates, with the same
-    values. A small net: compiling on the CPU takes seconds."""
+    """Under torch.compile (inductor, as --compile) the stacked batch norm runs eagerly:
+    traced, its in-place writes failed in inductor, and a concatenating version broke the
+    next step's backward pass (its running statistics, saved for backward by an earlier
+    call, were written by the stacked one). Two steps of a plain call and a stacked call of
+    one small net, compiled, against the same eagerly."""
     from d2ca.models.layers import conv_block
 
     torch.manual_seed(0)
     net, ref = (torch.nn.Sequential(conv_block(3, 4), conv_block(4, 4, stride=2)) for _ in "ab")
     ref.load_state_dict(net.state_dict())
     net.compile()
-    x = torch.randn(4, 3, 8, 8)
-    with stacked(2, net):
-        y = net(x)
-    y.square().mean().backward()
-    want = torch.cat([ref(x[:2]), ref(x[2:])])
-    want.square().mean().backward()
-    torch.testing.assert_close(y, want, rtol=1e-5, atol=1e-6)
+    x = torch.randn(6, 3, 8, 8)
+    for _ in range(2):
+        outs = []
+        for m in (net, ref):
+            first = m(x[:2])
+            with stacked(2, m):
+                second = m(x[2:])
+            outs.append(torch.cat([first, second]))
+            (outs[-1].square().mean()).backward()
+        torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
     for p, q in zip(net.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6)
     for (k, v), w in zip(net.state_dict().items(), ref.state_dict().values(), strict=True):
         torch.testing.assert_close(v, w, msg=k)
+
+
+def test_two_compiled_steps_of_the_objective_equal_eager_ones():
+    """The networks compiled as ``--compile`` does (per network; the aot_eager backend, which
+    compiles in seconds) through two steps of the full objective: a concatenating stacked
+    batch norm inside the compiled graphs failed the second backward pass here."""
+    torch.manual_seed(0)
+    start = D2CAModel(tiny_config())
+    models = [D2CAModel(start.config).train() for _ in range(2)]
+    for m in models:
+        m.load_state_dict(start.state_dict())
+        m.classifier.dropout.p = 0.0
+    for part in (models[0].e_au, models[0].e_dm_s, models[0].e_dm_t, models[0].decoder):
+        part.compile(backend="aot_eager")
+    x_s, x_t = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    z_s, ids = torch.zeros(4, 12), torch.tensor([0, 0, 1, 1])
+    for _ in range(2):
+        totals = []
+        for m in models:
+            loss, _, swaps = generator_loss(m, x_s, z_s, ids, x_t, m.config)
+            (loss + discriminator_loss(m, x_s, x_t, swaps)[0]).backward()
+            totals.append(loss.detach())
+        torch.testing.assert_close(totals[0], totals[1], rtol=1e-5, atol=1e-6)
 
 
 def test_the_objective_equals_its_passes_written_one_by_one():

@@ -74,10 +74,13 @@ class StackedBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.passes == 1 or not self.training:
             return super().forward(x)
-        if torch.compiler.is_compiling():  # out= writes do not trace; inductor fuses the cat
-            return torch.cat(
-                [super(StackedBatchNorm2d, self).forward(c) for c in x.chunk(self.passes)]
-            )
+        return self._sliced(x)
+
+    # Run eagerly inside a compiled network (torch.compile): traced, the out= writes failed in
+    # inductor, and two batch-norm calls on the same running statistics in one compiled graph
+    # broke the next backward pass ("modified by an inplace operation"); both found on the CPU
+    @torch.compiler.disable
+    def _sliced(self, x: torch.Tensor) -> torch.Tensor:
         self.num_batches_tracked.add_(self.passes)
         args = (self.running_mean, self.running_var, self.passes, self.momentum, self.eps)
         return _SlicedBatchNorm.apply(x, self.weight, self.bias, *args)

@@ -382,7 +382,8 @@ def test_cli_end_to_end(data, tmp_path):
     args += [
         x for k, v in TINY.items() if k != "image_size" for x in ("--set", f"{k}={json.dumps(v)}")
     ]
-    result = runner.invoke(app, [*args, "--bf16", "--au-t-rampup", "7", "--beta1", "0.9"])
+    options = ["--bf16", "--au-t-rampup", "7", "--beta1", "0.9", "--select", "source-val"]
+    result = runner.invoke(app, [*args, *options])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out / "model")
     assert "--bf16 needs CUDA; ignored" in result.stderr
@@ -390,7 +391,7 @@ def test_cli_end_to_end(data, tmp_path):
     assert model.config.au_names == AUS and not model.config.use_icl
     saved = TrainConfig.load(out)
     assert saved.steps == 3 and saved.method == "d2ca-no-icl-fcl" and saved.au_t_rampup == 7
-    assert saved.betas == (0.9, 0.999)
+    assert saved.betas == (0.9, 0.999) and saved.select == "source-val"
 
     again = runner.invoke(app, [*args, "--au-t-rampup", "7"])
     assert again.exit_code == 1 and "--resume" in again.stderr

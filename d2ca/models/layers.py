@@ -49,14 +49,15 @@ class _SlicedBatchNorm(torch.autograd.Function):
                      stats[::2], stats[1::2], grad_wb[0], grad_wb[1], strict=True)  # fmt: skip
         for g_i, x_i, gx_i, mean, invstd, gw_i, gb_i in slices:
             torch.ops.aten.native_batch_norm_backward.out(
-                g_i.contiguous(memory_format=_format(x_i)), x_i, weight, None, None, mean,
+                g_i.contiguous(memory_format=memory_format_of(x_i)), x_i, weight, None, None, mean,
                 invstd, True, ctx.eps, [True, True, True], out0=gx_i, out1=gw_i, out2=gb_i,
             )  # fmt: skip
         grad_w, grad_b = grad_wb.sum(1)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
-def _format(x: torch.Tensor) -> torch.memory_format:
+def memory_format_of(x: torch.Tensor) -> torch.memory_format:
+    """``torch.channels_last`` for an NHWC-contiguous ``x``, else ``torch.contiguous_format``."""
     nhwc = x.is_contiguous(memory_format=torch.channels_last)
     return torch.channels_last if nhwc else torch.contiguous_format
 
@@ -86,22 +87,34 @@ class StackedBatchNorm2d(nn.BatchNorm2d):
         return _SlicedBatchNorm.apply(x, self.weight, self.bias, *args)
 
 
+def _norms(modules: tuple[nn.Module, ...], kind: type) -> list[nn.Module]:
+    return [m for mod in modules for m in mod.modules() if isinstance(m, kind)]
+
+
+@contextmanager
+def _set(modules: list[nn.Module], name: str, value: Any) -> Iterator[None]:
+    """``module.name = value`` for each of ``modules`` inside the block, restored after it."""
+    saved = [getattr(m, name) for m in modules]
+    for m in modules:
+        setattr(m, name, value)
+    try:
+        yield
+    finally:
+        for m, old in zip(modules, saved, strict=True):
+            setattr(m, name, old)
+
+
 @contextmanager
 def stacked(passes: int, *modules: nn.Module) -> Iterator[None]:
     """Inside the block, ``modules`` run ``passes`` inputs concatenated on the batch axis as
     one call that equals ``passes`` separate calls: every layer but batch norm is per
     sample, and batch norm (:class:`StackedBatchNorm2d`) normalises each slice alone. One
     call instead of several launches a fraction of the kernels (docs/performance.md)."""
-    norms = [m for mod in modules for m in mod.modules() if isinstance(m, StackedBatchNorm2d)]
+    norms = _norms(modules, StackedBatchNorm2d)
     if any(m.momentum is None for m in norms):
         raise ValueError("stacked passes need a batch norm momentum (None: a cumulative mean)")
-    for m in norms:
-        m.passes = passes
-    try:
+    with _set(norms, "passes", passes):
         yield
-    finally:
-        for m in norms:
-            m.passes = 1
 
 
 def conv_block(c_in: int, c_out: int, stride: int = 1, norm: bool = True) -> nn.Sequential:
@@ -117,13 +130,6 @@ def conv_block(c_in: int, c_out: int, stride: int = 1, norm: bool = True) -> nn.
 def frozen_norm_stats(*modules: nn.Module) -> Iterator[None]:
     """Batch norm of ``modules`` still normalises by the batch in train mode, but its running
     statistics (used in eval mode) are left unchanged inside the block."""
-    kind = nn.modules.batchnorm._BatchNorm
-    norms = [m for mod in modules for m in mod.modules() if isinstance(m, kind)]
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch
-    try:
+    # running = (1 - 0) * running + 0 * batch
+    with _set(_norms(modules, nn.modules.batchnorm._BatchNorm), "momentum", 0.0):
         yield
-    finally:
-        for m, momentum in zip(norms, saved, strict=True):
-            m.momentum = momentum

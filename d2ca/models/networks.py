@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from d2ca.config import D2CAConfig
-from d2ca.models.layers import conv_block
+from d2ca.models.layers import conv_block, memory_format_of
 
 
 class Encoder(nn.Module):
@@ -104,8 +104,7 @@ class Decoder(nn.Module):
 
     def forward(self, a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         h = torch.cat([a, d], dim=1)
-        nhwc = h.is_contiguous(memory_format=torch.channels_last)
-        fmt = torch.channels_last if nhwc else torch.contiguous_format  # keep h's layout
+        fmt = memory_format_of(h)  # d's resized maps keep h's layout
         k = 0
         for i, layer in enumerate(self.layers):
             if i in self.UPSAMPLE_BEFORE:

@@ -25,6 +25,13 @@ more than ``--tol`` between neighbouring points and ends more than ``--tol`` abo
 starts (a strip that does not move is not monotonic); **Spearman** is the rank correlation of
 ``t`` and the oriented probability, 0 for a strip whose range is within ``--tol``.
 
+Where the evidence is lost: within a domain the oracle also reads the donors **reconstructed**
+from their own halves (``G([E_au(Ia), E_dm(Ia)])``: the decoder's fidelity, no swap), and in
+each condition how much of the **receivers' own AUs** the swap kept (F1 against the receivers'
+labels, from unrelated faces to the receivers themselves: AU evidence that passed through
+``E_dm``). The strips are read again by the model's own AU head, on the interpolated
+features (no decoder) and on the decoded faces.
+
 Renders use seeds no training run uses (9001 and up, one per preset; the default checkpoint
 was trained on seeds 1 and 2, the SynthAU grid on 101-105)::
 
@@ -178,18 +185,23 @@ def draw_pairs(
 
 
 # ---------------------------------------------------------------------------- synthesis
+def interpolated(model: D2CAModel, x_a: torch.Tensor, x_b: torch.Tensor,
+                 ts: Sequence[float]) -> torch.Tensor:  # fmt: skip
+    """``(1 - t) E_au(x_a) + t E_au(x_b)`` for each ``t`` of ``ts``: ``(B, K, C, f, f)``."""
+    a_a, a_b = model.encode_au(x_a), model.encode_au(x_b)
+    t = torch.as_tensor(list(ts), dtype=a_a.dtype, device=a_a.device).view(1, -1, 1, 1, 1)
+    return (1 - t) * a_a[:, None] + t * a_b[:, None]
+
+
 def decode_strips(model: D2CAModel, domain: Domain, ts: Sequence[float]):
     """``fn(x_a, x_b, x_r) -> (B, K, 3, S, S)``: ``G([(1 - t) E_au(x_a) + t E_au(x_b),
     E_dm(x_r)])`` for each ``t`` of ``ts`` (:meth:`d2ca.D2CA.interpolate` on aligned tensors)."""
-    t_k = torch.as_tensor(list(ts), dtype=torch.float32)
 
     def fn(x_a: torch.Tensor, x_b: torch.Tensor, x_r: torch.Tensor) -> torch.Tensor:
-        a_a, a_b, d_r = model.encode_au(x_a), model.encode_au(x_b), model.encode_dm(x_r, domain)
-        t = t_k.to(a_a.device).view(1, -1, 1, 1, 1)
-        a_k = (1 - t) * a_a[:, None] + t * a_b[:, None]  # (B, K, C, f, f)
-        d_k = d_r[:, None].expand(-1, len(t_k), *d_r.shape[1:])
+        a_k, d_r = interpolated(model, x_a, x_b, ts), model.encode_dm(x_r, domain)
+        d_k = d_r[:, None].expand(-1, len(ts), *d_r.shape[1:])
         x_k = model.decode(a_k.flatten(0, 1), d_k.flatten(0, 1))
-        return x_k.view(len(x_a), len(t_k), *x_k.shape[1:])
+        return x_k.view(len(x_a), len(ts), *x_k.shape[1:])
 
     return fn
 
@@ -204,24 +216,37 @@ def swap(model: D2CAModel, x_a: torch.Tensor, x_r: torch.Tensor, domain: Domain)
 
 
 @torch.no_grad()
-def strip_probabilities(model: D2CAModel, oracle: D2CAModel, x_a: torch.Tensor,
-                        x_b: torch.Tensor, x_r: torch.Tensor, k: int, domain: Domain,
-                        aus: Sequence[str]) -> np.ndarray:  # fmt: skip
-    """The oracle's probabilities of ``aus`` along each strip: ``(n, k, len(aus))``."""
+def strip_readings(model: D2CAModel, oracle: D2CAModel, x_a: torch.Tensor, x_b: torch.Tensor,
+                   x_r: torch.Tensor, k: int, domain: Domain,
+                   aus: Sequence[str]) -> dict[str, np.ndarray]:  # fmt: skip
+    """Probabilities of ``aus`` along each strip, ``(n, k, len(aus))``, as three readers see
+    them: the ``oracle`` on the decoded faces; the model's own AU head on the interpolated
+    features themselves (``features``: no decoder); and on the decoded faces encoded again
+    (``faces``). Where ``features`` moves and ``faces`` does not, the decoder lost the AUs;
+    where ``faces`` moves and ``oracle`` does not, the faces carry them in a form only the
+    model reads."""
     model.eval()
     oracle.eval()
-    strip = decode_strips(model, domain, np.linspace(0.0, 1.0, k).tolist())
+    ts = np.linspace(0.0, 1.0, k).tolist()
+    strip = decode_strips(model, domain, ts)
     cols = [oracle.config.au_names.index(a) for a in aus]
+    own = [model.config.au_names.index(a) for a in aus]
     device = next(oracle.parameters()).device
 
     def probs(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        x_k = strip(a, b, r)
-        p = torch.sigmoid(oracle(x_k.flatten(0, 1).to(device)))[:, cols]
-        return p.view(len(a), k, len(cols))
+        x_k = strip(a, b, r).flatten(0, 1)
+        readings = [
+            torch.sigmoid(oracle(x_k.to(device)))[:, cols].cpu(),
+            torch.sigmoid(model.classify(interpolated(model, a, b, ts).flatten(0, 1)))[:, own],
+            torch.sigmoid(model(x_k))[:, own],
+        ]
+        return torch.stack([p.cpu().view(len(a), k, len(aus)) for p in readings], dim=1)
 
+    readers = ("oracle", "features", "faces")
     if not len(x_a):
-        return np.zeros((0, k, len(cols)), dtype=np.float32)
-    return batched(probs, model, x_a, x_b, x_r, batch_size=8).numpy()
+        return {r: np.zeros((0, k, len(aus)), dtype=np.float32) for r in readers}
+    out = batched(probs, model, x_a, x_b, x_r, batch_size=8).numpy()  # (n, 3, k, A)
+    return {r: out[:, i] for i, r in enumerate(readers)}
 
 
 # ---------------------------------------------------------------------------- figures
@@ -237,24 +262,36 @@ def carried_share(swapped: float, floor: float, ceiling: float) -> float | None:
 
 def transfer_figures(oracle: D2CAModel, x_ts: torch.Tensor, x_a: torch.Tensor,
                      x_r: torch.Tensor, z_a: np.ndarray, z_r: np.ndarray, aus: Sequence[str],
-                     same_domain: bool) -> dict:  # fmt: skip
+                     x_rec: torch.Tensor | None = None) -> dict:  # fmt: skip
     """AU transfer of one condition: the oracle's F1 against the donors' labels ``z_a`` on
     the swapped faces, the untouched receivers and the donors, its ceiling on real faces of
-    its own domain (the donors within a domain, the receivers with their labels ``z_r``
-    across) and the share carried."""
+    its own domain (the donors within a domain, where ``x_rec``, the donors rebuilt from
+    their own halves, is given; the receivers with their own labels ``z_r`` across) and the
+    share carried. Beside it, what the swap **kept** of the receivers' own AUs: F1 against
+    ``z_r`` on the swapped faces, from the donors' (unrelated faces: chance) to the receivers'
+    own (all kept)."""
     f1 = {
         "swapped": au_f1(oracle, x_ts, z_a, aus),
         "floor": au_f1(oracle, x_r, z_a, aus),
         "donors": au_f1(oracle, x_a, z_a, aus),
     }
-    f1["ceiling"] = f1["donors"] if same_domain else au_f1(oracle, x_r, z_r, aus)
+    if x_rec is not None:
+        f1["reconstructed"] = au_f1(oracle, x_rec, z_a, aus)
+    f1["ceiling"] = f1["donors"] if x_rec is not None else au_f1(oracle, x_r, z_r, aus)
     avg = {name: v["avg_f1"] for name, v in f1.items()}
+    kept = {
+        "swapped": au_f1(oracle, x_ts, z_r, aus)["avg_f1"],
+        "chance": au_f1(oracle, x_a, z_r, aus)["avg_f1"],
+        "receivers": au_f1(oracle, x_r, z_r, aus)["avg_f1"],
+    }
     return {
         "f1": f1,
         "avg_f1": avg,
         "carried": carried_share(avg["swapped"], avg["floor"], avg["ceiling"]),
-        "ceiling_faces": "donors" if same_domain else "receivers, their own labels",
+        "ceiling_faces": "donors" if x_rec is not None else "receivers, their own labels",
         "swapped_minus_donors": avg["swapped"] - avg["donors"],
+        "receiver_aus": kept
+        | {"kept": carried_share(kept["swapped"], kept["chance"], kept["receivers"])},
     }
 
 
@@ -314,15 +351,22 @@ def condition(model: D2CAModel, oracle: D2CAModel, donors: tuple[Manifest, torch
     z_d, z_r = m_d.with_aus(aus).labels, m_r.with_aus(aus).labels
     z_a, z_b = z_d[i_a], z_d[i_b]
     x_ts = swap(model, x_d[i_a], x_r[i_r], domain)
-    transfer = transfer_figures(oracle, x_ts, x_d[i_a], x_r[i_r], z_a, z_r[i_r], aus, same_domain)
+    x_rec = swap(model, x_d[i_a], x_d[i_a], domain) if same_domain else None
+    transfer = transfer_figures(oracle, x_ts, x_d[i_a], x_r[i_r], z_a, z_r[i_r], aus, x_rec)
     differ = ((z_a != z_b) & (z_a >= 0) & (z_b >= 0)).any(1)
-    probs = strip_probabilities(model, oracle, x_d[i_a[differ]], x_d[i_b[differ]],
-                                x_r[i_r[differ]], k, domain, aus)  # fmt: skip
+    probs = strip_readings(model, oracle, x_d[i_a[differ]], x_d[i_b[differ]],
+                           x_r[i_r[differ]], k, domain, aus)  # fmt: skip
+    z_a, z_b = z_a[differ], z_b[differ]
     return {
         "encoder": domain,
         "pairs": pairs,
         "transfer": transfer,
-        "interpolation": strip_figures(probs, z_a[differ], z_b[differ], aus, tol),
+        "interpolation": strip_figures(probs["oracle"], z_a, z_b, aus, tol),
+        # the model's own AU head along the same strips: on the features, on the faces
+        "interpolation_model": {
+            reader: strip_figures(probs[reader], z_a, z_b, aus, tol)
+            for reader in ("features", "faces")
+        },
     }
 
 
@@ -445,6 +489,13 @@ def report(figures: dict) -> str:
             f"{pct(f['ceiling'])}, donors {pct(f['donors'])} F1; carried "
             f"{pct(c['transfer']['carried'], '%')}; monotonic {pct(s['monotonic'], '%')} of "
             f"{s['cases']} (strip, AU), mean Spearman {rho}"
+        )
+        kept, own = c["transfer"]["receiver_aus"], c["interpolation_model"]
+        rec = f"reconstructed donors {pct(f['reconstructed'])} F1; " if "reconstructed" in f else ""
+        lines.append(
+            f"{name}: {rec}receivers' own AUs kept {pct(kept['kept'], '%')}; the model's "
+            f"AU head, monotonic on the features {pct(own['features']['monotonic'], '%')}, "
+            f"on the decoded faces {pct(own['faces']['monotonic'], '%')}"
         )
     return "\n".join(lines)
 

@@ -77,8 +77,15 @@ def test_tiny_run_writes_every_figure(run):
         assert c["oracle_f1"] == oracle_f1
         assert c["oracle_usable"] == (oracle_f1 >= sq.MIN_ORACLE_F1)
         avg = c["transfer"]["avg_f1"]
-        assert set(avg) == {"swapped", "floor", "donors", "ceiling"}
+        rebuilt = {"reconstructed"} if name == "within" else set()  # no swap: one domain
+        assert set(avg) == {"swapped", "floor", "donors", "ceiling"} | rebuilt
         assert all(0.0 <= v <= 1.0 for v in avg.values())
+        kept = c["transfer"]["receiver_aus"]
+        expected = sq.carried_share(kept["swapped"], kept["chance"], kept["receivers"])
+        assert kept["kept"] == pytest.approx(expected)
+        assert set(c["interpolation_model"]) == {"features", "faces"}
+        for own in c["interpolation_model"].values():  # the same strips, read by the model
+            assert own["cases"] == c["interpolation"]["cases"]
         expected = sq.carried_share(avg["swapped"], avg["floor"], avg["ceiling"])
         assert c["transfer"]["carried"] == pytest.approx(expected)
         interp = c["interpolation"]
@@ -98,19 +105,26 @@ def test_a_synthesiser_that_copies_the_donor_carries_everything(run):
     model.encode_au = lambda x: x  # a = the donor's pixels
     model.decode = lambda a, d: a  # G returns them: It->s = Is, the strip blends the donors
     faces, oracle = _test_faces(work, "lab-a", model)
+    model.classify = lambda a: oracle(a)  # its AU head reads pixels as the oracle does
     out = sq.condition(model, oracle, faces, faces, "source", oracle.config.au_names, 12, 4)
     t = out["transfer"]
     assert t["avg_f1"]["swapped"] == t["avg_f1"]["donors"] == t["avg_f1"]["ceiling"]
     assert t["carried"] is None or t["carried"] == pytest.approx(1.0)
+    assert t["avg_f1"]["reconstructed"] == t["avg_f1"]["donors"]  # G copies the AU half
+    kept = t["receiver_aus"]  # the receivers' AUs are gone: the swap is the donor
+    assert kept["swapped"] == kept["chance"] and kept["kept"] in (None, pytest.approx(0.0))
     # the strip starts at donor a (t = 0) and ends at donor b (t = 1)
     test, x = faces
     i_a, i_b, i_r = sq.draw_pairs(test.subjects, test.subjects, 3, 0)
     aus = list(oracle.config.au_names)
-    probs = sq.strip_probabilities(model, oracle, x[i_a], x[i_b], x[i_r], 4, "source", aus)
+    readings = sq.strip_readings(model, oracle, x[i_a], x[i_b], x[i_r], 4, "source", aus)
+    probs = readings["oracle"]
     with torch.no_grad():
         ends = torch.sigmoid(oracle(torch.cat([x[i_a], x[i_b]]))).numpy()
     np.testing.assert_allclose(probs[:, 0], ends[:3], atol=1e-5)
     np.testing.assert_allclose(probs[:, -1], ends[3:], atol=1e-5)
+    # G copies its AU half, so the model reads its faces as it reads the features
+    np.testing.assert_allclose(readings["faces"], readings["features"], atol=1e-5)
 
 
 def test_a_synthesiser_that_copies_the_receiver_carries_nothing(run):
@@ -126,6 +140,9 @@ def test_a_synthesiser_that_copies_the_receiver_carries_nothing(run):
     assert t["avg_f1"]["swapped"] == t["avg_f1"]["floor"]
     assert t["carried"] is None or t["carried"] == pytest.approx(0.0)
     assert out["interpolation"]["monotonic"] == 0.0 and out["interpolation"]["spearman"] == 0.0
+    kept = t["receiver_aus"]  # every AU of the receivers kept
+    assert kept["swapped"] == kept["receivers"] and kept["kept"] in (None, pytest.approx(1.0))
+    assert "reconstructed" not in t["avg_f1"]  # across domains nothing is rebuilt
     # across domains the ceiling is the receivers, scored against their own labels
     (m_d, _), (m_r, x_r) = donors, receivers
     _, _, i_r = sq.draw_pairs(m_d.subjects, m_r.subjects, 12, sq.PAIR_SEED)
@@ -139,9 +156,14 @@ def test_a_decoder_blind_to_au_features_moves_no_strip(run):
     decode = model.decode
     model.decode = lambda a, d: decode(torch.zeros_like(a), d)
     faces, oracle = _test_faces(work, "lab-a", model)
-    out = sq.condition(model, oracle, faces, faces, "source", oracle.config.au_names, 8, 4)
+    # a fine tolerance: the untrained head's probabilities move little, but they move
+    out = sq.condition(model, oracle, faces, faces, "source", oracle.config.au_names, 8, 4, 1e-6)
     interp = out["interpolation"]
     assert interp["cases"] > 0 and interp["monotonic"] == 0.0 and interp["spearman"] == 0.0
+    # the model's own head moves along the features but not along the decoded faces
+    faces, features = out["interpolation_model"]["faces"], out["interpolation_model"]["features"]
+    assert faces["monotonic"] == 0.0 and faces["spearman"] == 0.0
+    assert features["spearman"] != 0.0
 
 
 def test_strip_figures_on_known_strips():

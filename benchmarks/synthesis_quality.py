@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -457,6 +458,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1, help="torch threads on the CPU")
     p.add_argument("--json", type=Path, default=None, help="write every figure here")
+    p.add_argument("--table", nargs="+", metavar="JSON", help="only print saved figures' table")
     args = p.parse_args(argv)
     if args.strip < 2:
         p.error("--strip must be at least 2")
@@ -500,11 +502,52 @@ def report(figures: dict) -> str:
     return "\n".join(lines)
 
 
+def table(runs: Sequence[dict]) -> str:
+    """A markdown table of saved figures (``--table``), a row per JSON: the within-domain
+    losses of AU evidence, the strips under each reader, and the cross-domain transfer.
+
+    Example:
+        >>> print(table([]).splitlines()[0][:23])
+        | pair | steps | seed |
+    """
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}"
+
+    head = ("pair", "steps", "seed", "donors", "reconstructed", "swapped", "floor",
+            "carried, reconstructed %", "carried, swapped %", "receivers' AUs kept %",
+            "strips monotonic %: features / faces / oracle", "across: untranslated donors",
+            "across: swapped", "across: carried %")  # fmt: skip
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for f in runs:
+        w = f["within"]
+        t, a = w["transfer"], w["transfer"]["avg_f1"]
+        own = w["interpolation_model"]
+        strips = " / ".join(pct(s["monotonic"]) for s in
+                            (own["features"], own["faces"], w["interpolation"]))  # fmt: skip
+        cross = f.get("cross_domain", {}).get("transfer")
+        cells = [f.get("model_pair") or "-", f.get("model_steps", "-"), f.get("model_seed", "-"),
+                 pct(a["donors"]), pct(a.get("reconstructed")), pct(a["swapped"]),
+                 pct(a["floor"]), pct(a.get("reconstructed") and carried_share(
+                     a["reconstructed"], a["floor"], a["ceiling"])),
+                 pct(t["carried"]), pct(t["receiver_aus"]["kept"]), strips,
+                 pct(cross and cross["avg_f1"]["donors"]),
+                 pct(cross and cross["avg_f1"]["swapped"]),
+                 pct(cross and cross["carried"])]  # fmt: skip
+        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Run the benchmark; print the summary and write ``--json``."""
+    """Run the benchmark; print the summary and write ``--json`` (or, with ``--table``,
+    print the table of saved figures)."""
     from d2ca import D2CA
 
     args = parse_args(argv)
+    if args.table:
+        runs = [json.loads(Path(f).read_text()) for f in args.table]
+        print(table(runs))
+        return {"table": runs}
     t0 = time.time()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -531,6 +574,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     figures |= {
         "model": args.model or "default (d2ca/pretrained/default)",
         "model_pair": provenance.get("pair"),
+        "model_steps": provenance.get("steps"),
+        "model_seed": provenance.get("seed"),
         "model_image_size": model.config.image_size,
         "mode": "tiny" if args.tiny else "full",
         "targets_within": TARGETS,

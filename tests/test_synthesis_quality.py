@@ -207,3 +207,15 @@ def test_domains_come_from_the_card(tmp_path):
     model_dir = save_small_checkpoint(tmp_path / "model")
     with pytest.raises(SystemExit, match="--domain"):
         sq.main(["--tiny", "--model", str(model_dir), "--work", str(tmp_path / "w")])
+
+
+def test_the_table_reads_saved_figures(run, tmp_path, capsys):
+    _, written, _ = run
+    path = tmp_path / "figures.json"
+    path.write_text(json.dumps(written | {"model_steps": 500, "model_seed": 2}))
+    sq.main(["--table", str(path), str(path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[2] == lines[3]  # header, rule, a row per JSON
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cells[1:3] == ["500", "2"]
+    assert cells[8] == f"{100 * written['within']['transfer']['carried']:.1f}"

@@ -8,7 +8,9 @@
 #
 # e.g. the SynthAU CPU grid's lab-b -> lab-a D2CA run, seed 0 (500 steps), to 1000 and 2000:
 #     bash benchmarks/synthesis_budget.sh /tmp/d2ca-synthau/runs/lab-b_to_lab-a__d2ca__seed0__steps500__P8 \
-#         docs/benchmark-synthetic/synthesis-budget lab-b lab-a 1000 2000
+#         docs/benchmark-synthetic/synthesis-budget/seed0 lab-b lab-a 1000 2000
+# D2CA_FORK_MODEL='{"aux_grad_e_au": 1}' (JSON) trains the copy on with those model options;
+# D2CA_RUN_COPY names the copy (default: /tmp/d2ca-synthesis-budget/RUN's name).
 set -euo pipefail
 RUN=$1 OUT_DIR=$2 SOURCE=$3 TARGET=$4
 shift 4
@@ -16,12 +18,22 @@ WORK=${D2CA_SQ_WORK:-/tmp/d2ca-synthesis-quality}
 COPY=${D2CA_RUN_COPY:-/tmp/d2ca-synthesis-budget/$(basename "$RUN")}
 PY=${PYTHON:-python}
 mkdir -p "$OUT_DIR" "$(dirname "$COPY")"
-[ -d "$COPY" ] || cp -r "$RUN" "$COPY"  # the run itself is never written
+if [ ! -d "$COPY" ]; then
+    cp -r "$RUN" "$COPY"  # the run itself is never written
+    if [ -n "${D2CA_FORK_MODEL:-}" ]; then  # a fork: model options changed from the run's end on
+        "$PY" - "$COPY/train_config.json" "$D2CA_FORK_MODEL" <<'PYEOF'
+import json, sys
+path, change = sys.argv[1], json.loads(sys.argv[2])
+config = json.load(open(path))
+config["model"].update(change)
+open(path, "w").write(json.dumps(config, indent=1))
+PYEOF
+    fi
+fi
 measure() {  # the run's weights at step $1
     [ -f "$OUT_DIR/step-$1.json" ] && return  # one JSON a count: a rerun skips what is done
     "$PY" benchmarks/synthesis_quality.py --model "$COPY/model" --domain "$SOURCE" \
-        --cross "$TARGET" --work "$WORK" --threads 1 --json "$OUT_DIR/step-$1.json.tmp"
-    mv "$OUT_DIR/step-$1.json.tmp" "$OUT_DIR/step-$1.json"
+        --cross "$TARGET" --work "$WORK" --threads 1 --json "$OUT_DIR/step-$1.json"  # atomic
 }
 first=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['provenance']['steps'])" "$COPY/model/config.json")
 measure "$first"

@@ -502,31 +502,32 @@ def report(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def table(runs: Sequence[dict]) -> str:
-    """A markdown table of saved figures (``--table``), a row per JSON: the within-domain
-    losses of AU evidence, the strips under each reader, and the cross-domain transfer.
+def table(runs: Sequence[tuple[str, dict]]) -> str:
+    """A markdown table of saved figures (``--table``), a row per ``(label, figures)``: the
+    within-domain losses of AU evidence, the strips under each reader, and the cross-domain
+    transfer.
 
     Example:
-        >>> print(table([]).splitlines()[0][:23])
-        | pair | steps | seed |
+        >>> print(table([]).splitlines()[0][:29])
+        | run | pair | steps | seed |
     """
 
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.1f}"
 
-    head = ("pair", "steps", "seed", "donors", "reconstructed", "swapped", "floor",
+    head = ("run", "pair", "steps", "seed", "donors", "reconstructed", "swapped", "floor",
             "carried, reconstructed %", "carried, swapped %", "receivers' AUs kept %",
             "strips monotonic %: features / faces / oracle", "across: untranslated donors",
             "across: swapped", "across: carried %")  # fmt: skip
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for f in runs:
+    for label, f in runs:
         w = f["within"]
         t, a = w["transfer"], w["transfer"]["avg_f1"]
         own = w["interpolation_model"]
         strips = " / ".join(pct(s["monotonic"]) for s in
                             (own["features"], own["faces"], w["interpolation"]))  # fmt: skip
         cross = f.get("cross_domain", {}).get("transfer")
-        cells = [f.get("model_pair") or "-", f.get("model_steps", "-"), f.get("model_seed", "-"),
+        cells = [label, f.get("model_pair") or "-", f.get("model_steps", "-"), f.get("model_seed", "-"),
                  pct(a["donors"]), pct(a.get("reconstructed")), pct(a["swapped"]),
                  pct(a["floor"]), pct(a.get("reconstructed") and carried_share(
                      a["reconstructed"], a["floor"], a["ceiling"])),
@@ -545,7 +546,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     args = parse_args(argv)
     if args.table:
-        runs = [json.loads(Path(f).read_text()) for f in args.table]
+        # labelled by their folder, in the order of folders and then of the models' steps
+        runs = [(Path(f).parent.name, json.loads(Path(f).read_text())) for f in args.table]
+        runs.sort(key=lambda r: (r[0], r[1].get("model_steps") or 0))
         print(table(runs))
         return {"table": runs}
     t0 = time.time()

@@ -211,11 +211,16 @@ def test_domains_come_from_the_card(tmp_path):
 
 def test_the_table_reads_saved_figures(run, tmp_path, capsys):
     _, written, _ = run
-    path = tmp_path / "figures.json"
-    path.write_text(json.dumps(written | {"model_steps": 500, "model_seed": 2}))
-    sq.main(["--table", str(path), str(path)])
+    paths = []
+    for folder, steps in (("b", 1000), ("a", 2000), ("a", 500)):
+        path = tmp_path / folder / f"step-{steps}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(written | {"model_steps": steps, "model_seed": 2}))
+        paths.append(str(path))
+    sq.main(["--table", *paths])
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and lines[2] == lines[3]  # header, rule, a row per JSON
-    cells = [c.strip() for c in lines[2].strip("|").split("|")]
-    assert cells[1:3] == ["500", "2"]
-    assert cells[8] == f"{100 * written['within']['transfer']['carried']:.1f}"
+    assert len(lines) == 5  # header, rule, a row per JSON
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert [r[0] for r in rows] == ["a", "a", "b"]  # by folder, then by steps
+    assert [r[2] for r in rows] == ["500", "2000", "1000"] and rows[0][3] == "2"
+    assert rows[0][9] == f"{100 * written['within']['transfer']['carried']:.1f}"

@@ -30,7 +30,9 @@ from their own halves (``G([E_au(Ia), E_dm(Ia)])``: the decoder's fidelity, no s
 each condition how much of the **receivers' own AUs** the swap kept (F1 against the receivers'
 labels, from unrelated faces to the receivers themselves: AU evidence that passed through
 ``E_dm``). The strips are read again by the model's own AU head, on the interpolated
-features (no decoder) and on the decoded faces.
+features (no decoder) and on the decoded faces. A control for blur: the oracle also reads the
+donors blurred (Gaussian) until no sharper than their reconstructions (mean squared
+Laplacian): the evidence that fine detail alone would cost.
 
 Renders use seeds no training run uses (9001 and up, one per preset; the default checkpoint
 was trained on seeds 1 and 2, the SynthAU grid on 101-105)::
@@ -45,6 +47,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -54,6 +57,8 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "synthau"))
 
@@ -261,6 +266,35 @@ def carried_share(swapped: float, floor: float, ceiling: float) -> float | None:
     return (swapped - floor) / (ceiling - floor) if ceiling - floor > 1e-9 else None
 
 
+BLUR_SIGMAS = tuple(round(0.1 * i, 1) for i in range(1, 41))  # pixels: 0.1 .. 4
+
+
+def sharpness(x: torch.Tensor) -> float:
+    """Fine detail of faces ``(n, 3, S, S)``: the mean squared Laplacian of their pixels."""
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+    return float(F.conv2d(x, kernel.expand(3, 1, 3, 3), groups=3).pow(2).mean())
+
+
+def blur_like(x: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """``x`` blurred (Gaussian) until no sharper than ``reference``, and the blur's sigma: the
+    first of :data:`BLUR_SIGMAS` that gets there (0: ``x`` is already no sharper).
+
+    Example:
+        >>> x = torch.rand(4, 3, 32, 32)
+        >>> blur_like(x, gaussian_blur(x, [9, 9], [1.5, 1.5]))[1]
+        1.5
+    """
+    target = sharpness(reference)
+    if sharpness(x) <= target:
+        return x, 0.0
+    for sigma in BLUR_SIGMAS:
+        size = 2 * math.ceil(3 * sigma) + 1
+        blurred = gaussian_blur(x, [size, size], [sigma, sigma])
+        if sharpness(blurred) <= target:
+            break
+    return blurred, sigma
+
+
 def transfer_figures(oracle: D2CAModel, x_ts: torch.Tensor, x_a: torch.Tensor,
                      x_r: torch.Tensor, z_a: np.ndarray, z_r: np.ndarray, aus: Sequence[str],
                      x_rec: torch.Tensor | None = None) -> dict:  # fmt: skip
@@ -268,7 +302,9 @@ def transfer_figures(oracle: D2CAModel, x_ts: torch.Tensor, x_a: torch.Tensor,
     the swapped faces, the untouched receivers and the donors, its ceiling on real faces of
     its own domain (the donors within a domain, where ``x_rec``, the donors rebuilt from
     their own halves, is given; the receivers with their own labels ``z_r`` across) and the
-    share carried. Beside it, what the swap **kept** of the receivers' own AUs: F1 against
+    share carried; with ``x_rec``, also the donors blurred until no sharper than ``x_rec``
+    (``blur_matched``: what fine detail alone costs the oracle). Beside it, what the swap
+    **kept** of the receivers' own AUs: F1 against
     ``z_r`` on the swapped faces, from the donors' (unrelated faces: chance) to the receivers'
     own (all kept)."""
     f1 = {
@@ -276,8 +312,13 @@ def transfer_figures(oracle: D2CAModel, x_ts: torch.Tensor, x_a: torch.Tensor,
         "floor": au_f1(oracle, x_r, z_a, aus),
         "donors": au_f1(oracle, x_a, z_a, aus),
     }
+    blur = None
     if x_rec is not None:
         f1["reconstructed"] = au_f1(oracle, x_rec, z_a, aus)
+        blurred, sigma = blur_like(x_a, x_rec)  # the donors with no more detail than x_rec
+        f1["blur_matched"] = au_f1(oracle, blurred, z_a, aus)
+        blur = {"sigma": sigma, "sharpness": {"donors": sharpness(x_a),
+                "reconstructed": sharpness(x_rec), "blur_matched": sharpness(blurred)}}  # fmt: skip
     f1["ceiling"] = f1["donors"] if x_rec is not None else au_f1(oracle, x_r, z_r, aus)
     avg = {name: v["avg_f1"] for name, v in f1.items()}
     kept = {
@@ -293,6 +334,7 @@ def transfer_figures(oracle: D2CAModel, x_ts: torch.Tensor, x_a: torch.Tensor,
         "swapped_minus_donors": avg["swapped"] - avg["donors"],
         "receiver_aus": kept
         | {"kept": carried_share(kept["swapped"], kept["chance"], kept["receivers"])},
+        "blur": blur,
     }
 
 
@@ -493,7 +535,12 @@ def report(figures: dict) -> str:
             f"{s['cases']} (strip, AU), mean Spearman {rho}"
         )
         kept, own = c["transfer"]["receiver_aus"], c["interpolation_model"]
-        rec = f"reconstructed donors {pct(f['reconstructed'])} F1; " if "reconstructed" in f else ""
+        rec = (
+            f"reconstructed donors {pct(f['reconstructed'])} F1, donors blurred as sharp "
+            f"(sigma {c['transfer']['blur']['sigma']:g} px) {pct(f['blur_matched'])}; "
+            if "reconstructed" in f
+            else ""
+        )
         lines.append(
             f"{name}: {rec}receivers' own AUs kept {pct(kept['kept'], '%')}; the model's "
             f"AU head, monotonic on the features {pct(own['features']['monotonic'], '%')}, "
@@ -515,7 +562,8 @@ def table(runs: Sequence[tuple[str, dict]]) -> str:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.1f}"
 
-    head = ("run", "pair", "steps", "seed", "donors", "reconstructed", "swapped", "floor",
+    head = ("run", "pair", "steps", "seed", "donors", "donors blurred as the reconstructions",
+            "reconstructed", "swapped", "floor", "carried, blurred donors %",
             "carried, reconstructed %", "carried, swapped %", "receivers' AUs kept %",
             "strips monotonic %: features / faces / oracle", "across: untranslated donors",
             "across: swapped", "across: carried %")  # fmt: skip
@@ -528,9 +576,10 @@ def table(runs: Sequence[tuple[str, dict]]) -> str:
                             (own["features"], own["faces"], w["interpolation"]))  # fmt: skip
         cross = f.get("cross_domain", {}).get("transfer")
         cells = [label, f.get("model_pair") or "-", f.get("model_steps", "-"), f.get("model_seed", "-"),
-                 pct(a["donors"]), pct(a.get("reconstructed")), pct(a["swapped"]),
-                 pct(a["floor"]), pct(a.get("reconstructed") and carried_share(
-                     a["reconstructed"], a["floor"], a["ceiling"])),
+                 pct(a["donors"]), pct(a.get("blur_matched")), pct(a.get("reconstructed")),
+                 pct(a["swapped"]), pct(a["floor"]),
+                 *(pct(a.get(k) and carried_share(a[k], a["floor"], a["ceiling"]))
+                   for k in ("blur_matched", "reconstructed")),
                  pct(t["carried"]), pct(t["receiver_aus"]["kept"]), strips,
                  pct(cross and cross["avg_f1"]["donors"]),
                  pct(cross and cross["avg_f1"]["swapped"]),

@@ -77,7 +77,7 @@ def test_tiny_run_writes_every_figure(run):
         assert c["oracle_f1"] == oracle_f1
         assert c["oracle_usable"] == (oracle_f1 >= sq.MIN_ORACLE_F1)
         avg = c["transfer"]["avg_f1"]
-        rebuilt = {"reconstructed"} if name == "within" else set()  # no swap: one domain
+        rebuilt = {"reconstructed", "blur_matched"} if name == "within" else set()
         assert set(avg) == {"swapped", "floor", "donors", "ceiling"} | rebuilt
         assert all(0.0 <= v <= 1.0 for v in avg.values())
         kept = c["transfer"]["receiver_aus"]
@@ -111,6 +111,8 @@ def test_a_synthesiser_that_copies_the_donor_carries_everything(run):
     assert t["avg_f1"]["swapped"] == t["avg_f1"]["donors"] == t["avg_f1"]["ceiling"]
     assert t["carried"] is None or t["carried"] == pytest.approx(1.0)
     assert t["avg_f1"]["reconstructed"] == t["avg_f1"]["donors"]  # G copies the AU half
+    # as sharp as the donors: no blur, the same F1
+    assert t["blur"]["sigma"] == 0.0 and t["avg_f1"]["blur_matched"] == t["avg_f1"]["donors"]
     kept = t["receiver_aus"]  # the receivers' AUs are gone: the swap is the donor
     assert kept["swapped"] == kept["chance"] and kept["kept"] in (None, pytest.approx(0.0))
     # the strip starts at donor a (t = 0) and ends at donor b (t = 1)
@@ -223,4 +225,13 @@ def test_the_table_reads_saved_figures(run, tmp_path, capsys):
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     assert [r[0] for r in rows] == ["a", "a", "b"]  # by folder, then by steps
     assert [r[2] for r in rows] == ["500", "2000", "1000"] and rows[0][3] == "2"
-    assert rows[0][9] == f"{100 * written['within']['transfer']['carried']:.1f}"
+    assert rows[0][11] == f"{100 * written['within']['transfer']['carried']:.1f}"
+
+
+def test_blur_matching_finds_the_blur_of_blurred_faces():
+    x = torch.rand(6, 3, 32, 32) * 2 - 1
+    blurred, sigma = sq.blur_like(x, sq.gaussian_blur(x, [13, 13], [2.0, 2.0]))
+    assert sigma == 2.0 and sq.sharpness(blurred) < sq.sharpness(x) / 10
+    assert sq.blur_like(x, x)[1] == 0.0  # as sharp already
+    flat = torch.zeros_like(x)  # no detail at all: the strongest blur there is
+    assert sq.blur_like(x, flat)[1] == sq.BLUR_SIGMAS[-1]

@@ -16,6 +16,7 @@ from d2ca.models import D2CAModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import synthesis_figures as sf  # noqa: E402
 import synthesis_quality as sq  # noqa: E402
 from oracles import au_f1, load_images  # noqa: E402
 
@@ -81,15 +82,15 @@ def test_tiny_run_writes_every_figure(run):
         assert set(avg) == {"swapped", "floor", "donors", "ceiling"} | rebuilt
         assert all(0.0 <= v <= 1.0 for v in avg.values())
         kept = c["transfer"]["receiver_aus"]
-        expected = sq.carried_share(kept["swapped"], kept["chance"], kept["receivers"])
+        expected = sf.carried_share(kept["swapped"], kept["chance"], kept["receivers"])
         assert kept["kept"] == pytest.approx(expected)
         assert set(c["interpolation_model"]) == {"features", "faces"}
         for own in c["interpolation_model"].values():  # the same strips, read by the model
             assert own["cases"] == c["interpolation"]["cases"]
-        expected = sq.carried_share(avg["swapped"], avg["floor"], avg["ceiling"])
+        expected = sf.carried_share(avg["swapped"], avg["floor"], avg["ceiling"])
         assert c["transfer"]["carried"] == pytest.approx(expected)
         interp = c["interpolation"]
-        assert interp["points"] == 5 and interp["tol"] == sq.TOL
+        assert interp["points"] == 5 and interp["tol"] == sf.TOL
         assert 0 < interp["cases"] == sum(v["cases"] for v in interp["per_au"].values())
         assert all(s is None or 0.0 <= s <= 1.0 for s in _shares(c))
         assert -1.0 <= interp["spearman"] <= 1.0
@@ -174,16 +175,16 @@ def test_strip_figures_on_known_strips():
     probs = np.stack(strips)[:, :, None]  # (strips, K, 1 AU)
     z_a = np.array([[0], [1], [0], [0], [0]])  # strip 1 falls from a present AU: it rises
     z_b = 1 - z_a
-    out = sq.strip_figures(probs, z_a, z_b, ["AU12"], tol=0.02)
+    out = sf.strip_figures(probs, z_a, z_b, ["AU12"], tol=0.02)
     assert out["cases"] == 5 and out["per_au"]["AU12"]["cases"] == 5
     # rising, rising (oriented), flat (not monotonic), a fall within tolerance, rising
     assert out["monotonic"] == pytest.approx(4 / 5)
     # Spearman 1, 1, 0 (a flat strip has no order), 0.9 (one swapped rank), 1
     assert out["spearman"] == pytest.approx((1 + 1 + 0 + 0.9 + 1) / 5)
-    assert sq.strip_figures(probs, z_a, z_a, ["AU12"])["monotonic"] is None  # nothing differs
-    falling = sq.strip_figures(probs[:1], z_b[:1], z_a[:1], ["AU12"])  # present at t = 0
+    assert sf.strip_figures(probs, z_a, z_a, ["AU12"])["monotonic"] is None  # nothing differs
+    falling = sf.strip_figures(probs[:1], z_b[:1], z_a[:1], ["AU12"])  # present at t = 0
     assert falling["monotonic"] == 0.0 and falling["spearman"] == pytest.approx(-1.0)
-    unknown = sq.strip_figures(probs[:1], np.array([[-1]]), np.array([[1]]), ["AU12"])
+    unknown = sf.strip_figures(probs[:1], np.array([[-1]]), np.array([[1]]), ["AU12"])
     assert unknown["cases"] == 0
 
 
@@ -230,8 +231,8 @@ def test_the_table_reads_saved_figures(run, tmp_path, capsys):
 
 def test_blur_matching_finds_the_blur_of_blurred_faces():
     x = torch.rand(6, 3, 32, 32) * 2 - 1
-    blurred, sigma = sq.blur_like(x, sq.gaussian_blur(x, [13, 13], [2.0, 2.0]))
-    assert sigma == 2.0 and sq.sharpness(blurred) < sq.sharpness(x) / 10
-    assert sq.blur_like(x, x)[1] == 0.0  # as sharp already
+    blurred, sigma = sf.blur_like(x, sf.gaussian_blur(x, [13, 13], [2.0, 2.0]))
+    assert sigma == 2.0 and sf.sharpness(blurred) < sf.sharpness(x) / 10
+    assert sf.blur_like(x, x)[1] == 0.0  # as sharp already
     flat = torch.zeros_like(x)  # no detail at all: the strongest blur there is
-    assert sq.blur_like(x, flat)[1] == sq.BLUR_SIGMAS[-1]
+    assert sf.blur_like(x, flat)[1] == sf.BLUR_SIGMAS[-1]

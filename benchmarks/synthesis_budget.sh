@@ -19,7 +19,7 @@ COPY=${D2CA_RUN_COPY:-/tmp/d2ca-synthesis-budget/$(basename "$RUN")}
 PY=${PYTHON:-python}
 mkdir -p "$OUT_DIR" "$(dirname "$COPY")"
 if [ ! -d "$COPY" ]; then
-    cp -r "$RUN" "$COPY"  # the run itself is never written
+    cp -r "$RUN" "$COPY"  # RUN is not written (unless it is the copy's folder itself)
     if [ -n "${D2CA_FORK_MODEL:-}" ]; then  # a fork: model options changed from the run's end on
         "$PY" - "$COPY/train_config.json" "$D2CA_FORK_MODEL" <<'PYEOF'
 import json, sys

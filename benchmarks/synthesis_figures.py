@@ -17,7 +17,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "synthau"))
 
-from oracles import au_f1  # noqa: E402
+from oracles import au_decisions, f1_summary  # noqa: E402
 
 from d2ca.models import D2CAModel  # noqa: E402
 
@@ -66,33 +66,34 @@ def blur_like(x: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, f
 def transfer_figures(oracle: D2CAModel, x_ts: torch.Tensor, x_a: torch.Tensor,
                      x_r: torch.Tensor, z_a: np.ndarray, z_r: np.ndarray, aus: Sequence[str],
                      x_rec: torch.Tensor | None = None) -> dict:  # fmt: skip
-    """AU transfer of one condition: the oracle's F1 against the donors' labels ``z_a`` on
-    the swapped faces, the untouched receivers and the donors, its ceiling on real faces of
-    its own domain (the donors within a domain, where ``x_rec``, the donors rebuilt from
-    their own halves, is given; the receivers with their own labels ``z_r`` across) and the
-    share carried; with ``x_rec``, also the donors blurred until no sharper than ``x_rec``
-    (``blur_matched``: what fine detail alone costs the oracle). Beside it, what the swap
-    **kept** of the receivers' own AUs: F1 against
-    ``z_r`` on the swapped faces, from the donors' (unrelated faces: chance) to the receivers'
-    own (all kept)."""
-    f1 = {
-        "swapped": au_f1(oracle, x_ts, z_a, aus),
-        "floor": au_f1(oracle, x_r, z_a, aus),
-        "donors": au_f1(oracle, x_a, z_a, aus),
-    }
+    """AU transfer of one condition, from the oracle's decisions on each set of faces.
+
+    - Against the donors' labels ``z_a``: its F1 on the swapped faces, the untouched
+      receivers (floor) and the donors; its ceiling on real faces of its own domain (the
+      donors within a domain, where ``x_rec``, the donors rebuilt from their own halves, is
+      given; across, the receivers against their own labels ``z_r``); the share carried.
+    - With ``x_rec``: its F1 on ``x_rec`` and on the donors blurred until no sharper than
+      ``x_rec`` (``blur_matched``: what fine detail alone costs it).
+    - What the swap **kept** of the receivers' own AUs: F1 against ``z_r`` on the swapped
+      faces, from the donors' (unrelated faces: chance) to the receivers' own (all kept).
+    """
+    faces = {"swapped": x_ts, "receivers": x_r, "donors": x_a}
     blur = None
     if x_rec is not None:
-        f1["reconstructed"] = au_f1(oracle, x_rec, z_a, aus)
         blurred, sigma = blur_like(x_a, x_rec)  # the donors with no more detail than x_rec
-        f1["blur_matched"] = au_f1(oracle, blurred, z_a, aus)
-        blur = {"sigma": sigma, "sharpness": {"donors": sharpness(x_a),
-                "reconstructed": sharpness(x_rec), "blur_matched": sharpness(blurred)}}  # fmt: skip
-    f1["ceiling"] = f1["donors"] if x_rec is not None else au_f1(oracle, x_r, z_r, aus)
+        faces |= {"reconstructed": x_rec, "blur_matched": blurred}
+        blur = {"sigma": sigma, "sharpness": {k: sharpness(faces[k]) for k in
+                ("donors", "reconstructed", "blur_matched")}}  # fmt: skip
+    pred = {k: au_decisions(oracle, x, aus) for k, x in faces.items()}  # one pass each
+    f1 = {k: f1_summary(p, z_a, aus) for k, p in pred.items() if k != "receivers"}
+    f1["floor"] = f1_summary(pred["receivers"], z_a, aus)
+    on_own = f1_summary(pred["receivers"], z_r, aus)
+    f1["ceiling"] = f1["donors"] if x_rec is not None else on_own
     avg = {name: v["avg_f1"] for name, v in f1.items()}
     kept = {
-        "swapped": au_f1(oracle, x_ts, z_r, aus)["avg_f1"],
-        "chance": au_f1(oracle, x_a, z_r, aus)["avg_f1"],
-        "receivers": au_f1(oracle, x_r, z_r, aus)["avg_f1"],
+        "swapped": f1_summary(pred["swapped"], z_r, aus)["avg_f1"],
+        "chance": f1_summary(pred["donors"], z_r, aus)["avg_f1"],
+        "receivers": on_own["avg_f1"],
     }
     return {
         "f1": f1,

@@ -196,17 +196,14 @@ def interpolated(model: D2CAModel, x_a: torch.Tensor, x_b: torch.Tensor,
     return (1 - t) * a_a[:, None] + t * a_b[:, None]
 
 
-def decode_strips(model: D2CAModel, domain: Domain, ts: Sequence[float]):
-    """``fn(x_a, x_b, x_r) -> (B, K, 3, S, S)``: ``G([(1 - t) E_au(x_a) + t E_au(x_b),
-    E_dm(x_r)])`` for each ``t`` of ``ts`` (:meth:`d2ca.D2CA.interpolate` on aligned tensors)."""
-
-    def fn(x_a: torch.Tensor, x_b: torch.Tensor, x_r: torch.Tensor) -> torch.Tensor:
-        a_k, d_r = interpolated(model, x_a, x_b, ts), model.encode_dm(x_r, domain)
-        d_k = d_r[:, None].expand(-1, len(ts), *d_r.shape[1:])
-        x_k = model.decode(a_k.flatten(0, 1), d_k.flatten(0, 1))
-        return x_k.view(len(x_a), len(ts), *x_k.shape[1:])
-
-    return fn
+def decode_strips(model: D2CAModel, a_k: torch.Tensor, x_r: torch.Tensor,
+                  domain: Domain) -> torch.Tensor:  # fmt: skip
+    """``G([a_k, E_dm(x_r)])`` for the strips of features ``a_k`` ``(B, K, C, f, f)`` (from
+    :func:`interpolated`): ``(B, K, 3, S, S)``, as :meth:`d2ca.D2CA.interpolate` decodes."""
+    d_r = model.encode_dm(x_r, domain)
+    d_k = d_r[:, None].expand(-1, a_k.shape[1], *d_r.shape[1:])
+    x_k = model.decode(a_k.flatten(0, 1), d_k.flatten(0, 1))
+    return x_k.view(*a_k.shape[:2], *x_k.shape[1:])
 
 
 @torch.no_grad()
@@ -214,8 +211,11 @@ def swap(model: D2CAModel, x_a: torch.Tensor, x_r: torch.Tensor, domain: Domain)
     """``G([E_au(x_a), E_dm(x_r)])`` for aligned batches ``(n, 3, S, S)`` (``oracles.swap_ts``
     with the receiver's domain encoder chosen)."""
     model.eval()
-    strip = decode_strips(model, domain, [0.0])
-    return batched(lambda a, r: strip(a, a, r)[:, 0], model, x_a, x_r, batch_size=32)
+
+    def fn(a: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        return model.decode(model.encode_au(a), model.encode_dm(r, domain))
+
+    return batched(fn, model, x_a, x_r, batch_size=32)
 
 
 @torch.no_grad()
@@ -231,16 +231,16 @@ def strip_readings(model: D2CAModel, oracle: D2CAModel, x_a: torch.Tensor, x_b: 
     model.eval()
     oracle.eval()
     ts = np.linspace(0.0, 1.0, k).tolist()
-    strip = decode_strips(model, domain, ts)
     cols = [oracle.config.au_names.index(a) for a in aus]
     own = [model.config.au_names.index(a) for a in aus]
     device = next(oracle.parameters()).device
 
     def probs(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        x_k = strip(a, b, r).flatten(0, 1)
+        a_k = interpolated(model, a, b, ts)
+        x_k = decode_strips(model, a_k, r, domain).flatten(0, 1)
         readings = [
-            torch.sigmoid(oracle(x_k.to(device)))[:, cols].cpu(),
-            torch.sigmoid(model.classify(interpolated(model, a, b, ts).flatten(0, 1)))[:, own],
+            torch.sigmoid(oracle(x_k.to(device)))[:, cols],
+            torch.sigmoid(model.classify(a_k.flatten(0, 1)))[:, own],
             torch.sigmoid(model(x_k))[:, own],
         ]
         return torch.stack([p.cpu().view(len(a), k, len(aus)) for p in readings], dim=1)

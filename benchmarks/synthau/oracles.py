@@ -144,6 +144,22 @@ def swap_ts(model: D2CAModel, x_s: torch.Tensor, x_t: torch.Tensor) -> torch.Ten
 
 
 @torch.no_grad()
+def au_decisions(au_oracle: D2CAModel, images: torch.Tensor, au_names: Sequence[str]) -> np.ndarray:
+    """``au_oracle``'s ``(n, A)`` boolean decisions on ``images`` for ``au_names``, at its
+    thresholds."""
+    au_oracle.eval()
+    logits = batched(au_oracle, au_oracle, images)
+    cols = [au_oracle.config.au_names.index(a) for a in au_names]
+    thr = np.asarray(au_oracle.config.thresholds)[cols]
+    return torch.sigmoid(logits).numpy()[:, cols] >= thr
+
+
+def f1_summary(pred: np.ndarray, labels: np.ndarray, au_names: Sequence[str]) -> dict:
+    """``{"f1": {AU: F1}, "avg_f1": mean}`` of decisions ``pred`` against ``labels``."""
+    f1 = f1_per_au(pred, labels)
+    return {"f1": dict(zip(au_names, f1.tolist(), strict=True)), "avg_f1": float(f1.mean())}
+
+
 def au_f1(
     au_oracle: D2CAModel, images: torch.Tensor, labels: np.ndarray, au_names: Sequence[str]
 ) -> dict:
@@ -151,13 +167,7 @@ def au_f1(
 
     Returns ``{"f1": {AU: F1}, "avg_f1": mean}``.
     """
-    au_oracle.eval()
-    logits = batched(au_oracle, au_oracle, images)
-    cols = [au_oracle.config.au_names.index(a) for a in au_names]
-    thr = np.asarray(au_oracle.config.thresholds)[cols]
-    pred = torch.sigmoid(logits).numpy()[:, cols] >= thr
-    f1 = f1_per_au(pred, labels)
-    return {"f1": dict(zip(au_names, f1.tolist(), strict=True)), "avg_f1": float(f1.mean())}
+    return f1_summary(au_decisions(au_oracle, images, au_names), labels, au_names)
 
 
 @torch.no_grad()

@@ -60,10 +60,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent / "synthau"))
 
 from budget import train  # noqa: E402
+from ideal_swaps import ideal_figures, ideal_table  # noqa: E402
 from oracles import au_f1, batched, load_images  # noqa: E402
 from run_table import train_config, write_json  # noqa: E402
 from scales import SCALES  # noqa: E402
-from synthesis_figures import TOL, strip_figures, table, transfer_figures  # noqa: E402
+from synthesis_figures import (  # noqa: E402
+    TOL,
+    carried_share,
+    strip_figures,
+    table,
+    transfer_figures,
+)
 
 from d2ca.data.manifest import Manifest, read_manifest  # noqa: E402
 from d2ca.data.synth import PRESETS, render_dataset  # noqa: E402
@@ -267,6 +274,9 @@ def condition(model: D2CAModel, oracle: D2CAModel, donors: tuple[Manifest, torch
     x_ts = swap(model, x_d[i_a], x_r[i_r], domain)
     x_rec = swap(model, x_d[i_a], x_d[i_a], domain) if same_domain else None
     transfer = transfer_figures(oracle, x_ts, x_d[i_a], x_r[i_r], z_a, z_r[i_r], aus, x_rec)
+    ideal = ideal_figures(oracle, donors, receivers, i_a, i_r, x_ts, z_a, aus, model.config, x_rec)
+    ideal["carried"] = carried_share(ideal["avg_f1"], transfer["avg_f1"]["floor"],
+                                     transfer["avg_f1"]["ceiling"])  # fmt: skip
     differ = ((z_a != z_b) & (z_a >= 0) & (z_b >= 0)).any(1)
     probs = strip_readings(model, oracle, x_d[i_a[differ]], x_d[i_b[differ]],
                            x_r[i_r[differ]], k, domain, aus)  # fmt: skip
@@ -275,6 +285,7 @@ def condition(model: D2CAModel, oracle: D2CAModel, donors: tuple[Manifest, torch
         "encoder": domain,
         "pairs": pairs,
         "transfer": transfer,
+        "ideal": ideal,
         "interpolation": strip_figures(probs["oracle"], z_a, z_b, aus, tol),
         # the model's own AU head along the same strips: on the features, on the faces
         "interpolation_model": {
@@ -417,6 +428,13 @@ def report(figures: dict) -> str:
             f"AU head, monotonic on the features {pct(own['features']['monotonic'], '%')}, "
             f"on the decoded faces {pct(own['faces']['monotonic'], '%')}"
         )
+        ideal, px = c["ideal"], c["ideal"]["swap"]
+        moved = "n/a" if px["au_moved"] is None else f"{px['au_moved']:.2f}"
+        lines.append(
+            f"{name}: ideal swaps {pct(ideal['avg_f1'])} F1 (carried "
+            f"{pct(ideal['carried'], '%')}); the swaps' L1 to them {px['error']:.3f}, of which "
+            f"the AUs change {px['au_signal']:.3f}; share of the AUs' change made {moved}"
+        )
     return "\n".join(lines)
 
 
@@ -431,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         runs = [(Path(f).parent.name, json.loads(Path(f).read_text())) for f in args.table]
         runs.sort(key=lambda r: (r[0], r[1].get("model_steps") or 0))
         print(table(runs))
+        if any("ideal" in f["within"] for _, f in runs):
+            print("\n" + ideal_table([r for r in runs if "ideal" in r[1]["within"]]))
         return {"table": runs}
     t0 = time.time()
     if args.threads:

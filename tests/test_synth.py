@@ -15,6 +15,7 @@ from d2ca.data.synth import (
     Identity,
     Scene,
     face_landmarks,
+    frame_factors,
     render_dataset,
     render_face,
     sample_aus,
@@ -114,6 +115,26 @@ def test_label_is_intensity_at_least_two(tmp_path):
     )
     intensities = np.array([[float(r[f"{au_name(a)}_r"]) for a in AUS] for r in m.rows])
     np.testing.assert_array_equal(m.labels, (intensities >= 2).astype(np.int8))
+
+
+def test_frame_factors_render_a_datasets_frame_again(tmp_path):
+    m = read_manifest(
+        render_dataset(tmp_path / "d", "wild", subjects=2, frames_per_subject=3, size=32, seed=9)
+    )
+    import cv2
+
+    for i, row in enumerate(m.rows):
+        subject = int(row["subject"].rsplit("_s", 1)[1])
+        idt, aus, scene = frame_factors("wild", subject, int(row["frame"]), seed=9)
+        saved = cv2.imread(str(m.image_path(i)))[..., ::-1]
+        np.testing.assert_array_equal(render_face(idt, aus, scene, 32), saved)
+        assert [f"{v:.2f}" for v in aus] == [row[f"{au_name(a)}_r"] for a in AUS]
+        assert scene.yaw == float(row["yaw"])
+        # other AUs: the same face, pose and light, other pixels
+        moved = render_face(idt, np.clip(aus + 3.0, 0, 5), scene, 32)
+        assert 0 < np.abs(moved.astype(int) - saved).mean() < 20
+    other = frame_factors("wild", 0, 0, seed=10)[1]
+    assert not np.array_equal(other, frame_factors("wild", 0, 0, seed=9)[1])
 
 
 def _stats(preset: str, n: int = 24, size: int = 48) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """benchmarks/synthesis_quality.py end to end on tiny renders, and its figures on synthesisers
 whose answers are known: one that copies the donor, one that copies the receiver, one whose
-decoder ignores the AU features."""
+decoder ignores the AU features, one that makes the ideal swaps (benchmarks/ideal_swaps.py)."""
 
 import json
 import sys
@@ -16,6 +16,7 @@ from d2ca.models import D2CAModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import ideal_swaps as ideal  # noqa: E402
 import synthesis_figures as sf  # noqa: E402
 import synthesis_quality as sq  # noqa: E402
 from oracles import au_f1, load_images  # noqa: E402
@@ -94,6 +95,11 @@ def test_tiny_run_writes_every_figure(run):
         assert 0 < interp["cases"] == sum(v["cases"] for v in interp["per_au"].values())
         assert all(s is None or 0.0 <= s <= 1.0 for s in _shares(c))
         assert -1.0 <= interp["spearman"] <= 1.0
+        i = c["ideal"]
+        assert 0.0 <= i["avg_f1"] <= 1.0 and ("reconstruction" in i) == (name == "within")
+        for px in [i["swap"], *([i["reconstruction"]] if name == "within" else [])]:
+            assert px["au_signal"] > 0 and px["error"] > 0 and 0 < px["au_region"] < 1
+            assert px["au_moved"] is not None and px["from_base"] > 0
     # within a domain the ceiling is the donors themselves
     within = written["within"]["transfer"]
     assert within["avg_f1"]["ceiling"] == within["avg_f1"]["donors"]
@@ -112,6 +118,8 @@ def test_a_synthesiser_that_copies_the_donor_carries_everything(run):
     assert t["avg_f1"]["swapped"] == t["avg_f1"]["donors"] == t["avg_f1"]["ceiling"]
     assert t["carried"] is None or t["carried"] == pytest.approx(1.0)
     assert t["avg_f1"]["reconstructed"] == t["avg_f1"]["donors"]  # G copies the AU half
+    rec = out["ideal"]["reconstruction"]  # the donors themselves: their own AUs, exactly
+    assert rec["error"] == pytest.approx(0.0, abs=1e-6) and rec["au_moved"] == pytest.approx(1.0)
     # as sharp as the donors: no blur, the same F1
     assert t["blur"]["sigma"] == 0.0 and t["avg_f1"]["blur_matched"] == t["avg_f1"]["donors"]
     kept = t["receiver_aus"]  # the receivers' AUs are gone: the swap is the donor
@@ -146,6 +154,8 @@ def test_a_synthesiser_that_copies_the_receiver_carries_nothing(run):
     kept = t["receiver_aus"]  # every AU of the receivers kept
     assert kept["swapped"] == kept["receivers"] and kept["kept"] in (None, pytest.approx(1.0))
     assert "reconstructed" not in t["avg_f1"]  # across domains nothing is rebuilt
+    px = out["ideal"]["swap"]  # the receivers untouched: as far from the ideal as the AUs are
+    assert px["error"] == pytest.approx(px["au_signal"]) and px["au_moved"] == 0.0
     # across domains the ceiling is the receivers, scored against their own labels
     (m_d, _), (m_r, x_r) = donors, receivers
     _, _, i_r = sq.draw_pairs(m_d.subjects, m_r.subjects, 12, sq.PAIR_SEED)
@@ -167,6 +177,42 @@ def test_a_decoder_blind_to_au_features_moves_no_strip(run):
     faces, features = out["interpolation_model"]["faces"], out["interpolation_model"]["features"]
     assert faces["monotonic"] == 0.0 and faces["spearman"] == 0.0
     assert features["spearman"] != 0.0
+
+
+def test_the_ideal_swaps_are_the_receivers_rendered_with_the_donors_aus(run):
+    work, _, _ = run
+    model = small_model()
+    (test, x), oracle = _test_faces(work, "lab-a", model)
+    faces = ideal.factors(test, range(len(test)))
+    own = np.stack([f[1] for f in faces])
+    # with their own AUs, the faces as loaded from the PNGs
+    torch.testing.assert_close(ideal.rerender(faces, own, model.config), x, atol=1e-6, rtol=0)
+    # a synthesiser that renders the ideal swap: no error, all of the AUs' change, its F1
+    i_a, i_r = np.array([0, 2, 4, 6]), np.array([7, 5, 3, 1])
+    perfect = ideal.rerender([faces[i] for i in i_r], own[i_a], model.config)
+    aus = list(oracle.config.au_names)
+    z_a = test.with_aus(aus).labels[i_a]
+    out = ideal.ideal_figures(oracle, (test, x), (test, x), i_a, i_r, perfect, z_a, aus,
+                              model.config)  # fmt: skip
+    px = out["swap"]
+    assert px["error"] == 0.0 and px["au_moved"] == pytest.approx(1.0)
+    assert px["from_base"] == pytest.approx(px["au_signal"]) and px["error_in_au_region"] == 0.0
+    assert out["avg_f1"] == au_f1(oracle, perfect, z_a, aus)["avg_f1"]
+    assert "reconstruction" not in out
+    # half the AUs' change under noise ten times its size: half of it made, a large error
+    base = x[i_r]
+    noise = (
+        10
+        * (perfect - base).abs().mean()
+        * torch.randn(base.shape, generator=torch.Generator().manual_seed(0))
+    )
+    half = ideal.pixel_figures(base + 0.5 * (perfect - base) + noise, perfect, base)
+    assert (
+        half["au_moved"] == pytest.approx(0.5, abs=0.05) and half["error"] > 5 * half["au_signal"]
+    )
+    # the AUs move pixels only where the donor's and the receiver's AUs differ
+    same = ideal.rerender([faces[i] for i in i_r], own[i_r], model.config)
+    assert ideal.pixel_figures(same, same, same)["au_signal"] == 0.0
 
 
 def test_strip_figures_on_known_strips():
@@ -222,11 +268,15 @@ def test_the_table_reads_saved_figures(run, tmp_path, capsys):
         paths.append(str(path))
     sq.main(["--table", *paths])
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 5  # header, rule, a row per JSON
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert len(lines) == 11 and lines[5] == ""  # two tables: header, rule, a row per JSON
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:5]]
     assert [r[0] for r in rows] == ["a", "a", "b"]  # by folder, then by steps
     assert [r[2] for r in rows] == ["500", "2000", "1000"] and rows[0][3] == "2"
     assert rows[0][11] == f"{100 * written['within']['transfer']['carried']:.1f}"
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[8:]]
+    assert [(r[0], r[1]) for r in rows] == [("a", "500"), ("a", "2000"), ("b", "1000")]
+    assert rows[0][3] == f"{100 * written['within']['ideal']['avg_f1']:.1f}"
+    assert rows[0][9] == f"{written['within']['ideal']['swap']['au_moved']:.2f}"
 
 
 def test_blur_matching_finds_the_blur_of_blurred_faces():

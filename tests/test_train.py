@@ -485,10 +485,14 @@ def test_diagnostics_lines_name_every_term_and_spread(data, tmp_path):
     assert [r["step"] for r in diag] == [1, 3]  # measured on the updates of steps 1 and 3
     terms = {"au_s", "au_t", "rep", "rec", "adv", "ort", "icl", "fcl"}
     for r in diag:
-        assert set(r["grad_norm"]) == {"e_au", "e_dm"}
-        assert set(r["grad_norm"]["e_au"]) == set(r["grad_norm"]["e_dm"]) == terms
-        assert r["grad_norm"]["e_au"]["au_s"] > 0 and r["grad_norm"]["e_au"]["fcl"] == 0
-        assert r["grad_norm"]["e_dm"]["au_s"] == 0 and r["grad_norm"]["e_dm"]["fcl"] > 0
+        g = r["grad_norm"]
+        assert set(g) == {"e_au", "e_dm", "g"}
+        assert set(g["e_au"]) == set(g["e_dm"]) == set(g["g"]) == terms
+        assert g["e_au"]["au_s"] > 0 and g["e_au"]["fcl"] == 0
+        assert g["e_dm"]["au_s"] == 0 and g["e_dm"]["fcl"] > 0
+        # G: trained by what its faces feed (Eq. 4's L_au^t, 7, 8, 10), not by L_au^s or FCL
+        assert g["g"]["au_s"] == g["g"]["fcl"] == g["g"]["ort"] == 0
+        assert all(g["g"][k] > 0 for k in ("au_t", "rep", "rec", "adv", "icl"))
         assert set(r["spread"]) == {"a_s", "a_t", "d_s", "d_t", "p_s"}
         assert all(v > 0 for v in r["spread"].values())
     # the measurement does not change training: same weights as a run without it

@@ -385,11 +385,15 @@ class Trainer:
         return rampup(max(0, self.step - tc.warmup_steps), tc.au_t_rampup)
 
     def _diagnose(self, method: str, loss: torch.Tensor, terms: dict, extra: Any) -> dict:
-        """Per-term gradient norms on E_au and the domain encoders; feature spreads."""
+        """Per-term gradient norms on E_au, the domain encoders and G; feature spreads."""
         model = self.model
         if method in D2CA_METHODS:
             weighted = weighted_terms(terms, self.model_config, self.au_t_weight)
-            groups = {"e_au": [model.e_au], "e_dm": [model.e_dm_s, model.e_dm_t]}
+            groups = {
+                "e_au": [model.e_au],
+                "e_dm": [model.e_dm_s, model.e_dm_t],
+                "g": [model.decoder],
+            }
             features = {k: getattr(extra, k) for k in ("a_s", "a_t", "d_s", "d_t", "logits_s")}
         else:
             weighted = {"au": loss}

@@ -42,6 +42,7 @@ __all__ = [
     "Preset",
     "Scene",
     "face_landmarks",
+    "frame_factors",
     "render_dataset",
     "render_face",
     "sample_aus",
@@ -51,7 +52,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from d2ca.data.synth.camera import face_landmarks
-    from d2ca.data.synth.dataset import render_dataset
+    from d2ca.data.synth.dataset import frame_factors, render_dataset
     from d2ca.data.synth.render import render_face
     from d2ca.data.synth.sampling import (
         AUS,
@@ -76,6 +77,7 @@ _LAZY = {
     "sample_scene": "sampling",
     "face_landmarks": "camera",
     "LABEL_THRESHOLD": "dataset",
+    "frame_factors": "dataset",
     "render_dataset": "dataset",
     "render_face": "render",
 }

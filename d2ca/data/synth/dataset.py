@@ -20,7 +20,15 @@ from d2ca.aus import au_name
 from d2ca.data.manifest import write_manifest
 from d2ca.data.synth.presets import Preset
 from d2ca.data.synth.render import render_face
-from d2ca.data.synth.sampling import AUS, _preset, sample_aus, sample_identity, sample_scene
+from d2ca.data.synth.sampling import (
+    AUS,
+    Identity,
+    Scene,
+    _preset,
+    sample_aus,
+    sample_identity,
+    sample_scene,
+)
 from d2ca.errors import InputError
 from d2ca.io import OutputExistsError, atomic_path
 
@@ -42,17 +50,32 @@ def _subject_splits(n: int, splits: Sequence[float], seed: int, preset: str) -> 
     return list(names)
 
 
+def frame_factors(
+    preset: Preset | str, subject: int, frame: int, seed: int
+) -> tuple[Identity, np.ndarray, Scene]:
+    """The identity, AU intensities and scene of one frame of :func:`render_dataset`
+    (subject ``{preset}_s{subject:03d}``, its ``frame``-th frame, master ``seed``):
+    ``render_face(*frame_factors(...), size)`` gives its pixels again, and other intensities
+    give the same face, pose, light and camera with other AUs.
+
+    Example:
+        >>> idt, aus, scene = frame_factors("lab-a", 3, 0, seed=1)
+        >>> aus.shape
+        (12,)
+    """
+    preset = _preset(preset)
+    idt = sample_identity(_stream(seed, preset.name, subject), preset)
+    frng = _stream(seed, preset.name, subject, frame, 1)
+    return idt, sample_aus(frng, preset), sample_scene(frng, preset)
+
+
 def _render_subject(job: tuple) -> list[dict[str, object]]:
     out_dir, preset, subject, frames, size, seed, split = job
     images = Path(out_dir) / "images"
-    rng = _stream(seed, preset.name, subject)
-    idt = sample_identity(rng, preset)
     sid = f"{preset.name}_s{subject:03d}"
     rows = []
     for frame in range(frames):
-        frng = _stream(seed, preset.name, subject, frame, 1)
-        aus = sample_aus(frng, preset)
-        scene = sample_scene(frng, preset)
+        idt, aus, scene = frame_factors(preset, subject, frame, seed)
         rel = f"images/{sid}_f{frame:03d}.png"
         path = images / Path(rel).name
         if not path.exists():  # resuming: an image is only ever written whole

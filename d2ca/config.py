@@ -100,6 +100,10 @@ class D2CAConfig:
     # also the synthesised faces' of the cyclic stages, which then outnumber the real ones
     # 7 to 2 in E_au. The paper does not say. docs/training.md "Why D2CA did not learn".
     norm_stats: str = "real"
+    # The norm of L_rec (Eq. 7): "l1" (the paper) or "l2" (mean squared error, an ablation of
+    # docs/default-checkpoint.md "Against the ideal swaps": L1's gradient is the error's sign,
+    # so where other errors outweigh the AUs' small change it does not follow that change).
+    rec_loss: str = "l1"
     # --- provenance: training data, pair, steps, seed, version, metrics ----------------
     provenance: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -154,6 +158,8 @@ class D2CAConfig:
             raise ValueError(f"au_thresholds must be in [0, 1], got {self.au_thresholds}")
         if not 0.0 <= self.aux_grad_e_au <= 1.0:
             raise ValueError(f"aux_grad_e_au must be in [0, 1], got {self.aux_grad_e_au}")
+        if self.rec_loss not in ("l1", "l2"):
+            raise ValueError(f"rec_loss must be 'l1' or 'l2', got {self.rec_loss!r}")
         if self.feature_norm not in ("raw", "batch"):
             raise ValueError(f"feature_norm must be 'raw' or 'batch', got {self.feature_norm!r}")
         if self.norm_stats not in ("real", "all"):

@@ -74,9 +74,11 @@ def feature_consistency_loss(
     return F.mse_loss(a_cycled, a) + F.mse_loss(d_cycled, d)
 
 
-def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """Eq. 7, one side of the cyclic reconstruction: ``E||x - x_hat||_1`` (mean per pixel)."""
-    return (x - x_hat).abs().mean()
+def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, norm: str = "l1") -> torch.Tensor:
+    """Eq. 7, one side of the cyclic reconstruction: ``E||x - x_hat||_1`` (mean per pixel);
+    ``norm="l2"``: the mean squared error instead (``D2CAConfig.rec_loss``, not the paper's)."""
+    diff = x - x_hat
+    return (diff.abs() if norm == "l1" else diff.pow(2)).mean()
 
 
 def adversarial_d_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:

@@ -45,6 +45,7 @@ def test_feature_consistency_and_reconstruction_are_mean_errors():
         torch.tensor([1.0, -3.0, 0.0, 0.0]).repeat(3).view(1, 3, 2, 2),
     )
     assert losses.reconstruction_loss(x, x_hat).item() == pytest.approx(1.0)
+    assert losses.reconstruction_loss(x, x_hat, "l2").item() == pytest.approx((1 + 9) / 4)
 
 
 def test_adversarial_terms_match_log_formulas():

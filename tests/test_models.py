@@ -358,6 +358,11 @@ def test_objective_options_route_and_weight_the_terms():
     assert std["rep_s"] != plain["rep_s"] and std["rec"] == plain["rec"]
     with pytest.raises(ValueError, match="feature_norm"):
         dataclasses.replace(base, feature_norm="layer")
+    # rec_loss="l2": Eq. 7 as a mean squared error, every other term as it was
+    _, l2, _ = run(rec_loss="l2")
+    assert l2["rec"] != plain["rec"] and l2["rep_s"] == plain["rep_s"]
+    with pytest.raises(ValueError, match="rec_loss"):
+        dataclasses.replace(base, rec_loss="l3")
 
 
 def test_norm_stats_real_keeps_the_running_statistics_of_the_real_faces():

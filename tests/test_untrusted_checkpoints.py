@@ -54,6 +54,7 @@ CONFIG_CASES = [
     ("gamma2", 10**400, r"gamma2 must be a finite number"),
     ("use_icl", "yes", r"use_icl must be true or false, got 'yes'"),
     ("feature_norm", 1, r"feature_norm must be a string, got 1"),
+    ("rec_loss", "l3", r"rec_loss must be 'l1' or 'l2', got 'l3'"),
     ("au_names", list(range(12)), r"au_names\[0\] must be a string, got 0"),
     ("au_names", "AU01", r"au_names must be a list, got 'AU01'"),
     ("au_names", ["smile", *AUS], r"au_names: 'smile' is not an AU name \(AU01 to AU99\)"),

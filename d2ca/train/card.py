@@ -128,6 +128,8 @@ def _objective_lines(config: D2CAConfig, train_config: TrainConfig) -> list[str]
         choices.append(f"norm_stats={config.norm_stats} (batch-norm statistics)")
     if train_config.au_t_rampup:
         choices.append(f"L_au^t ramped up over {train_config.au_t_rampup} steps (the paper: 0)")
+    if config.rec_loss != "l1":
+        choices.append(f"rec_loss={config.rec_loss} (the paper: l1)")
     if config.feature_norm != "raw":
         choices.append(f"feature_norm={config.feature_norm} (the paper: raw)")
     if not choices:

@@ -167,7 +167,10 @@ def generator_loss(
         t["au_t"] = losses.au_loss(logits_ts, z_s)
     t["rep_s"] = losses.feature_consistency_loss(f(a_t), f(a_st), f(d_s), f(d_st))  # Eq. 5
     t["rep_t"] = losses.feature_consistency_loss(f(a_s), f(a_ts), f(d_t), f(d_ts))  # Eq. 6
-    t["rec"] = losses.reconstruction_loss(x_s, x_s_hat) + losses.reconstruction_loss(x_t, x_t_hat)
+    norm = config.rec_loss
+    t["rec"] = losses.reconstruction_loss(x_s, x_s_hat, norm) + losses.reconstruction_loss(
+        x_t, x_t_hat, norm
+    )
     t["adv_s"] = losses.adversarial_g_loss(model.disc_s(x_st))  # Eq. 8
     t["adv_t"] = losses.adversarial_g_loss(model.disc_t(x_ts))
     if config.use_icl:  # Eq. 10

@@ -286,3 +286,25 @@ def test_blur_matching_finds_the_blur_of_blurred_faces():
     assert sf.blur_like(x, x)[1] == 0.0  # as sharp already
     flat = torch.zeros_like(x)  # no detail at all: the strongest blur there is
     assert sf.blur_like(x, flat)[1] == sf.BLUR_SIGMAS[-1]
+
+
+def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
+    import decoder_probe
+
+    from d2ca.hub import load_folder
+    from d2ca.io import OutputExistsError
+
+    work, _, _ = run
+    src = save_small_checkpoint(tmp_path / "model")
+    argv = ["--model", str(src), "--domain", "lab-a", "--out", str(tmp_path / "probe"),
+            "--steps", "3", "--batch", "4", "--tiny", "--work", str(work)]  # fmt: skip
+    probe = decoder_probe.main(argv)
+    before, after = load_folder(src).state_dict(), load_folder(tmp_path / "probe")
+    assert after.config.provenance["decoder_probe"] == probe and probe["steps"] == 3
+    moved = {k for k, v in after.state_dict().items() if not torch.equal(v, before[k])}
+    assert moved and all(k.startswith("decoder.") for k in moved)  # the encoders are frozen
+    assert probe["train_faces"] == 24 and probe["loss"] == "l1" and not probe["fresh"]
+    with pytest.raises(OutputExistsError):  # an existing checkpoint is not replaced
+        decoder_probe.main(argv)
+    fresh = decoder_probe.main([*argv[:5], str(tmp_path / "fresh"), *argv[6:], "--fresh"])
+    assert fresh["fresh"] and fresh["loss_first_10"] != probe["loss_first_10"]

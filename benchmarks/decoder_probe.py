@@ -1,0 +1,105 @@
+"""Is a D2CA decoder's AU fidelity bounded by what its features hold, or by what the objective
+trains it for? (issue 18, part 5)
+
+The checkpoint's encoders are frozen and its decoder alone is trained to rebuild faces from
+their own halves, ``G([E_au(x), E_dm^s(x)]) = x`` (L1, as Eq. 7, or L2), on the training split
+of ``synthesis_quality.py``'s renders of the source domain (subjects no checkpoint saw). The
+result is written as a checkpoint for ``synthesis_quality.py``, whose share of the AUs' change
+made (``benchmarks/ideal_swaps.py``) then says how much of the AUs the frozen features let a
+decoder render. ``--fresh`` starts the decoder from a new initialisation instead of the
+checkpoint's::
+
+    python benchmarks/decoder_probe.py --model RUN/model --domain lab-b --out /tmp/probe/model
+    python benchmarks/synthesis_quality.py --model /tmp/probe/model --domain lab-b --cross lab-a
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import synthesis_quality as sq  # noqa: E402
+
+from d2ca.data.manifest import read_manifest  # noqa: E402
+from d2ca.hub import load_folder, save_pretrained  # noqa: E402
+from d2ca.losses import reconstruction_loss  # noqa: E402
+from d2ca.models.networks import Decoder  # noqa: E402
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--model", type=Path, required=True, help="a D2CA checkpoint folder")
+    p.add_argument("--domain", required=True, help="its source preset (the renders to train on)")
+    p.add_argument("--out", type=Path, required=True, help="the checkpoint folder to write")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)  # the paper's, with training's betas
+    p.add_argument("--loss", choices=("l1", "l2"), default="l1")
+    p.add_argument("--fresh", action="store_true", help="a newly initialised decoder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--work", type=Path, default=Path("/tmp/d2ca-synthesis-quality"))
+    p.add_argument("--tiny", action="store_true", help="synthesis_quality's tiny renders")
+    p.add_argument("--threads", type=int, default=None)
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = load_folder(args.model, device="cpu").eval()
+    cfg = model.config
+    size = sq.TINY if args.tiny else sq.FULL
+    train = read_manifest(sq.render(args.work, args.domain, cfg.image_size, size)).split("train")
+    x = sq.load_images(train, cfg)
+    with torch.no_grad():  # the frozen halves, computed once
+        a = torch.cat([model.encode_au(x[i : i + 64]) for i in range(0, len(x), 64)])
+        d = torch.cat([model.encode_dm(x[i : i + 64], "source") for i in range(0, len(x), 64)])
+    if args.fresh:
+        model.decoder = Decoder(cfg)
+    decoder = model.decoder.train()
+    opt = torch.optim.Adam(decoder.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    rng = np.random.default_rng(args.seed)
+    t0, losses = time.time(), []
+    for _ in range(args.steps):
+        idx = torch.from_numpy(rng.choice(len(x), size=min(args.batch, len(x)), replace=False))
+        loss = reconstruction_loss(x[idx], decoder(a[idx], d[idx]), args.loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    probe = {
+        "from": str(args.model),
+        "steps": args.steps,
+        "batch": args.batch,
+        "lr": args.lr,
+        "loss": args.loss,
+        "fresh": args.fresh,
+        "seed": args.seed,
+        "train_faces": len(x),
+        "loss_first_10": float(np.mean(losses[:10])),
+        "loss_last_10": float(np.mean(losses[-10:])),
+        "wall_s": round(time.time() - t0, 1),
+    }
+    provenance = dict(cfg.provenance) | {"decoder_probe": probe}
+    model.config = dataclasses.replace(cfg, provenance=provenance)
+    save_pretrained(model, args.out)
+    first, last = probe["loss_first_10"], probe["loss_last_10"]
+    print(f"decoder trained alone, {args.steps} steps of {args.loss}: {first:.4f} -> {last:.4f}")
+    return probe
+
+
+if __name__ == "__main__":
+    main()

@@ -239,19 +239,37 @@ def test_device_crops_equal_the_host_crops(frames) -> None:
     assert torch.equal(device, host)
 
 
-def test_the_device_path_tracks_as_the_host_path(frames, monkeypatch) -> None:
-    """Tracking with the GPU's code path (the frames' summed-area table, all crops at once, one
-    copy to the host per plan), run here on the CPU, gives the host path's faces."""
-    import torch
-
+def test_the_device_path_tracks_as_the_host_path(frames) -> None:
+    """Tracking with the GPU's code path (``batched_crops``: the frames' summed-area table,
+    all crops at once, one copy to the host per plan), run here on the CPU, gives the host
+    path's faces."""
     detector = FaceDetector(min_face_size=40)
+    assert not detector.batched_crops  # on a CPU the loop is the default
     host = FaceTracker(detector, keyframe_interval=K)
     reference = host.track(frames)
-
-    def as_on_a_gpu(self, device):
-        return summed_area_table(torch.from_numpy(np.stack(self.frames)))
-
-    monkeypatch.setattr(track._Lookahead, "_images", as_on_a_gpu)
-    tracker = FaceTracker(detector, keyframe_interval=K)
+    batched = FaceDetector(min_face_size=40, batched_crops=True)
+    assert batched.settings["batched_crops"] is True
+    tracker = FaceTracker(batched, keyframe_interval=K)
     _same_faces(tracker.track(frames), reference, atol=1e-3)
     assert tracker.full_detections == host.full_detections
+
+
+def test_detect_ops_counts_the_batched_crops_host_reads(tmp_path) -> None:
+    """benchmarks/detect_ops.py: the GPU's crop path reads from the device a few times a
+    frame, facenet-pytorch's loop once per candidate."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import detect_ops
+
+    out = detect_ops.main(["--frames", "6", "--json", str(tmp_path / "ops.json")])
+    assert json.loads((tmp_path / "ops.json").read_text()) == out
+    runs = [f"{c}_{m}" for c in ("batched", "loop") for m in ("per_frame", "tracked_k5")]
+    for run in runs:
+        assert out[run]["frames"] == 6 and out[run]["faces_found"] >= 5
+        assert out[run]["ops_per_frame"] > 0 and out[run]["top_ops_per_frame"]
+    batched, loop = out["batched_per_frame"], out["loop_per_frame"]
+    assert batched["host_reads_per_frame"] < loop["host_reads_per_frame"] / 10
+    assert loop["host_reads"]["_local_scalar_dense"] > 20 * 6  # a read per candidate

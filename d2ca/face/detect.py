@@ -40,6 +40,12 @@ class FaceDetector:
         batch_size: frames per MTCNN call. On CPU, 8 is about 15 % faster per frame than 1
             and larger batches mostly cost memory (about 11 MiB more a 640x360 frame); raise it
             on a GPU.
+        batched_crops: cut the crops of MTCNN's second and third stages, and the tracker's
+            O-Net crops, all at once from the frames' summed-area table
+            (:func:`~d2ca.face.mtcnn.detect_faces`) instead of facenet-pytorch's loop of one
+            crop and one host read per candidate. ``None``: on a GPU only, where it saves
+            that loop's launches and syncs; on a CPU the loop is faster (docs/performance.md).
+            The same faces either way.
 
     Example:
         >>> import skimage.data
@@ -55,7 +61,9 @@ class FaceDetector:
         thresholds: Sequence[float] = (0.6, 0.7, 0.7),
         max_side: int | None = None,
         batch_size: int = 8,
+        batched_crops: bool | None = None,
     ) -> None:
+        import torch
         from facenet_pytorch import MTCNN
 
         # the arguments, to build the same detector elsewhere (e.g. in a worker process)
@@ -65,6 +73,7 @@ class FaceDetector:
             "thresholds": tuple(thresholds),
             "max_side": max_side,
             "batch_size": batch_size,
+            "batched_crops": batched_crops,
         }
         # keep_all and select_largest=False: every face, ordered by score.
         self.mtcnn = MTCNN(
@@ -77,6 +86,8 @@ class FaceDetector:
         self.thresholds = tuple(float(t) for t in thresholds)
         self.max_side = max_side
         self.batch_size = max(1, batch_size)
+        on_gpu = torch.device(device).type != "cpu"
+        self.batched_crops = on_gpu if batched_crops is None else bool(batched_crops)
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
         """Detect the faces of each frame.
@@ -136,10 +147,10 @@ class FaceDetector:
 
     def _mtcnn(self, batch: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per frame of ``batch``, ``(N, 5)`` boxes with probabilities and ``(N, 5, 2)``
-        landmarks, float32. On a GPU the candidates' crops are cut all at once
-        (:func:`~d2ca.face.mtcnn.detect_faces`: no launches per candidate); on a CPU,
-        facenet-pytorch's one-crop-at-a-time loop is the faster (docs/performance.md)."""
-        if next(self.mtcnn.pnet.parameters()).device.type != "cpu":
+        landmarks, float32. With :attr:`batched_crops` (on a GPU) the candidates' crops are
+        cut all at once (:func:`~d2ca.face.mtcnn.detect_faces`: no launches per candidate);
+        on a CPU, facenet-pytorch's one-crop-at-a-time loop is the faster."""
+        if self.batched_crops:
             return detect_faces(self.mtcnn, batch)
         boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
         return [

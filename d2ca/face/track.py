@@ -231,9 +231,10 @@ class _Lookahead:
         return out
 
     def _images(self, device: torch.device) -> list[np.ndarray] | torch.Tensor:
-        """The frames as O-Net's crops read them: the arrays on a CPU; on a GPU, the batch's
-        frames uploaded once, as their summed-area table on the device."""
-        if device.type == "cpu":
+        """The frames as O-Net's crops read them: the arrays; with the detector's
+        ``batched_crops`` (on a GPU), the batch's frames uploaded once, as their summed-area
+        table on the device."""
+        if not self.tracker.detector.batched_crops:
             return self.frames
         if self._table is None:
             self._table = summed_area_table(torch.from_numpy(np.stack(self.frames)).to(device))

@@ -7,7 +7,8 @@ of ``synthesis_quality.py``'s renders of the source domain (subjects no checkpoi
 result is written as a checkpoint for ``synthesis_quality.py``, whose share of the AUs' change
 made (``benchmarks/ideal_swaps.py``) then says how much of the AUs the frozen features let a
 decoder render. ``--fresh`` starts the decoder from a new initialisation instead of the
-checkpoint's::
+checkpoint's; ``--au-from`` takes ``E_au`` and ``C`` from another checkpoint of the same network
+(an AU oracle, say), to compare what another encoder's AU features hold::
 
     python benchmarks/decoder_probe.py --model RUN/model --domain lab-b --out /tmp/probe/model
     python benchmarks/synthesis_quality.py --model /tmp/probe/model --domain lab-b --cross lab-a
@@ -46,6 +47,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1e-3)  # the paper's, with training's betas
     p.add_argument("--loss", choices=("l1", "l2"), default="l1")
     p.add_argument("--fresh", action="store_true", help="a newly initialised decoder")
+    p.add_argument("--au-from", type=Path, default=None, help="E_au and C from this checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", type=Path, default=Path("/tmp/d2ca-synthesis-quality"))
     p.add_argument("--tiny", action="store_true", help="synthesis_quality's tiny renders")
@@ -59,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model = load_folder(args.model, device="cpu").eval()
+    if args.au_from is not None:  # the other encoder's features, and its classifier
+        other = load_folder(args.au_from, device="cpu")
+        model.e_au.load_state_dict(other.e_au.state_dict())
+        model.classifier.load_state_dict(other.classifier.state_dict())
     cfg = model.config
     size = sq.TINY if args.tiny else sq.FULL
     train = read_manifest(sq.render(args.work, args.domain, cfg.image_size, size)).split("train")
@@ -87,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "lr": args.lr,
         "loss": args.loss,
         "fresh": args.fresh,
+        "au_from": None if args.au_from is None else str(args.au_from),
         "seed": args.seed,
         "train_faces": len(x),
         "loss_first_10": float(np.mean(losses[:10])),

@@ -308,3 +308,12 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
         decoder_probe.main(argv)
     fresh = decoder_probe.main([*argv[:5], str(tmp_path / "fresh"), *argv[6:], "--fresh"])
     assert fresh["fresh"] and fresh["loss_first_10"] != probe["loss_first_10"]
+    # --au-from: E_au and C of another checkpoint, the rest of this one's
+    other = load_folder(save_small_checkpoint(tmp_path / "other", seed=1)).state_dict()
+    mixed = [*argv[:5], str(tmp_path / "mixed"), *argv[6:], "--au-from", str(tmp_path / "other")]
+    assert decoder_probe.main(mixed)["au_from"] == str(tmp_path / "other")
+    for k, v in load_folder(tmp_path / "mixed").state_dict().items():
+        if k.startswith(("e_au.", "classifier.")):
+            assert torch.equal(v, other[k])
+        elif not k.startswith("decoder."):
+            assert torch.equal(v, before[k])

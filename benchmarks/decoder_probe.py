@@ -20,7 +20,7 @@ import argparse
 import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,81 +30,108 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthesis_quality as sq  # noqa: E402
 
-from d2ca.data.manifest import read_manifest  # noqa: E402
+from d2ca.config import D2CAConfig  # noqa: E402
+from d2ca.data.manifest import Manifest, read_manifest  # noqa: E402
 from d2ca.hub import load_folder, save_pretrained  # noqa: E402
 from d2ca.losses import reconstruction_loss  # noqa: E402
+from d2ca.models import D2CAModel  # noqa: E402
 from d2ca.models.networks import Decoder  # noqa: E402
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def common_args(doc: str) -> argparse.ArgumentParser:
+    """The arguments this script shares with ``au_encoder.py``: the renders, the budget."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--model", type=Path, required=True, help="a D2CA checkpoint folder")
-    p.add_argument("--domain", required=True, help="its source preset (the renders to train on)")
+    p.add_argument("--domain", required=True, help="the preset whose renders to train on")
     p.add_argument("--out", type=Path, required=True, help="the checkpoint folder to write")
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)  # the paper's, with training's betas
-    p.add_argument("--loss", choices=("l1", "l2"), default="l1")
-    p.add_argument("--fresh", action="store_true", help="a newly initialised decoder")
-    p.add_argument("--au-from", type=Path, default=None, help="E_au and C from this checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", type=Path, default=Path("/tmp/d2ca-synthesis-quality"))
     p.add_argument("--tiny", action="store_true", help="synthesis_quality's tiny renders")
     p.add_argument("--threads", type=int, default=None)
-    return p.parse_args(argv)
+    return p
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
-    args = parse_args(argv)
+def training_faces(args: argparse.Namespace, cfg: D2CAConfig) -> tuple[Manifest, torch.Tensor]:
+    """The training split of ``synthesis_quality.py``'s renders of ``--domain`` and its faces
+    (seeds and threads set from ``args``)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    size = sq.TINY if args.tiny else sq.FULL
+    train = read_manifest(sq.render(args.work, args.domain, cfg.image_size, size)).split("train")
+    return train, sq.load_images(train, cfg)
+
+
+def fit(params: list[torch.nn.Parameter], loss_of: Callable[[torch.Tensor], torch.Tensor],
+        n: int, args: argparse.Namespace) -> dict:  # fmt: skip
+    """Adam (training's betas) on ``loss_of(indices)`` over ``args.steps`` random batches of
+    the ``n`` faces; the budget and the first and last losses."""
+    opt = torch.optim.Adam(params, lr=args.lr, betas=(0.5, 0.999))
+    rng = np.random.default_rng(args.seed)
+    t0, losses = time.time(), []
+    for _ in range(args.steps):
+        loss = loss_of(torch.from_numpy(rng.choice(n, size=min(args.batch, n), replace=False)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return {
+        "domain": args.domain,
+        "steps": args.steps,
+        "batch": args.batch,
+        "lr": args.lr,
+        "seed": args.seed,
+        "train_faces": n,
+        "loss_first_10": float(np.mean(losses[:10])),
+        "loss_last_10": float(np.mean(losses[-10:])),
+        "wall_s": round(time.time() - t0, 1),
+    }
+
+
+def save(model: D2CAModel, provenance: dict, out: Path) -> None:
+    """``model`` in eval mode, with ``provenance`` in its config, written to ``out``."""
+    model.eval()
+    model.config = dataclasses.replace(model.config, provenance=provenance)
+    save_pretrained(model, out)
+
+
+def losses(figures: dict) -> str:
+    """The first and last losses of :func:`fit`'s figures, for the terminal."""
+    return f"{figures['loss_first_10']:.4f} -> {figures['loss_last_10']:.4f}"
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    p = common_args(__doc__)
+    p.add_argument("--model", type=Path, required=True, help="a D2CA checkpoint folder")
+    p.add_argument("--loss", choices=("l1", "l2"), default="l1")
+    p.add_argument("--fresh", action="store_true", help="a newly initialised decoder")
+    p.add_argument("--au-from", type=Path, default=None, help="E_au and C from this checkpoint")
+    args = p.parse_args(argv)
     model = load_folder(args.model, device="cpu").eval()
     if args.au_from is not None:  # the other encoder's features, and its classifier
         other = load_folder(args.au_from, device="cpu")
         model.e_au.load_state_dict(other.e_au.state_dict())
         model.classifier.load_state_dict(other.classifier.state_dict())
     cfg = model.config
-    size = sq.TINY if args.tiny else sq.FULL
-    train = read_manifest(sq.render(args.work, args.domain, cfg.image_size, size)).split("train")
-    x = sq.load_images(train, cfg)
+    _, x = training_faces(args, cfg)
     with torch.no_grad():  # the frozen halves, computed once
         a = torch.cat([model.encode_au(x[i : i + 64]) for i in range(0, len(x), 64)])
         d = torch.cat([model.encode_dm(x[i : i + 64], "source") for i in range(0, len(x), 64)])
     if args.fresh:
         model.decoder = Decoder(cfg)
     decoder = model.decoder.train()
-    opt = torch.optim.Adam(decoder.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    rng = np.random.default_rng(args.seed)
-    t0, losses = time.time(), []
-    for _ in range(args.steps):
-        idx = torch.from_numpy(rng.choice(len(x), size=min(args.batch, len(x)), replace=False))
-        loss = reconstruction_loss(x[idx], decoder(a[idx], d[idx]), args.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    probe = {
-        "from": str(args.model),
-        "steps": args.steps,
-        "batch": args.batch,
-        "lr": args.lr,
-        "loss": args.loss,
-        "fresh": args.fresh,
-        "au_from": None if args.au_from is None else str(args.au_from),
-        "seed": args.seed,
-        "train_faces": len(x),
-        "loss_first_10": float(np.mean(losses[:10])),
-        "loss_last_10": float(np.mean(losses[-10:])),
-        "wall_s": round(time.time() - t0, 1),
-    }
-    provenance = dict(cfg.provenance) | {"decoder_probe": probe}
-    model.config = dataclasses.replace(cfg, provenance=provenance)
-    save_pretrained(model, args.out)
-    first, last = probe["loss_first_10"], probe["loss_last_10"]
-    print(f"decoder trained alone, {args.steps} steps of {args.loss}: {first:.4f} -> {last:.4f}")
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        return reconstruction_loss(x[idx], decoder(a[idx], d[idx]), args.loss)
+
+    probe = {"from": str(args.model), "loss": args.loss, "fresh": args.fresh,
+             "au_from": None if args.au_from is None else str(args.au_from)}  # fmt: skip
+    probe |= fit(list(decoder.parameters()), loss_of, len(x), args)
+    save(model, dict(cfg.provenance) | {"decoder_probe": probe}, args.out)
+    print(f"decoder trained alone, {args.steps} steps of {args.loss}: {losses(probe)}")
     return probe
 
 

@@ -317,3 +317,27 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
             assert torch.equal(v, other[k])
         elif not k.startswith("decoder."):
             assert torch.equal(v, before[k])
+
+
+def test_au_encoders_train_on_labels_or_intensities(run, tmp_path):
+    import au_encoder
+
+    from d2ca.hub import load_folder
+
+    work, _, _ = run
+    like = save_small_checkpoint(tmp_path / "like")
+    trained = {}
+    for target in ("labels", "intensity"):
+        out = str(tmp_path / target)
+        argv = ["--like", str(like), "--domain", "lab-a", "--target", target, "--steps", "2",
+                "--batch", "4", "--tiny", "--work", str(work), "--out", out]  # fmt: skip
+        info = au_encoder.main(argv)
+        model = load_folder(tmp_path / target)
+        assert model.config.provenance == {"au_encoder": info} and info["target"] == target
+        assert info["train_faces"] == 24 and info["loss_first_10"] > 0
+        trained[target] = model.state_dict()
+    # the same start and batches, other targets: other weights; the same network as --like
+    shapes = {k: v.shape for k, v in load_folder(like).state_dict().items()}
+    assert {k: v.shape for k, v in trained["labels"].items()} == shapes
+    first = "e_au.layers.0.0.weight"
+    assert not torch.equal(trained["labels"][first], trained["intensity"][first])

@@ -296,7 +296,8 @@ def condition(model: D2CAModel, oracle: D2CAModel, donors: tuple[Manifest, torch
 
 
 def measure(model: D2CAModel, domain: str, cross: str | None, work: Path, size: Size, *,
-            pairs: int, k: int, tol: float = TOL, device: str = "cpu") -> dict:  # fmt: skip
+            pairs: int, k: int, tol: float = TOL, device: str = "cpu",
+            split: str = "test") -> dict:  # fmt: skip
     """Every figure of the benchmark for ``model`` (renders and oracles made when missing).
 
     Example:
@@ -320,7 +321,7 @@ def measure(model: D2CAModel, domain: str, cross: str | None, work: Path, size: 
     aus = [a for a in cfg.au_names if all(a in o.config.au_names for o in oracles.values())]
     tests = {}
     for p in presets:
-        test = read_manifest(data[p]).split("test")
+        test = read_manifest(data[p]).split(split)
         tests[p] = (test, load_images(test, cfg))
     oracle_figures = {
         p: {
@@ -347,6 +348,7 @@ def measure(model: D2CAModel, domain: str, cross: str | None, work: Path, size: 
             "folders": {p: str(d) for p, d in data.items()},
         },
         "pair_seed": PAIR_SEED,
+        "split": split,
         "reused_from_work": reused,
         "oracles": oracle_figures,
         "within": condition(
@@ -372,6 +374,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cross", default=None, help="second preset (default: the model's target)")
     p.add_argument("--no-cross", action="store_true", help="only the within-domain figures")
     p.add_argument("--work", type=Path, default=Path("/tmp/d2ca-synthesis-quality"))
+    p.add_argument("--split", default="test", choices=("train", "val", "test"),
+                   help="the renders' faces to pair (train: those the oracles and the probes "
+                   "of decoder_probe.py trained on)")  # fmt: skip
     p.add_argument("--pairs", type=int, default=None, help="pairs per condition (default 256)")
     p.add_argument("--strip", type=int, default=9, help="points of an interpolation strip")
     p.add_argument("--tol", type=float, default=TOL, help="monotonicity tolerance (probability)")
@@ -474,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         pairs=args.pairs or base.pairs,
     )
     figures = measure(model, domain, cross, args.work, size, pairs=size.pairs, k=args.strip,
-                      tol=args.tol, device=device)  # fmt: skip
+                      tol=args.tol, device=device, split=args.split)  # fmt: skip
     figures |= {
         "model": args.model or "default (d2ca/pretrained/default)",
         "model_pair": provenance.get("pair"),

@@ -61,6 +61,7 @@ def test_tiny_run_writes_every_figure(run):
     work, written, figures = run
     assert written == json.loads(json.dumps(figures))  # the JSON is what main returned
     assert written["mode"] == "tiny" and "--tiny" in written["command"]
+    assert written["split"] == "test"
     assert written["domain"] == "lab-a" and written["cross"] == "wild"
     assert set(written["render_seeds"]) == {"lab-a", "wild"}
     assert all(s >= 9001 and s not in TRAINING_SEEDS for s in written["render_seeds"].values())
@@ -341,3 +342,14 @@ def test_au_encoders_train_on_labels_or_intensities(run, tmp_path):
     assert {k: v.shape for k, v in trained["labels"].items()} == shapes
     first = "e_au.layers.0.0.weight"
     assert not torch.equal(trained["labels"][first], trained["intensity"][first])
+
+
+def test_the_faces_of_another_split_can_be_paired(run, tmp_path):
+    work, written, _ = run
+    model_dir = save_small_checkpoint(tmp_path / "model")
+    argv = ["--tiny", "--model", str(model_dir), "--domain", "lab-a", "--no-cross",
+            "--work", str(work), "--strip", "3", "--split", "train"]  # fmt: skip
+    out = sq.main(argv)
+    assert out["split"] == "train" and out["reused_from_work"]["lab-a"]["oracle"]
+    assert out["oracles"]["lab-a"]["test_faces"] == 24  # the training split's faces
+    assert out["within"]["ideal"]["swap"] != written["within"]["ideal"]["swap"]

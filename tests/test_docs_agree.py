@@ -820,3 +820,35 @@ def test_cli_help_quotes_the_config_defaults(command: str) -> None:
         assert quoted == code, f"d2ca {command} --help: {param.name} (default {m.group(1)})"
         checked.append(param.name)
     assert len(checked) >= 6, f"d2ca {command}: only {checked} quote a default; help reworded?"
+
+
+# ------------------------------------------------------------------ swaps against the ideal ones
+IDEAL = "docs/benchmark-synthetic/synthesis-ideal"
+# the run each row label of default-checkpoint.md's table names: its folder's prefix
+IDEAL_RUNS = (("aux_grad_e_au", "aux1-"), ("decoder widths", "widedec-"), ("gamma3", "noadv-"),
+              ("gamma2", "l2g15-"), ("rec_loss", "l2-"), ("gamma1", "g1x5-"), ("", ""))  # fmt: skip
+
+
+def _ideal_cells(figures: dict) -> list[str]:
+    w, x = figures["within"], figures["cross_domain"]
+    return [
+        f"{100 * w['transfer']['avg_f1']['swapped']:.1f}",
+        f"{w['ideal']['swap']['error']:.3f}",
+        f"{w['ideal']['reconstruction']['au_moved']:.2f}",
+        f"{w['ideal']['swap']['au_moved']:.2f}",
+        f"{x['ideal']['swap']['error']:.3f}",
+        f"{x['ideal']['swap']['au_moved']:.2f}",
+    ]
+
+
+def test_the_ideal_swap_table_is_the_jsons():
+    doc = (ROOT / "docs/default-checkpoint.md").read_text()
+    start = doc.index("| run | step | swapped F1 | swap error |")
+    rows = doc[start : doc.index("\n\n", start)].splitlines()[2:]
+    assert len(rows) == 20
+    for row in rows:
+        name, step, *cells = (c.strip() for c in row.strip("|").split("|"))
+        seed = re.search(r"seed (\d)", name).group(1)
+        prefix = next(p for words, p in IDEAL_RUNS if words in name)
+        figures = _json(f"{IDEAL}/{prefix}seed{seed}/step-{step}.json")
+        assert cells == _ideal_cells(figures), name

@@ -29,11 +29,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthesis_quality as sq  # noqa: E402
+from ideal_swaps import factors, rerender  # noqa: E402
 
 from d2ca.config import D2CAConfig  # noqa: E402
 from d2ca.data.manifest import Manifest, read_manifest  # noqa: E402
 from d2ca.hub import load_folder, save_pretrained  # noqa: E402
-from d2ca.losses import reconstruction_loss  # noqa: E402
 from d2ca.models import D2CAModel  # noqa: E402
 from d2ca.models.networks import Decoder  # noqa: E402
 
@@ -103,12 +103,25 @@ def losses(figures: dict) -> str:
     return f"{figures['loss_first_10']:.4f} -> {figures['loss_last_10']:.4f}"
 
 
+def au_map(train: Manifest, x: torch.Tensor, cfg: D2CAConfig) -> torch.Tensor:
+    """Where the AUs act on the faces ``x`` of the SynthAU manifest ``train``, ``(S, S)`` with
+    mean 1: the largest channel change when each face is rendered with the next face's AU
+    intensities, averaged over the faces (a map only renders can give; real faces would need
+    one from landmarks)."""
+    faces = factors(train, range(len(train)))
+    own = np.stack([f[1] for f in faces])
+    change = (rerender(faces, np.roll(own, 1, axis=0), cfg) - x).abs().amax(1).mean(0)
+    return change / change.mean()
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     p = common_args(__doc__)
     p.add_argument("--model", type=Path, required=True, help="a D2CA checkpoint folder")
     p.add_argument("--loss", choices=("l1", "l2"), default="l1")
     p.add_argument("--fresh", action="store_true", help="a newly initialised decoder")
     p.add_argument("--au-from", type=Path, default=None, help="E_au and C from this checkpoint")
+    p.add_argument("--au-map", type=float, default=0.0,
+                   help="W: each pixel's error weighed by 1 + W m, m: au_map")  # fmt: skip
     args = p.parse_args(argv)
     model = load_folder(args.model, device="cpu").eval()
     if args.au_from is not None:  # the other encoder's features, and its classifier
@@ -116,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         model.e_au.load_state_dict(other.e_au.state_dict())
         model.classifier.load_state_dict(other.classifier.state_dict())
     cfg = model.config
-    _, x = training_faces(args, cfg)
+    train, x = training_faces(args, cfg)
+    weight = 1 + args.au_map * au_map(train, x, cfg) if args.au_map else torch.ones(1)
     with torch.no_grad():  # the frozen halves, computed once
         a = torch.cat([model.encode_au(x[i : i + 64]) for i in range(0, len(x), 64)])
         d = torch.cat([model.encode_dm(x[i : i + 64], "source") for i in range(0, len(x), 64)])
@@ -125,10 +139,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     decoder = model.decoder.train()
 
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(x[idx], decoder(a[idx], d[idx]), args.loss)
+        diff = x[idx] - decoder(a[idx], d[idx])
+        per_pixel = diff.abs() if args.loss == "l1" else diff.pow(2)
+        return (weight * per_pixel).mean() / weight.mean()  # Eq. 7 when au_map is 0
 
     probe = {"from": str(args.model), "loss": args.loss, "fresh": args.fresh,
-             "au_from": None if args.au_from is None else str(args.au_from)}  # fmt: skip
+             "au_from": None if args.au_from is None else str(args.au_from),
+             "au_map": args.au_map}  # fmt: skip
     probe |= fit(list(decoder.parameters()), loss_of, len(x), args)
     save(model, dict(cfg.provenance) | {"decoder_probe": probe}, args.out)
     print(f"decoder trained alone, {args.steps} steps of {args.loss}: {losses(probe)}")

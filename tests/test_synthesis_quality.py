@@ -309,6 +309,14 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
         decoder_probe.main(argv)
     fresh = decoder_probe.main([*argv[:5], str(tmp_path / "fresh"), *argv[6:], "--fresh"])
     assert fresh["fresh"] and fresh["loss_first_10"] != probe["loss_first_10"]
+    # --au-map: the map of where the AUs act, mean 1, larger on the face than in the corners
+    train, x = decoder_probe.training_faces(decoder_probe.common_args("").parse_args(argv[2:]),
+                                            load_folder(src).config)  # fmt: skip
+    where = decoder_probe.au_map(train, x, load_folder(src).config)
+    assert where.shape == x.shape[2:] and where.mean().item() == pytest.approx(1.0)
+    assert where[:4, :4].mean() < where[24:40, 16:48].mean()  # corners against brows to mouth
+    weighted = decoder_probe.main([*argv[:5], str(tmp_path / "w"), *argv[6:], "--au-map", "5"])
+    assert weighted["au_map"] == 5.0 and weighted["loss_first_10"] != probe["loss_first_10"]
     # --au-from: E_au and C of another checkpoint, the rest of this one's
     other = load_folder(save_small_checkpoint(tmp_path / "other", seed=1)).state_dict()
     mixed = [*argv[:5], str(tmp_path / "mixed"), *argv[6:], "--au-from", str(tmp_path / "other")]

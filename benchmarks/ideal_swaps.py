@@ -37,6 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent / "synthau"))
 
 from oracles import au_decisions, f1_summary  # noqa: E402
+from synthesis_figures import blurred  # noqa: E402
 
 from d2ca.config import D2CAConfig  # noqa: E402
 from d2ca.data.manifest import Manifest  # noqa: E402
@@ -44,6 +45,7 @@ from d2ca.data.synth import PRESETS, frame_factors, render_face  # noqa: E402
 from d2ca.models import D2CAModel  # noqa: E402
 
 AU_REGION = 0.05  # in [-1, 1] units: 6.4 grey levels of 255
+BLUR_CONTROL = (0.6, 1.0)  # px: about the blur that matches the reconstructions' detail
 
 
 def factors(manifest: Manifest, index: Sequence[int]) -> list[tuple]:
@@ -128,9 +130,15 @@ def ideal_figures(oracle: D2CAModel, donors: tuple[Manifest, torch.Tensor],
     f_a, f_r = factors(donors[0], i_a), factors(receivers[0], i_r)
     aus_a, aus_r = (np.stack([f[1] for f in fs]) for fs in (f_a, f_r))
     ideal = rerender(f_r, aus_a, config)
+    base = receivers[1][i_r]
     out = {
         "avg_f1": f1_summary(au_decisions(oracle, ideal, aus), z_a, aus)["avg_f1"],
-        "swap": pixel_figures(x_ts, ideal, receivers[1][i_r]),
+        "swap": pixel_figures(x_ts, ideal, base),
+        # a control: the ideal swaps blurred (Gaussian, sigma in px), what blur alone costs
+        "blurred_ideal_au_moved": {
+            str(sigma): pixel_figures(blurred(ideal, sigma), ideal, base)["au_moved"]
+            for sigma in BLUR_CONTROL
+        },
     }
     if x_rec is not None:
         x_a = donors[1][i_a]

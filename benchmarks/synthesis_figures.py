@@ -56,11 +56,16 @@ def blur_like(x: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, f
     if sharpness(x) <= target:
         return x, 0.0
     for sigma in BLUR_SIGMAS:
-        size = 2 * math.ceil(3 * sigma) + 1
-        blurred = gaussian_blur(x, [size, size], [sigma, sigma])
-        if sharpness(blurred) <= target:
+        out = blurred(x, sigma)
+        if sharpness(out) <= target:
             break
-    return blurred, sigma
+    return out, sigma
+
+
+def blurred(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x`` ``(n, 3, S, S)`` blurred by a Gaussian of ``sigma`` pixels (3 sigma each side)."""
+    size = 2 * math.ceil(3 * sigma) + 1
+    return gaussian_blur(x, [size, size], [sigma, sigma])
 
 
 def transfer_figures(oracle: D2CAModel, x_ts: torch.Tensor, x_a: torch.Tensor,

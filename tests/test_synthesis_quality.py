@@ -200,6 +200,8 @@ def test_the_ideal_swaps_are_the_receivers_rendered_with_the_donors_aus(run):
     assert px["from_base"] == pytest.approx(px["au_signal"]) and px["error_in_au_region"] == 0.0
     assert out["avg_f1"] == au_f1(oracle, perfect, z_a, aus)["avg_f1"]
     assert "reconstruction" not in out
+    moved = out["blurred_ideal_au_moved"]  # blurred, the ideal swaps make less of the change
+    assert 0 < moved["1.0"] < moved["0.6"] < 1
     # half the AUs' change under noise ten times its size: half of it made, a large error
     base = x[i_r]
     noise = (

@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from detect_video import make_video  # noqa: E402
-from step_profile import NO_KERNEL  # noqa: E402
+from step_profile import OpCount  # noqa: E402
 
 from d2ca import D2CA  # noqa: E402
 from d2ca.face import FaceDetector  # noqa: E402
@@ -40,22 +39,10 @@ HOST_READS = {"_local_scalar_dense", "nonzero", "is_nonzero", "masked_select", "
               "unique_consecutive", "unique_dim", "nonzero_static"}  # fmt: skip
 
 
-class _Count(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: dict[str, int] = {}
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
-        name = func.overloadpacket.__name__
-        if not (func.is_view or name in NO_KERNEL):
-            self.ops[name] = self.ops.get(name, 0) + 1
-        return func(*args, **(kwargs or {}))
-
-
 def count(model: D2CA, video: Path, frames: int, tracking: bool) -> dict[str, Any]:
     """Operators of one ``detect_aus`` over ``video`` (after a warm-up call), per frame."""
     model.detect_aus(str(video), tracking=tracking)  # lazily built state outside the count
-    with _Count() as counter:
+    with OpCount() as counter:
         rows = model.detect_aus(str(video), tracking=tracking)
     ops = counter.ops
     total, reads = sum(ops.values()), {k: v for k, v in ops.items() if k in HOST_READS}

@@ -42,7 +42,7 @@ from synthesis_figures import blurred  # noqa: E402
 from d2ca.config import D2CAConfig  # noqa: E402
 from d2ca.data.manifest import Manifest  # noqa: E402
 from d2ca.data.synth import PRESETS, frame_factors, render_face  # noqa: E402
-from d2ca.models import D2CAModel  # noqa: E402
+from d2ca.models import D2CAModel, to_model_input  # noqa: E402
 
 AU_REGION = 0.05  # in [-1, 1] units: 6.4 grey levels of 255
 BLUR_CONTROL = (0.6, 1.0)  # px: about the blur that matches the reconstructions' detail
@@ -81,10 +81,7 @@ def rerender(faces: Sequence[tuple], aus: np.ndarray, config: D2CAConfig) -> tor
     ]
     if not pixels:
         return torch.zeros(0, 3, size, size)
-    rgb = torch.from_numpy(np.stack(pixels)).permute(0, 3, 1, 2).float() / 255.0
-    mean = torch.tensor(config.mean).view(1, -1, 1, 1)
-    std = torch.tensor(config.std).view(1, -1, 1, 1)
-    return (rgb - mean) / std
+    return to_model_input(np.stack(pixels), config)
 
 
 def pixel_figures(synthesised: torch.Tensor, ideal: torch.Tensor, base: torch.Tensor) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from d2ca.train import Trainer
 
@@ -36,6 +37,26 @@ NO_KERNEL = {"empty", "empty_strided", "empty_like", "new_empty", "new_empty_str
              "resize_", "set_", "detach", "alias", "lift_fresh", "_unsafe_view"}  # fmt: skip
 
 
+class OpCount(TorchDispatchMode):
+    """Counts by name, in :attr:`ops`, the aten operators that run a kernel, below autograd
+    (views and bare allocations, :data:`NO_KERNEL`, are left out): a device-free stand-in for
+    the kernels a GPU launches. :meth:`counted` sees each one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: dict[str, int] = {}
+
+    def counted(self, name: str, args: Any, kwargs: dict) -> None:
+        self.ops[name] = self.ops.get(name, 0) + 1
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
+        kwargs = kwargs or {}
+        name = func.overloadpacket.__name__
+        if not (func.is_view or name in NO_KERNEL):
+            self.counted(name, args, kwargs)
+        return func(*args, **kwargs)
+
+
 def count_ops(trainer: Trainer, bf16: bool = False) -> dict[str, Any]:
     """The aten operators one ordinary train step runs, counted below autograd by a
     ``TorchDispatchMode``: a device-free stand-in for the kernels a GPU step launches.
@@ -51,27 +72,20 @@ def count_ops(trainer: Trainer, bf16: bool = False) -> dict[str, Any]:
         register_optimizer_step_post_hook,
         register_optimizer_step_pre_hook,
     )
-    from torch.utils._python_dispatch import TorchDispatchMode
 
-    counts: dict[str, int] = {}
     tally = {"casts": 0, "optimizer": 0, "in_optimizer": False}
 
-    class Count(TorchDispatchMode):
-        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
-            kwargs = kwargs or {}
-            name = func.overloadpacket.__name__
-            if func.is_view or name in NO_KERNEL:
-                pass
-            elif tally["in_optimizer"]:
+    class Count(OpCount):  # the optimiser's operators and the dtype casts apart
+        def counted(self, name: str, args: Any, kwargs: dict) -> None:
+            if tally["in_optimizer"]:
                 tally["optimizer"] += 1
-            else:
-                counts[name] = counts.get(name, 0) + 1
-                src = args[0] if args and isinstance(args[0], torch.Tensor) else None
-                if name == "_to_copy" and src is not None and "dtype" in kwargs:
-                    tally["casts"] += kwargs["dtype"] != src.dtype
-                if name == "copy_" and isinstance(args[1], torch.Tensor):
-                    tally["casts"] += args[0].dtype != args[1].dtype
-            return func(*args, **kwargs)
+                return
+            super().counted(name, args, kwargs)
+            src = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            if name == "_to_copy" and src is not None and "dtype" in kwargs:
+                tally["casts"] += kwargs["dtype"] != src.dtype
+            if name == "copy_" and isinstance(args[1], torch.Tensor):
+                tally["casts"] += args[0].dtype != args[1].dtype
 
     def flag(value: bool) -> Callable[..., None]:
         return lambda *_: tally.__setitem__("in_optimizer", value)
@@ -82,12 +96,14 @@ def count_ops(trainer: Trainer, bf16: bool = False) -> dict[str, Any]:
     cast = torch.autocast(trainer.device.type, torch.bfloat16, cache_enabled=False)
     hooks = [register_optimizer_step_pre_hook(flag(True)),
              register_optimizer_step_post_hook(flag(False))]  # fmt: skip
+    counter = Count()
     try:
-        with cast if bf16 else nullcontext(), Count():
+        with cast if bf16 else nullcontext(), counter:
             step(next(batches))
     finally:
         for h in hooks:
             h.remove()
+    counts = counter.ops
     top = sorted(counts.items(), key=lambda kv: -kv[1])
     return {"bf16_autocast": bf16, "ops_per_step": sum(counts.values()),
             "dtype_casts_per_step": tally["casts"], "optimizer_ops_per_step": tally["optimizer"],

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from d2ca.face.mtcnn import detect_faces
 
@@ -63,7 +64,6 @@ class FaceDetector:
         batch_size: int = 8,
         batched_crops: bool | None = None,
     ) -> None:
-        import torch
         from facenet_pytorch import MTCNN
 
         # the arguments, to build the same detector elsewhere (e.g. in a worker process)

@@ -22,6 +22,14 @@ Pixel figures are mean absolute differences in the model's input units ([-1, 1],
   more than :data:`AU_REGION`, in any channel) and where they do not; ``au_region`` the
   share of pixels in that region. ``au_signal / error`` says how much of what ``L_rec`` can
   see is the AUs.
+
+A control for the reconstructions, ``bands``: is the AUs' change made as any other content of
+its scale, or singled out? Each face is split into spatial bands by Gaussian blurs
+(:data:`BANDS`, px), and per band the share the reconstruction makes of the donor's content
+(the same coefficient, against the donor rendered without sensor noise or JPEG, which no
+decoder could rebuild) and the share of the AUs' change that lies in the band. Weighted by
+the latter, the shares predict ``au_moved`` for a decoder that treats the AUs as any detail
+of their size (``predicted_au_moved``).
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +56,7 @@ from d2ca.models import D2CAModel, to_model_input  # noqa: E402
 
 AU_REGION = 0.05  # in [-1, 1] units: 6.4 grey levels of 255
 BLUR_CONTROL = (0.6, 1.0)  # px: about the blur that matches the reconstructions' detail
+BANDS = (1.0, 2.0, 4.0)  # px: Gaussian blurs that split a face into four spatial bands
 
 
 def factors(manifest: Manifest, index: Sequence[int]) -> list[tuple]:
@@ -115,6 +126,39 @@ def pixel_figures(synthesised: torch.Tensor, ideal: torch.Tensor, base: torch.Te
     }
 
 
+def split_bands(x: torch.Tensor) -> list[torch.Tensor]:
+    """``x`` as the sum of four spatial bands, finest first: ``x - blur_1``, ``blur_1 -
+    blur_2``, ``blur_2 - blur_4``, ``blur_4`` (Gaussian blurs of :data:`BANDS` px)."""
+    blurs = [x] + [blurred(x, sigma) for sigma in BANDS]
+    return [fine - coarse for fine, coarse in pairwise(blurs)] + [blurs[-1]]
+
+
+def band_figures(synthesised: torch.Tensor, clean: torch.Tensor, change: torch.Tensor) -> dict:
+    """Per band (:func:`split_bands`), the share of the ``clean`` faces' content that
+    ``synthesised`` makes (least-squares coefficient, 1 for ``clean`` itself) and the share of
+    the AUs' ``change`` energy that lies in it; their weighted sum, ``predicted_au_moved``.
+
+    Example:
+        >>> x, c = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+        >>> round(band_figures(x, x, c)["predicted_au_moved"], 6)
+        1.0
+    """
+    synthesised, clean, change = (t.detach().float().cpu() for t in (synthesised, clean, change))
+    made = [
+        ((s * c).sum() / c.pow(2).sum()).item()
+        for s, c in zip(split_bands(synthesised), split_bands(clean), strict=True)
+    ]
+    energy = torch.stack([b.pow(2).sum() for b in split_bands(change)])
+    energy = (energy / energy.sum()).tolist()
+    labels = [f"<{BANDS[0]}"] + [f"{a}-{b}" for a, b in pairwise(BANDS)] + [f">{BANDS[-1]}"]
+    return {
+        "bands_px": labels,
+        "content_made": made,
+        "au_change_energy": energy,
+        "predicted_au_moved": sum(m * e for m, e in zip(made, energy, strict=True)),
+    }
+
+
 def ideal_figures(oracle: D2CAModel, donors: tuple[Manifest, torch.Tensor],
                   receivers: tuple[Manifest, torch.Tensor], i_a: np.ndarray, i_r: np.ndarray,
                   x_ts: torch.Tensor, z_a: np.ndarray, aus: Sequence[str], config: D2CAConfig,
@@ -140,6 +184,9 @@ def ideal_figures(oracle: D2CAModel, donors: tuple[Manifest, torch.Tensor],
     if x_rec is not None:
         x_a = donors[1][i_a]
         out["reconstruction"] = pixel_figures(x_rec, x_a, rerender(f_a, aus_r, config))
+        clean = [(idt, a, replace(scene, noise=0.0, jpeg=100)) for idt, a, scene in f_a]
+        change = x_a - rerender(f_a, aus_r, config)
+        out["reconstruction"]["bands"] = band_figures(x_rec, rerender(clean, aus_a, config), change)
     return out
 
 
@@ -148,7 +195,7 @@ def ideal_table(runs: Sequence[tuple[str, dict]]) -> str:
     --table``), a row per ``(label, figures)``.
 
     Example:
-        >>> print(ideal_table([]).splitlines()[0][:21])
+        >>> print(ideal_table([]).splitlines()[0][:22])
         | run | steps | seed |
     """
 

@@ -216,6 +216,19 @@ def test_the_ideal_swaps_are_the_receivers_rendered_with_the_donors_aus(run):
     # the AUs move pixels only where the donor's and the receiver's AUs differ
     same = ideal.rerender([faces[i] for i in i_r], own[i_r], model.config)
     assert ideal.pixel_figures(same, same, same)["au_signal"] == 0.0
+    # the bands add up to the face; a blurred copy makes less of the finer bands' content; a
+    # reconstruction that is the face, of the AUs' change what its bands predict
+    torch.testing.assert_close(sum(ideal.split_bands(x)), x, atol=1e-5, rtol=0)
+    soft = ideal.band_figures(sf.blurred(x, 1.0), x, perfect - base)
+    assert soft["content_made"][0] < soft["content_made"][1] < soft["content_made"][3] <= 1.01
+    assert sum(soft["au_change_energy"]) == pytest.approx(1.0)
+    rec = ideal.ideal_figures(oracle, (test, x), (test, x), i_a, i_r, perfect, z_a, aus,
+                              model.config, x_rec=x[i_a])["reconstruction"]  # fmt: skip
+    assert rec["au_moved"] == pytest.approx(1.0)
+    # against the noise-free renders, the noisy faces make their content, not their noise
+    bands = rec["bands"]
+    assert 0.9 < bands["predicted_au_moved"] < 1.1
+    assert bands["content_made"][3] == pytest.approx(1, abs=0.02)
 
 
 def test_strip_figures_on_known_strips():

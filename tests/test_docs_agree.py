@@ -826,7 +826,8 @@ def test_cli_help_quotes_the_config_defaults(command: str) -> None:
 IDEAL = "docs/benchmark-synthetic/synthesis-ideal"
 # the run each row label of default-checkpoint.md's table names: its folder's prefix
 IDEAL_RUNS = (("aux_grad_e_au", "aux1-"), ("decoder widths", "widedec-"), ("gamma3", "noadv-"),
-              ("gamma2", "l2g15-"), ("rec_loss", "l2-"), ("gamma1", "g1x5-"), ("", ""))  # fmt: skip
+              ("gamma2", "l2g15-"), ("rec_loss", "l2-"), ("gamma1", "g1x5-"),
+              ("where the AUs act", "aumap10-"), ("", ""))  # fmt: skip
 
 
 def _ideal_cells(figures: dict) -> list[str]:
@@ -845,10 +846,36 @@ def test_the_ideal_swap_table_is_the_jsons():
     doc = (ROOT / "docs/default-checkpoint.md").read_text()
     start = doc.index("| run | step | swapped F1 | swap error |")
     rows = doc[start : doc.index("\n\n", start)].splitlines()[2:]
-    assert len(rows) == 20
+    assert len(rows) == 22
     for row in rows:
         name, step, *cells = (c.strip() for c in row.strip("|").split("|"))
         seed = re.search(r"seed (\d)", name).group(1)
         prefix = next(p for words, p in IDEAL_RUNS if words in name)
         figures = _json(f"{IDEAL}/{prefix}seed{seed}/step-{step}.json")
         assert cells == _ideal_cells(figures), name
+
+
+def test_the_band_table_is_the_jsons():
+    doc = (ROOT / "docs/default-checkpoint.md").read_text()
+    start = doc.index("  | decoder | faces | content made, per band")
+    rows = doc[start : doc.index("\n\n", start)].splitlines()[2:]
+    runs = {"D2CA's": "seed0", "2,000": "probe-fresh-seed0", "8,000": "probe-fresh-s8000-seed0",
+            "20,000": "probe-fresh-s20000-seed0"}  # fmt: skip
+    assert len(rows) == 9
+    for row in rows:
+        name, faces, *cells = (c.strip() for c in row.strip().strip("|").split("|"))
+        if "default" in name:
+            path = "docs/default-checkpoint/synthesis_quality.json"
+        else:
+            run = next(r for words, r in runs.items() if words in name)
+            path = f"{IDEAL}/{'train-split/' if faces == 'training' else ''}{run}/step-500.json"
+        ideal = _json(path)["within"]["ideal"]
+        rec = ideal["reconstruction"]
+        bands = rec["bands"]
+        assert cells == [
+            " / ".join(f"{v:.2f}" for v in bands["content_made"]),
+            " / ".join(f"{v:.2f}" for v in bands["au_change_energy"]),
+            f"{bands['predicted_au_moved']:.2f}",
+            f"{rec['au_moved']:.2f}",
+            f"{ideal['swap']['au_moved']:.2f}",
+        ], name

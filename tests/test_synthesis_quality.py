@@ -343,6 +343,39 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
             assert torch.equal(v, before[k])
 
 
+def test_rec_au_weighted_forks_train_with_a_weighted_l_rec(run, tmp_path):
+    import rec_au_weighted as fork
+    from _inference import small_config
+
+    import d2ca.losses
+
+    x, x_hat = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    for norm in ("l1", "l2"):  # a constant weight is Eq. 7
+        flat = fork.weighted_reconstruction_loss(torch.full((8, 8), 3.0))(x, x_hat, norm)
+        torch.testing.assert_close(flat, d2ca.losses.reconstruction_loss(x, x_hat, norm))
+    work, _, _ = run
+    cfg = small_config()
+    src = save_small_checkpoint(tmp_path / "like")
+    data = [sq.render(work, p, cfg.image_size, sq.TINY) for p in ("lab-a", "wild")]
+    train = ["train", "--source", str(data[0]), "--target", str(data[1]), "--steps", "1",
+             "--batch-size", "4", "--subjects", "2", "--image-size", str(cfg.image_size),
+             "--no-progress", "--threads", "1", "--device", "cpu", "--method", "d2ca"]  # fmt: skip
+    for name in ("enc_widths", "dec_widths", "disc_widths", "proj_hidden", "proj_dim"):
+        train += ["--set", f"{name}={json.dumps(getattr(cfg, name))}"]
+    plain = d2ca.losses.reconstruction_loss
+    rec = {}
+    for weight in ("0", "10"):
+        out = tmp_path / f"w{weight}"
+        with pytest.raises(SystemExit) as done:  # d2ca's exit
+            fork.main(["--weight", weight, "--like", str(src), "--domain", "lab-a", "--tiny",
+                       "--work", str(work), "--", *train, "--out", str(out)])  # fmt: skip
+        assert done.value.code == 0
+        assert d2ca.losses.reconstruction_loss is plain  # restored after the run
+        logs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        rec[weight] = next(r["loss"]["rec"] for r in logs if r["kind"] == "train")
+    assert rec["0"] != rec["10"]  # the same first step, another L_rec
+
+
 def test_au_encoders_train_on_labels_or_intensities(run, tmp_path):
     import au_encoder
 

@@ -18,6 +18,10 @@ Pixel figures are mean absolute differences in the model's input units ([-1, 1],
   faces, 0 for the base or for changes unrelated to the AUs, whatever else the synthesis
   gets wrong (an L1 margin would not be: per pixel, an error larger than the AUs' change
   hides the change's sign);
+- ``au_moved_clean``: the same coefficient on the AUs' change between renders without sensor
+  noise or JPEG. The renders' own change is partly JPEG's, which no decoder can make (on the
+  grid's ``lab-b``, a fifth of its energy), so ``au_moved`` of a perfect decoder would be
+  about 0.8; ``au_moved_clean`` is about 0.97 for the ideal swaps themselves;
 - ``error_in_au_region`` and ``error_elsewhere``: the error where the AUs change a pixel (by
   more than :data:`AU_REGION`, in any channel) and where they do not; ``au_region`` the
   share of pixels in that region. ``au_signal / error`` says how much of what ``L_rec`` can
@@ -27,9 +31,9 @@ A control for the reconstructions, ``bands``: is the AUs' change made as any oth
 its scale, or singled out? Each face is split into spatial bands by Gaussian blurs
 (:data:`BANDS`, px), and per band the share the reconstruction makes of the donor's content
 (the same coefficient, against the donor rendered without sensor noise or JPEG, which no
-decoder could rebuild) and the share of the AUs' change that lies in the band. Weighted by
-the latter, the shares predict ``au_moved`` for a decoder that treats the AUs as any detail
-of their size (``predicted_au_moved``).
+decoder could rebuild) and the share of the AUs' change (between such renders) that lies in
+the band. Weighted by the latter, the shares predict ``au_moved_clean`` for a decoder that
+treats the AUs as any detail of their size (``predicted_au_moved``).
 """
 
 from __future__ import annotations
@@ -95,9 +99,14 @@ def rerender(faces: Sequence[tuple], aus: np.ndarray, config: D2CAConfig) -> tor
     return to_model_input(np.stack(pixels), config)
 
 
-def pixel_figures(synthesised: torch.Tensor, ideal: torch.Tensor, base: torch.Tensor) -> dict:
+def pixel_figures(synthesised: torch.Tensor, ideal: torch.Tensor, base: torch.Tensor,
+                  clean_change: torch.Tensor | None = None) -> dict:  # fmt: skip
     """How near ``synthesised`` faces are to the ``ideal`` ones and to the ``base`` they must
-    move away from (module docstring), all ``(n, 3, S, S)`` in the same units.
+    move away from (module docstring), all ``(n, 3, S, S)`` in the same units. With
+    ``clean_change``, the AUs' change between renders without sensor noise or JPEG, also
+    ``au_moved_clean``: the share of that change made (the renders' own change is partly
+    JPEG's, which no decoder can make: the ideal swaps make about 0.97 of the clean change,
+    a decoder that made the clean change exactly about 0.8 of the renders').
 
     Example:
         >>> pixel_figures(ideal, ideal, base)["au_moved"]  # doctest: +SKIP
@@ -108,7 +117,6 @@ def pixel_figures(synthesised: torch.Tensor, ideal: torch.Tensor, base: torch.Te
     change, made = ideal - base, synthesised - base
     changed = change.abs()
     signal, err = changed.mean().item(), error.mean().item()
-    norm = change.pow(2).sum().item()
     region = (changed.amax(1, keepdim=True) > AU_REGION).expand_as(error)
 
     def mean_over(mask: torch.Tensor) -> float | None:
@@ -118,12 +126,24 @@ def pixel_figures(synthesised: torch.Tensor, ideal: torch.Tensor, base: torch.Te
         "au_signal": signal,
         "error": err,
         "from_base": made.abs().mean().item(),
-        "au_moved": (made * change).sum().item() / norm if norm > 0 else None,
+        "au_moved": _coefficient(made, change),
+        "au_moved_clean": None if clean_change is None else _coefficient(made, clean_change),
         "au_signal_over_error": signal / err if err > 0 else None,
         "error_in_au_region": mean_over(region),
         "error_elsewhere": mean_over(~region),
         "au_region": region.float().mean().item(),
     }
+
+
+def _coefficient(y: torch.Tensor, x: torch.Tensor) -> float | None:
+    """The least-squares coefficient of ``y`` on ``x`` over all elements (None if ``x`` is 0)."""
+    norm = x.float().pow(2).sum().item()
+    return (y.float() * x.float()).sum().item() / norm if norm > 0 else None
+
+
+def clean(faces: Sequence[tuple]) -> list[tuple]:
+    """``faces`` (:func:`factors`) in scenes without sensor noise or JPEG."""
+    return [(idt, aus, replace(scene, noise=0.0, jpeg=100)) for idt, aus, scene in faces]
 
 
 def split_bands(x: torch.Tensor) -> list[torch.Tensor]:
@@ -133,9 +153,9 @@ def split_bands(x: torch.Tensor) -> list[torch.Tensor]:
     return [fine - coarse for fine, coarse in pairwise(blurs)] + [blurs[-1]]
 
 
-def band_figures(synthesised: torch.Tensor, clean: torch.Tensor, change: torch.Tensor) -> dict:
-    """Per band (:func:`split_bands`), the share of the ``clean`` faces' content that
-    ``synthesised`` makes (least-squares coefficient, 1 for ``clean`` itself) and the share of
+def band_figures(synthesised: torch.Tensor, faces: torch.Tensor, change: torch.Tensor) -> dict:
+    """Per band (:func:`split_bands`), the share of the ``faces``' content that
+    ``synthesised`` makes (least-squares coefficient, 1 for ``faces`` themselves) and the share of
     the AUs' ``change`` energy that lies in it; their weighted sum, ``predicted_au_moved``.
 
     Example:
@@ -143,11 +163,9 @@ def band_figures(synthesised: torch.Tensor, clean: torch.Tensor, change: torch.T
         >>> round(band_figures(x, x, c)["predicted_au_moved"], 6)
         1.0
     """
-    synthesised, clean, change = (t.detach().float().cpu() for t in (synthesised, clean, change))
-    made = [
-        ((s * c).sum() / c.pow(2).sum()).item()
-        for s, c in zip(split_bands(synthesised), split_bands(clean), strict=True)
-    ]
+    synthesised, faces, change = (t.detach().float().cpu() for t in (synthesised, faces, change))
+    pairs = zip(split_bands(synthesised), split_bands(faces), strict=True)
+    made = [_coefficient(s, c) for s, c in pairs]
     energy = torch.stack([b.pow(2).sum() for b in split_bands(change)])
     energy = (energy / energy.sum()).tolist()
     labels = [f"<{BANDS[0]}"] + [f"{a}-{b}" for a, b in pairwise(BANDS)] + [f">{BANDS[-1]}"]
@@ -172,9 +190,10 @@ def ideal_figures(oracle: D2CAModel, donors: tuple[Manifest, torch.Tensor],
     aus_a, aus_r = (np.stack([f[1] for f in fs]) for fs in (f_a, f_r))
     ideal = rerender(f_r, aus_a, config)
     base = receivers[1][i_r]
+    clean_swap = rerender(clean(f_r), aus_a, config) - rerender(clean(f_r), aus_r, config)
     out = {
         "avg_f1": f1_summary(au_decisions(oracle, ideal, aus), z_a, aus)["avg_f1"],
-        "swap": pixel_figures(x_ts, ideal, base),
+        "swap": pixel_figures(x_ts, ideal, base, clean_swap),
         # a control: the ideal swaps blurred (Gaussian, sigma in px), what blur alone costs
         "blurred_ideal_au_moved": {
             str(sigma): pixel_figures(blurred(ideal, sigma), ideal, base)["au_moved"]
@@ -182,11 +201,10 @@ def ideal_figures(oracle: D2CAModel, donors: tuple[Manifest, torch.Tensor],
         },
     }
     if x_rec is not None:
-        x_a = donors[1][i_a]
-        out["reconstruction"] = pixel_figures(x_rec, x_a, rerender(f_a, aus_r, config))
-        clean = [(idt, a, replace(scene, noise=0.0, jpeg=100)) for idt, a, scene in f_a]
-        change = x_a - rerender(f_a, aus_r, config)
-        out["reconstruction"]["bands"] = band_figures(x_rec, rerender(clean, aus_a, config), change)
+        x_a, x_a_clean = donors[1][i_a], rerender(clean(f_a), aus_a, config)
+        change = x_a_clean - rerender(clean(f_a), aus_r, config)
+        out["reconstruction"] = pixel_figures(x_rec, x_a, rerender(f_a, aus_r, config), change)
+        out["reconstruction"]["bands"] = band_figures(x_rec, x_a_clean, change)
     return out
 
 

@@ -103,6 +103,19 @@ def losses(figures: dict) -> str:
     return f"{figures['loss_first_10']:.4f} -> {figures['loss_last_10']:.4f}"
 
 
+def weighted_reconstruction_loss(weight: torch.Tensor) -> Callable[..., torch.Tensor]:
+    """``reconstruction_loss`` (Eq. 7) with each pixel's error weighed by ``weight``, ``(S, S)``
+    or a scalar (normalised by its mean: Eq. 7 when ``weight`` is constant)."""
+
+    def loss(x: torch.Tensor, x_hat: torch.Tensor, norm: str = "l1") -> torch.Tensor:
+        diff = x - x_hat
+        per_pixel = diff.abs() if norm == "l1" else diff.pow(2)
+        w = weight.to(per_pixel)
+        return (w * per_pixel).mean() / w.mean()
+
+    return loss
+
+
 def au_map(train: Manifest, x: torch.Tensor, cfg: D2CAConfig) -> torch.Tensor:
     """Where the AUs act on the faces ``x`` of the SynthAU manifest ``train``, ``(S, S)`` with
     mean 1: the largest channel change when each face is rendered with the next face's AU
@@ -138,10 +151,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         model.decoder = Decoder(cfg)
     decoder = model.decoder.train()
 
+    rec_loss = weighted_reconstruction_loss(weight)  # Eq. 7 when au_map is 0
+
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        diff = x[idx] - decoder(a[idx], d[idx])
-        per_pixel = diff.abs() if args.loss == "l1" else diff.pow(2)
-        return (weight * per_pixel).mean() / weight.mean()  # Eq. 7 when au_map is 0
+        return rec_loss(x[idx], decoder(a[idx], d[idx]), args.loss)
 
     probe = {"from": str(args.model), "loss": args.loss, "fresh": args.fresh,
              "au_from": None if args.au_from is None else str(args.au_from),

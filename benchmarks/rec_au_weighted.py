@@ -20,8 +20,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import decoder_probe as probe  # noqa: E402
@@ -29,19 +27,6 @@ import decoder_probe as probe  # noqa: E402
 import d2ca.losses  # noqa: E402
 from d2ca.cli import app  # noqa: E402
 from d2ca.hub import load_folder  # noqa: E402
-
-
-def weighted_reconstruction_loss(weight: torch.Tensor):
-    """``reconstruction_loss`` (Eq. 7) with each pixel's error weighed by ``weight`` ``(S, S)``
-    (normalised by its mean: Eq. 7 when ``weight`` is constant)."""
-
-    def loss(x: torch.Tensor, x_hat: torch.Tensor, norm: str = "l1") -> torch.Tensor:
-        diff = x - x_hat
-        per_pixel = diff.abs() if norm == "l1" else diff.pow(2)
-        w = weight.to(per_pixel)
-        return (w * per_pixel).mean() / w.mean()
-
-    return loss
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -59,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     train, x = probe.training_faces(args, cfg)
     plain = d2ca.losses.reconstruction_loss
     weight = 1 + args.weight * probe.au_map(train, x, cfg)
-    d2ca.losses.reconstruction_loss = weighted_reconstruction_loss(weight)
+    d2ca.losses.reconstruction_loss = probe.weighted_reconstruction_loss(weight)
     try:
         app(argv[cut + 1 :], prog_name="d2ca")  # exits as d2ca does
     finally:  # the library as it was

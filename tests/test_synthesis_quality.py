@@ -353,7 +353,7 @@ def test_rec_au_weighted_forks_train_with_a_weighted_l_rec(run, tmp_path):
 
     x, x_hat = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
     for norm in ("l1", "l2"):  # a constant weight is Eq. 7
-        flat = fork.weighted_reconstruction_loss(torch.full((8, 8), 3.0))(x, x_hat, norm)
+        flat = fork.probe.weighted_reconstruction_loss(torch.full((8, 8), 3.0))(x, x_hat, norm)
         torch.testing.assert_close(flat, d2ca.losses.reconstruction_loss(x, x_hat, norm))
     work, _, _ = run
     cfg = small_config()

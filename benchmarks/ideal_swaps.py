@@ -19,8 +19,8 @@ Pixel figures are mean absolute differences in the model's input units ([-1, 1],
   gets wrong (an L1 margin would not be: per pixel, an error larger than the AUs' change
   hides the change's sign);
 - ``au_moved_clean``: the same coefficient on the AUs' change between renders without sensor
-  noise or JPEG, a control: a fifth of the renders' change is JPEG's, which no decoder can
-  make (on the grid's ``lab-b``), yet the two agree within 0.04 on every model measured;
+  noise or JPEG, a control: part of the renders' change is JPEG's, which no decoder can
+  make, yet the two agree within 0.04 on every model measured;
 - ``error_in_au_region`` and ``error_elsewhere``: the error where the AUs change a pixel (by
   more than :data:`AU_REGION`, in any channel) and where they do not; ``au_region`` the
   share of pixels in that region. ``au_signal / error`` says how much of what ``L_rec`` can
@@ -187,7 +187,8 @@ def ideal_figures(oracle: D2CAModel, donors: tuple[Manifest, torch.Tensor],
     aus_a, aus_r = (np.stack([f[1] for f in fs]) for fs in (f_a, f_r))
     ideal = rerender(f_r, aus_a, config)
     base = receivers[1][i_r]
-    clean_swap = rerender(clean(f_r), aus_a, config) - rerender(clean(f_r), aus_r, config)
+    c_r, c_a = clean(f_r), clean(f_a)
+    clean_swap = rerender(c_r, aus_a, config) - rerender(c_r, aus_r, config)
     out = {
         "avg_f1": f1_summary(au_decisions(oracle, ideal, aus), z_a, aus)["avg_f1"],
         "swap": pixel_figures(x_ts, ideal, base, clean_swap),
@@ -198,8 +199,8 @@ def ideal_figures(oracle: D2CAModel, donors: tuple[Manifest, torch.Tensor],
         },
     }
     if x_rec is not None:
-        x_a, x_a_clean = donors[1][i_a], rerender(clean(f_a), aus_a, config)
-        change = x_a_clean - rerender(clean(f_a), aus_r, config)
+        x_a, x_a_clean = donors[1][i_a], rerender(c_a, aus_a, config)
+        change = x_a_clean - rerender(c_a, aus_r, config)
         out["reconstruction"] = pixel_figures(x_rec, x_a, rerender(f_a, aus_r, config), change)
         out["reconstruction"]["bands"] = band_figures(x_rec, x_a_clean, change)
     return out

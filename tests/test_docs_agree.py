@@ -825,7 +825,8 @@ def test_cli_help_quotes_the_config_defaults(command: str) -> None:
 # ------------------------------------------------------------------ swaps against the ideal ones
 IDEAL = "docs/benchmark-synthetic/synthesis-ideal"
 # the run each row label of default-checkpoint.md's table names: its folder's prefix
-IDEAL_RUNS = (("five times", "adv5-"), ("aux_grad_e_au", "aux1-"), ("decoder widths", "widedec-"), ("gamma3", "noadv-"),
+IDEAL_RUNS = (("five times", "adv5-"), ("aux_grad_e_au", "aux1-"), ("decoder widths", "widedec-"),
+              ("gamma3", "noadv-"),
               ("gamma2", "l2g15-"), ("rec_loss", "l2-"), ("gamma1", "g1x5-"),
               ("where the AUs act", "aumap10-"), ("", ""))  # fmt: skip
 

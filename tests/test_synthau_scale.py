@@ -113,6 +113,9 @@ def test_scales_build_their_configs(tmp_path, rendered):
         == "a_to_b__d2ca__seed1__steps500__warmup50__P8"
     )
     assert run_table.run_dir(p8, "a", "b", "dann", 1).name == "a_to_b__dann__seed1__steps2000__P8"
+    every = scales.CPU.with_options(checkpoint_every=250)
+    built = run_table.train_config(every, Path("S"), Path("T"), "d2ca", 0, out)
+    assert built.checkpoint_every == 250
     # the paper's scale: the default network, batch 128, 50 epochs for every method, bf16;
     # an evaluation every 5 epochs (on the tiny data, 36 faces: an epoch is one step)
     src, tgt = rendered / "lab-a", rendered / "wild"
@@ -277,3 +280,25 @@ def test_report_select_picks_what_the_trainer_would():
     run = {"source_curve": [[100, 0.2], [200, 0.5], [300, 0.5], [400, 0.1]],
            "target_curve": [[100, 0.1], [200, 0.3], [300, 0.4], [400, 0.05]]}  # fmt: skip
     assert report_select.selected(run) == (200, 0.3, 0.05)
+
+
+def test_extend_continues_a_shorter_run_as_if_unbroken(tiny, root, rendered):
+    """``--extend``: a 4-step run started from the 2-step run's checkpoint (checkpoints every
+    2 steps) ends with the weights and log of a 4-step run trained from the start."""
+    argv = ["--scale", "tiny", "--methods", "d2ca", "--seeds", "0", "--workers", "1",
+            "--no-quality"]  # fmt: skip
+    run_table.main([*argv, "--steps", "2", "--results", str(root / "r2")])
+    run_table.main([*argv, "--steps", "4", "--extend", "--checkpoint-every", "2",
+                    "--results", str(root / "r4")])  # fmt: skip
+    (root / "w").mkdir()
+    (root / "w" / "data").symlink_to(rendered)
+    run_table.main([*argv, "--steps", "4", "--work", str(root / "w"),
+                    "--results", str(root / "w4")])  # fmt: skip
+    name = "lab-a_to_wild__d2ca__seed0"
+    extended = json.loads((root / "r4" / f"{name}.json").read_text())
+    whole = json.loads((root / "w4" / f"{name}.json").read_text())
+    assert extended["extended_from"] == f"{name}__tiny__steps2" and whole["extended_from"] is None
+    assert extended["target_curve"] == whole["target_curve"] and extended["steps"] == 4
+    runs = [root / w / "runs" / f"{name}__tiny__steps4" for w in ("work", "w")]
+    a, b = (load_file(str(r / "model" / "model.safetensors")) for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a), "the extended run differs from the whole one"

@@ -9,6 +9,8 @@ of it) is expected to end in time, from the scale's seconds per step.
 from __future__ import annotations
 
 import math
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from scales import Scale
 
 from d2ca.data.manifest import read_manifest
 from d2ca.train.checkpoint import latest_checkpoint
-from d2ca.train.config import TrainConfig
+from d2ca.train.config import TRAIN_CONFIG_NAME, TrainConfig
+from d2ca.train.run_folder import METRICS_NAME
 
 
 class OutOfTime(Exception):
@@ -79,3 +82,24 @@ def fits(scale: Scale, config: TrainConfig, deadline: float | None, partial: boo
         left = min(left, config.checkpoint_every)
     need = scale.run_s + left * scale.step_s[config.method] + scale.stop_margin_s
     return time.time() + need <= deadline
+
+
+def extend_shorter(out: Path) -> str | None:
+    """Start the run of ``out`` (a folder named ``...__steps{N}...``) from the longest run of
+    the same name and options with fewer steps that has a checkpoint: a copy of its
+    checkpoints, log and config, which :func:`train` resumes (nothing in a training step
+    depends on the total). Returns that run's folder name (also in ``out/extended_from``), or
+    None when there is none."""
+    head, steps, tail = re.fullmatch(r"(.*__steps)(\d+)(.*)", out.name).groups()
+    pattern = re.escape(head) + r"(\d+)" + re.escape(tail)
+    shorter = [(int(m[1]), p.name) for p in out.parent.glob(f"{head}*{tail}")
+               if (m := re.fullmatch(pattern, p.name)) and int(m[1]) < int(steps)
+               and latest_checkpoint(p / "checkpoints")]  # fmt: skip
+    if not shorter:
+        return None
+    source = out.parent / max(shorter)[1]
+    shutil.copytree(source / "checkpoints", out / "checkpoints")
+    for name in (TRAIN_CONFIG_NAME, METRICS_NAME):
+        shutil.copy2(source / name, out / name)
+    (out / "extended_from").write_text(source.name + "\n")
+    return source.name

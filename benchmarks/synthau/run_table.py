@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from budget import OutOfTime, fits, steps_per_epoch, train  # noqa: E402
+from budget import OutOfTime, extend_shorter, fits, steps_per_epoch, train  # noqa: E402
 from oracles import (  # noqa: E402
     IdentityOracle,
     au_f1,
@@ -180,7 +180,7 @@ def one_run(scale: Scale, config: TrainConfig, data: dict[str, Path], source: st
     if not (out / "model" / "config.json").is_file():
         seconds = train(config, deadline, scale.stop_margin_s)
         wall = None if seconds is None else round(seconds, 1)
-    device = resolve_device(scale.device)
+    device, marker = resolve_device(scale.device), out / "extended_from"
     model = load_folder(out / "model", device=device)
     src, tgt = read_manifest(data[source]), read_manifest(data[target])
     scored = evaluate(model, tgt.split("test"), au_names=list(AUS), device=device)
@@ -200,6 +200,7 @@ def one_run(scale: Scale, config: TrainConfig, data: dict[str, Path], source: st
         "bf16": config.bf16 and device.type == "cuda",
         "cuda_graphs": config.cuda_graphs and device.type == "cuda",
         "wall_time_s": wall,
+        "extended_from": marker.read_text().strip() if marker.is_file() else None,
         "f1": scored["f1"],
         "aus": aus,
         "avg_f1": float(np.mean([scored["f1"][a] for a in aus])),
@@ -452,6 +453,8 @@ def work_through(scale: Scale, args: argparse.Namespace, claims: Path,
             continue
         if not claim(claims, name):
             continue
+        if args.extend and not out.exists():
+            print(f"{name}: extended from {extend_shorter(out)}", flush=True)
         oracles = None
         if method in D2CA_VARIANTS and not args.no_quality:
             done = scale.work / "oracles" / target / "done"
@@ -497,7 +500,7 @@ def run_all(scale: Scale, args: argparse.Namespace, argv: list[str]) -> None:
     scale.results.mkdir(parents=True, exist_ok=True)
     deadline = args.deadline or (time.time() + args.budget_s if args.budget_s else None)
     render_data(scale, presets(plan(scale, args)), workers=os.cpu_count() or 1)
-    claims = scale.work / "claims" / (args.claims or f"{os.getpid()}-{time.time():.0f}")
+    claims = scale.work / "claims" / (args.claims or f"{os.getpid()}-{time.time_ns()}")
     shared = ["--workers", "1", "--claims", claims.name]
     shared += ["--deadline", repr(deadline)] if deadline else []
     helpers = [subprocess.Popen([sys.executable, __file__, *argv, *shared])
@@ -554,6 +557,9 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="replay D2CA steps from a CUDA graph (d2ca train --cuda-graphs)",
     )
+    parser.add_argument("--extend", action="store_true", help="start each run from the same "
+                        "run with fewer steps where one has a checkpoint (budget.py)")  # fmt: skip
+    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
     parser.add_argument("--budget-s", type=float,
                         help="seconds for this invocation: start no run that is not expected "
@@ -573,8 +579,7 @@ def main(argv: list[str] | None = None) -> None:
     scale = SCALES[args.scale].with_options(
         steps=args.steps, epochs=args.epochs, sampler_subjects=args.subjects,
         warmup_steps=args.warmup_steps, beta1=args.beta1, device=args.device,
-        cuda_graphs=args.cuda_graphs,
-        work=args.work,
+        cuda_graphs=args.cuda_graphs, checkpoint_every=args.checkpoint_every, work=args.work,
         results=args.results,
     )  # fmt: skip
     if not args.render_only:

@@ -104,6 +104,7 @@ class Scale:
         beta1: float | None = None,
         device: str | None = None,
         cuda_graphs: bool | None = None,
+        checkpoint_every: int | None = None,
         work: str | Path | None = None,
         results: str | Path | None = None,
     ) -> Scale:
@@ -116,6 +117,7 @@ class Scale:
             changes |= {"steps": None, "epochs": epochs}
         named = {"sampler_subjects": sampler_subjects, "warmup_steps": warmup_steps,
                  "beta1": beta1, "device": device, "cuda_graphs": cuda_graphs,
+                 "checkpoint_every": checkpoint_every,
                  "work": work and Path(work), "results": results and Path(results)}  # fmt: skip
         changes |= {k: v for k, v in named.items() if v is not None}
         return dataclasses.replace(self, **changes)

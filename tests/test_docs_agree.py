@@ -860,15 +860,16 @@ def test_the_band_table_is_the_jsons():
     doc = (ROOT / "docs/default-checkpoint.md").read_text()
     start = doc.index("  | decoder | faces | content made, per band")
     rows = doc[start : doc.index("\n\n", start)].splitlines()[2:]
-    runs = {"D2CA's": "seed0", "2,000": "probe-fresh-seed0", "8,000": "probe-fresh-s8000-seed0",
-            "20,000": "probe-fresh-s20000-seed0"}  # fmt: skip
-    assert len(rows) == 9
+    runs = {"D2CA's": "seed", "2,000": "probe-fresh-seed", "8,000": "probe-fresh-s8000-seed",
+            "20,000": "probe-fresh-s20000-seed"}  # fmt: skip
+    assert len(rows) == 17
     for row in rows:
         name, faces, *cells = (c.strip() for c in row.strip().strip("|").split("|"))
         if "default" in name:
             path = "docs/default-checkpoint/synthesis_quality.json"
         else:
             run = next(r for words, r in runs.items() if words in name)
+            run += re.search(r"seed (\d)", name).group(1)
             path = f"{IDEAL}/{'train-split/' if faces == 'training' else ''}{run}/step-500.json"
         ideal = _json(path)["within"]["ideal"]
         rec = ideal["reconstruction"]

@@ -302,3 +302,33 @@ def test_extend_continues_a_shorter_run_as_if_unbroken(tiny, root, rendered):
     runs = [root / w / "runs" / f"{name}__tiny__steps4" for w in ("work", "w")]
     a, b = (load_file(str(r / "model" / "model.safetensors")) for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a), "the extended run differs from the whole one"
+
+
+def test_equal_steps_section_reads_the_curves(tmp_path):
+    """report_equal.py: D2CA continued to 2000 steps set against the grid's baselines at the
+    same evaluations, and the folder told apart from a sampler study's."""
+    import report_equal
+
+    def result(method, target, **extra):
+        curve = [[s, f] for s, f in zip((500, 1000, 1500, 2000), target, strict=True)]
+        return {"source": "lab-b", "target": "lab-a", "method": method, "seed": 0,
+                "steps": 2000, "subjects": 8, "batch_size": 16, "target_curve": curve,
+                "source_curve": [[2000, 0.5]], **extra}  # fmt: skip
+
+    d2ca = result("d2ca", (0.3, 0.4, 0.42, 0.45), extended_from="x__steps500", au_loss_rise=1.2)
+    run_table.write_json(tmp_path / "equal" / "lab-b_to_lab-a__d2ca__seed0.json", d2ca)
+    grid = {("lab-b", "lab-a"): {"source-only": [result("source-only", (0.3, 0.38, 0.4, 0.41))],
+                                 "dann": [result("dann", (0.2, 0.3, 0.4, 0.5))]}}  # fmt: skip
+    assert report_equal.is_equal_steps_folder(tmp_path / "equal")
+    text = report_equal.equal_steps_section(tmp_path / "equal", grid)
+    assert (
+        "| target, step 500 | target, step 1000 | target, step 1500 | target, step 2000 |" in text
+    )
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| lab-b")}
+    assert rows["D2CA"].endswith("| 1 | 30.0 ± 0.0 | 40.0 ± 0.0 | 42.0 ± 0.0 | 45.0 ± 0.0 | "
+                                 "50.0 ± 0.0 | 1.2x |")  # fmt: skip
+    assert rows["DANN"].endswith("| 20.0 ± 0.0 | 30.0 ± 0.0 | 40.0 ± 0.0 | 50.0 ± 0.0 | "
+                                 "50.0 ± 0.0 | – |")  # fmt: skip
+    assert "at step 2000: lab-b → lab-a +4.0 (per seed +4.0)." in text
+    run_table.write_json(tmp_path / "sampler" / "a.json", result("d2ca", (0, 0, 0, 0)))
+    assert not report_equal.is_equal_steps_folder(tmp_path / "sampler")

@@ -31,6 +31,7 @@ from report_data import (
     pct,
     plateau,
 )
+from report_equal import equal_steps_section, is_equal_steps_folder
 from report_prose import BUDGET, DISCUSSION, GPU, INTRO, PICTURES, SCREEN_TEXT
 from report_sampler import is_sampler_folder, sampler_section
 
@@ -76,8 +77,12 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     for extra in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "screen"):
         if adam_study(extra):
             continue  # written up in docs/training.md, "Stability"
-        sampler = is_sampler_folder(extra)
-        section = sampler_section(extra, runs) if sampler else longer_section(extra)
+        if is_equal_steps_folder(extra):
+            section = equal_steps_section(extra, runs)
+        elif is_sampler_folder(extra):
+            section = sampler_section(extra, runs)
+        else:
+            section = longer_section(extra)
         if section:  # a folder whose runs have written no JSON yet adds nothing
             w(section)
     w(PICTURES)

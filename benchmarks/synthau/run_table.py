@@ -8,6 +8,7 @@ a run whose JSON exists is skipped, so the document regenerates without retraini
     python benchmarks/synthau/run_table.py --render-only    # rebuild the markdown from the JSONs
     python benchmarks/synthau/run_table.py --pairs lab-a:wild --methods d2ca --seeds 0  # one run
     python benchmarks/synthau/run_table.py --scale paper --workers 3 --budget-s 420  # one GPU
+    python benchmarks/synthau/run_table.py --methods d2ca --steps 2000 --extend  # continue runs
 
 ``--scale`` (:mod:`scales`) sets the data, network, batch, budget and cadences. Rendered data,
 run folders and oracles live in ``--work`` (outside the repository). A run cut short (killed,

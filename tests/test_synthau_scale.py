@@ -329,6 +329,9 @@ def test_equal_steps_section_reads_the_curves(tmp_path):
                                  "50.0 ± 0.0 | 1.2x |")  # fmt: skip
     assert rows["DANN"].endswith("| 20.0 ± 0.0 | 30.0 ± 0.0 | 40.0 ± 0.0 | 50.0 ± 0.0 | "
                                  "50.0 ± 0.0 | – |")  # fmt: skip
-    assert "at step 2000: lab-b → lab-a +4.0 (per seed +4.0)." in text
+    assert (
+        "at step 2000: lab-b → lab-a +4.0 (per seed +4.0). D2CA above Source only in 1 "
+        "of 1, DANN in 0 of 1 pair-seeds." in text
+    )
     run_table.write_json(tmp_path / "sampler" / "a.json", result("d2ca", (0, 0, 0, 0)))
     assert not report_equal.is_equal_steps_folder(tmp_path / "sampler")

@@ -47,7 +47,7 @@ def equal_steps_section(folder: Path, grid_runs: dict) -> str:
         + f" | source, step {last} | largest rise of L_au^s, per seed |",
         "|---|---|---|" + "---|" * (len(steps) + 2),
     ]  # fmt: skip
-    summary = []
+    summary, above = [], {"Source only": [], "DANN": []}
     for pair in sorted(runs, key=pair_name):
         grid = grid_runs.get(pair, {})
         rows = {"d2ca": runs[pair].get("d2ca", []), "source-only": grid.get("source-only", []),
@@ -64,6 +64,9 @@ def equal_steps_section(folder: Path, grid_runs: dict) -> str:
         diffs = [target["d2ca"][s][last] - target["source-only"][s][last] for s in seeds]
         summary.append(f"{pair_name(pair)} {100 * sum(diffs) / len(diffs):+.1f} (per seed "
                        + ", ".join(f"{100 * d:+.1f}" for d in diffs) + ")")  # fmt: skip
+        above["Source only"] += [d > 0 for d in diffs]
+        above["DANN"] += [target["d2ca"][s][last] > target["dann"][s][last] for s in seeds]
+    counts = ", ".join(f"{m} in {sum(v)} of {len(v)}" for m, v in above.items())
     lines.append(f"\nD2CA minus Source only on the target at step {last}: "
-                 + "; ".join(summary) + ".")  # fmt: skip
+                 + "; ".join(summary) + f". D2CA above {counts} pair-seeds.")  # fmt: skip
     return "\n".join(lines) + "\n"

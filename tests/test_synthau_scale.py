@@ -313,12 +313,13 @@ def test_equal_steps_section_reads_the_curves(tmp_path):
         curve = [[s, f] for s, f in zip((500, 1000, 1500, 2000), target, strict=True)]
         return {"source": "lab-b", "target": "lab-a", "method": method, "seed": 0,
                 "steps": 2000, "subjects": 8, "batch_size": 16, "target_curve": curve,
-                "source_curve": [[2000, 0.5]], **extra}  # fmt: skip
+                "source_curve": [[2000, 0.5]], "avg_f1": target[-1], **extra}  # fmt: skip
 
     d2ca = result("d2ca", (0.3, 0.4, 0.42, 0.45), extended_from="x__steps500", au_loss_rise=1.2)
     run_table.write_json(tmp_path / "equal" / "lab-b_to_lab-a__d2ca__seed0.json", d2ca)
     grid = {("lab-b", "lab-a"): {"source-only": [result("source-only", (0.3, 0.38, 0.4, 0.41))],
-                                 "dann": [result("dann", (0.2, 0.3, 0.4, 0.5))]}}  # fmt: skip
+                                 "dann": [result("dann", (0.2, 0.3, 0.4, 0.5))],
+                                 "target-only": [{"seed": 1, "avg_f1": 0.61}]}}  # fmt: skip
     assert report_equal.is_equal_steps_folder(tmp_path / "equal")
     text = report_equal.equal_steps_section(tmp_path / "equal", grid)
     assert (
@@ -330,7 +331,8 @@ def test_equal_steps_section_reads_the_curves(tmp_path):
     assert rows["DANN"].endswith("| 20.0 ± 0.0 | 30.0 ± 0.0 | 40.0 ± 0.0 | 50.0 ± 0.0 | "
                                  "50.0 ± 0.0 | – |")  # fmt: skip
     assert (
-        "at step 2000: lab-b → lab-a +4.0 (per seed +4.0). D2CA above Source only in 1 "
+        "at step 2000: lab-b → lab-a +4.0 (per seed +4.0; 20% of the gap closed). D2CA "
+        "above Source only in 1 "
         "of 1, DANN in 0 of 1 pair-seeds." in text
     )
     run_table.write_json(tmp_path / "sampler" / "a.json", result("d2ca", (0, 0, 0, 0)))

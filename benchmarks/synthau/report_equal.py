@@ -5,9 +5,10 @@ DANN, step by step on the same evaluations."""
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
-from report_data import D2CA_VARIANTS, LABELS, load_results, pair_name
+from report_data import D2CA_VARIANTS, LABELS, avg, load_results, pair_name
 from report_sampler import _by_seed, _cell
 
 
@@ -62,8 +63,11 @@ def equal_steps_section(folder: Path, grid_runs: dict) -> str:
             lines.append(f"| {pair_name(pair)} | {LABELS[m]} | {len(seeds)} | {cells} | "
                          f"{source} | {_rise(rs, seeds)} |")  # fmt: skip
         diffs = [target["d2ca"][s][last] - target["source-only"][s][last] for s in seeds]
-        summary.append(f"{pair_name(pair)} {100 * sum(diffs) / len(diffs):+.1f} (per seed "
-                       + ", ".join(f"{100 * d:+.1f}" for d in diffs) + ")")  # fmt: skip
+        upper = [r["avg_f1"] for r in grid.get("target-only", [])]
+        gap = statistics.fmean(upper) - statistics.fmean(avg(rows["source-only"])) if upper else 0
+        closed = f"; {100 * statistics.fmean(diffs) / gap:.0f}% of the gap closed" if gap else ""
+        summary.append(f"{pair_name(pair)} {100 * statistics.fmean(diffs):+.1f} (per seed "
+                       + ", ".join(f"{100 * d:+.1f}" for d in diffs) + closed + ")")  # fmt: skip
         above["Source only"] += [d > 0 for d in diffs]
         above["DANN"] += [target["d2ca"][s][last] > target["dann"][s][last] for s in seeds]
     counts = ", ".join(f"{m} in {sum(v)} of {len(v)}" for m, v in above.items())

@@ -881,3 +881,33 @@ def test_the_band_table_is_the_jsons():
             f"{rec['au_moved_clean']:.2f}",
             f"{ideal['swap']['au_moved_clean']:.2f}",
         ], name
+
+
+def test_the_equal_steps_reading_is_the_jsons():
+    """The reading of D2CA at the baselines' 2000 steps (docs/benchmark-synthetic.md) quotes
+    the seed means at step 2000 of the equal-steps runs and of the grid's baselines."""
+    doc = _doc("docs/benchmark-synthetic.md")
+
+    def means(folder: str, method: str, key: str = "target_curve") -> list[str]:
+        out = []
+        for pair in ("wild_to_lab-a", "social_to_lab-a", "lab-b_to_lab-a", "lab-b_to_lab-c"):
+            runs = sorted((ROOT / folder).glob(f"{pair}__{method}__seed*.json"))
+            values = [dict(json.loads(p.read_text())[key])[2000] for p in runs]
+            assert len(values) == 3, pair
+            out.append(f"{100 * sum(values) / 3:.1f}")
+        return out
+
+    grid = "docs/benchmark-synthetic"
+    d2ca, so, dann = (
+        means(f"{grid}/equal-steps", "d2ca"),
+        means(grid, "source-only"),
+        means(grid, "dann"),
+    )
+    assert (
+        f"D2CA ends at {d2ca[0]} (`wild`), {d2ca[1]} (`social`), {d2ca[2]} (`lab-b → lab-a`) "
+        f"and {d2ca[3]} (`lab-b → lab-c`), against Source only's {', '.join(so[:3])} and "
+        f"{so[3]} and DANN's {', '.join(dann[:3])} and {dann[3]}:" in doc
+    )
+    src_d2ca = means(f"{grid}/equal-steps", "d2ca", "source_curve")
+    src_so = means(grid, "source-only", "source_curve")
+    assert f"({src_d2ca[2]} and {src_d2ca[3]} against {src_so[2]} and {src_so[3]})" in doc

@@ -31,11 +31,12 @@ def equal_steps_section(folder: Path, grid_runs: dict) -> str:
     runs, _ = load_results(folder)
     first = next(r for p in runs.values() for rs in p.values() for r in rs)
     last, p = first["steps"], first["subjects"]
+    k = first["batch_size"] // p
     steps = sorted({500, *range(last // 4, last + 1, last // 4)})
     lines = [
         f"## D2CA at the baselines' {last} steps\n",
         f"The grid gives D2CA 500 steps and the baselines {last}. The grid's D2CA runs with "
-        f"{p} x {first['batch_size'] // p} source batches (the sampler section above) were "
+        f"{p} x {k} source batches (the sampler study's, in `sampler-k{k}`) were "
         f"continued to {last} steps (`run_table.py --pairs {' '.join(f'{s}:{t}' for s, t in runs)}"
         f" --methods d2ca --subjects {p} --steps {last} --extend --checkpoint-every 250 "
         f"--no-quality --results docs/benchmark-synthetic/{folder.name}`; `--extend` starts "

@@ -337,3 +337,46 @@ def test_equal_steps_section_reads_the_curves(tmp_path):
     )
     run_table.write_json(tmp_path / "sampler" / "a.json", result("d2ca", (0, 0, 0, 0)))
     assert not report_equal.is_equal_steps_folder(tmp_path / "sampler")
+
+
+def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monkeypatch):
+    """report_forks.py reads a fork's curves from its log, on the AUs its run scored, and
+    leaves out a fork that has not reached the last step."""
+    import report_forks
+
+    def curve(f1):
+        return [[s, f1] for s in report_forks.STEPS]
+
+    base = {"source": "a", "target": "b", "seed": 0, "aus": ["AU01", "AU02"]}
+    run_table.write_json(tmp_path / "eq" / "a_to_b__d2ca__seed0.json",
+                         base | {"method": "d2ca", "target_curve": curve(0.4),
+                                 "source_curve": curve(0.45)})  # fmt: skip
+    run_table.write_json(tmp_path / "grid" / "a_to_b__source-only__seed0.json",
+                         base | {"method": "source-only", "target_curve": curve(0.3),
+                                 "source_curve": curve(0.5)})  # fmt: skip
+    fork = tmp_path / "fork-a_to_b-seed0"
+    lines = [
+        {
+            "kind": "eval",
+            "step": s,
+            "target_test": {"f1": {"AU01": 0.2, "AU02": 0.4}},
+            "source_val": {"f1": {"AU01": 0.6, "AU02": 0.6}},
+        }
+        for s in report_forks.STEPS
+    ]
+    fork.mkdir()
+    (fork / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    argv = ["report_forks.py", "--label", "forked", "--forks",
+            str(tmp_path / "fork-{pair}-seed{seed}"), "--equal", str(tmp_path / "eq"),
+            "--grid", str(tmp_path / "grid")]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    report_forks.main()
+    assert "| a → b | D2CA forked |" not in capsys.readouterr().out  # not finished: no row
+    (fork / "checkpoints" / "step-00002000").mkdir(parents=True)
+    report_forks.main()
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[2:] == [
+        "| a → b | D2CA | 1 | 40.0 ± 0.0 | 40.0 ± 0.0 | 40.0 ± 0.0 | 45.0 ± 0.0 |",
+        "| a → b | D2CA forked | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 60.0 ± 0.0 |",
+        "| a → b | Source only | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 50.0 ± 0.0 |",
+    ]

@@ -1,0 +1,67 @@
+"""Forks of the equal-steps runs (docs/benchmark-synthetic.md, "D2CA at the baselines' 2000
+steps"): a grid D2CA run copied at step 500, a model option changed in the copy's
+``train_config.json``, trained on to 2000 steps (``d2ca train --out COPY --resume --steps
+2000``); set against the same run unchanged and the grid's Source only, seed by seed.
+
+Prints a markdown table: average F1 x100 on the target test split by step and on the source
+validation split at the last (mean ± std over the seeds every row has), over the AUs the
+pair's equal-steps JSONs score.
+
+Run:  python benchmarks/synthau/report_forks.py --label "without L_au^t from step 500" \\
+          --forks /tmp/d2ca-loo/noaut-{pair}-seed{seed}
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from report_data import load_results, pair_name
+from report_sampler import _by_seed, _cell
+from run_table import f1_curve
+from scales import REPO
+
+STEPS = (1000, 1500, 2000)
+
+
+def fork_result(folder: Path, seed: int, aus: list[str]) -> dict:
+    """A fork's curves in the shape of a run JSON's (what ``_by_seed`` reads)."""
+    return {"seed": seed, "target_curve": f1_curve(folder, "target_test", aus),
+            "source_curve": f1_curve(folder, "source_val", aus)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--forks", required=True, help="folder pattern with {pair}, {seed}")
+    parser.add_argument("--label", required=True, help="the fork's row name")
+    parser.add_argument("--equal", type=Path, default=REPO / "docs/benchmark-synthetic/equal-steps")
+    parser.add_argument("--grid", type=Path, default=REPO / "docs/benchmark-synthetic")
+    args = parser.parse_args()
+    equal, _ = load_results(args.equal)
+    grid, _ = load_results(args.grid)
+    lines = [
+        "| pair | run | seeds | " + " | ".join(f"target, step {s}" for s in STEPS)
+        + f" | source, step {STEPS[-1]} |",
+        "|---|---|---|" + "---|" * (len(STEPS) + 1),
+    ]  # fmt: skip
+    for pair in sorted(equal, key=pair_name):
+        d2ca = equal[pair]["d2ca"]
+        name = f"{pair[0]}_to_{pair[1]}"
+        folders = {r["seed"]: Path(args.forks.format(pair=name, seed=r["seed"])) for r in d2ca}
+        last = f"checkpoints/step-{STEPS[-1]:08d}"  # a fork that has finished
+        forks = [fork_result(folders[r["seed"]], r["seed"], r["aus"]) for r in d2ca
+                 if (folders[r["seed"]] / last).is_dir()]  # fmt: skip
+        rows = {"D2CA": d2ca, f"D2CA {args.label}": forks,
+                "Source only": grid[pair].get("source-only", [])}  # fmt: skip
+        seeds = sorted(set.intersection(*({r["seed"] for r in rs} for rs in rows.values())))
+        if not seeds:
+            continue
+        for label, rs in rows.items():
+            cells = " | ".join(_cell(_by_seed(rs, "target_curve"), seeds, s) for s in STEPS)
+            source = _cell(_by_seed(rs, "source_curve"), seeds, STEPS[-1])
+            lines.append(f"| {pair_name(pair)} | {label} | {len(seeds)} | {cells} | {source} |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -365,14 +365,14 @@ def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monk
         for s in report_forks.STEPS
     ]
     fork.mkdir()
-    (fork / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (fork / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines[:-1]))
     argv = ["report_forks.py", "--label", "forked", "--forks",
             str(tmp_path / "fork-{pair}-seed{seed}"), "--equal", str(tmp_path / "eq"),
             "--grid", str(tmp_path / "grid")]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     report_forks.main()
     assert "| a → b | D2CA forked |" not in capsys.readouterr().out  # not finished: no row
-    (fork / "checkpoints" / "step-00002000").mkdir(parents=True)
+    (fork / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     report_forks.main()
     rows = capsys.readouterr().out.splitlines()
     assert rows[2:] == [

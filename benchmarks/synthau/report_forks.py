@@ -7,6 +7,8 @@ Prints a markdown table: average F1 x100 on the target test split by step and on
 validation split at the last (mean ± std over the seeds every row has), over the AUs the
 pair's equal-steps JSONs score.
 
+A fork's folder needs only its ``metrics.jsonl`` (the evaluations; the docs keep a copy).
+
 Run:  python benchmarks/synthau/report_forks.py --label "without L_au^t from step 500" \\
           --forks /tmp/d2ca-loo/noaut-{pair}-seed{seed}
 """
@@ -48,9 +50,11 @@ def main() -> None:
         d2ca = equal[pair]["d2ca"]
         name = f"{pair[0]}_to_{pair[1]}"
         folders = {r["seed"]: Path(args.forks.format(pair=name, seed=r["seed"])) for r in d2ca}
-        last = f"checkpoints/step-{STEPS[-1]:08d}"  # a fork that has finished
         forks = [fork_result(folders[r["seed"]], r["seed"], r["aus"]) for r in d2ca
-                 if (folders[r["seed"]] / last).is_dir()]  # fmt: skip
+                 if (folders[r["seed"]] / "metrics.jsonl").is_file()]  # fmt: skip
+        forks = [
+            f for f in forks if f["target_curve"][-1:] and f["target_curve"][-1][0] == STEPS[-1]
+        ]
         rows = {"D2CA": d2ca, f"D2CA {args.label}": forks,
                 "Source only": grid[pair].get("source-only", [])}  # fmt: skip
         seeds = sorted(set.intersection(*({r["seed"] for r in rs} for rs in rows.values())))

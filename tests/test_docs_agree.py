@@ -911,3 +911,20 @@ def test_the_equal_steps_reading_is_the_jsons():
     src_d2ca = means(f"{grid}/equal-steps", "d2ca", "source_curve")
     src_so = means(grid, "source-only", "source_curve")
     assert f"({src_d2ca[2]} and {src_d2ca[3]} against {src_so[2]} and {src_so[3]})" in doc
+
+
+def test_the_fork_table_is_report_forks_output(capsys, monkeypatch):
+    """The table of D2CA forked without L_au^t (docs/benchmark-synthetic.md) is what
+    report_forks.py prints from the forks' committed logs."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
+    import report_forks
+
+    forks = str(ROOT / "docs/benchmark-synthetic/forks/noaut-{pair}-seed{seed}")
+    argv = ["report_forks.py", "--label", "w/o L_au^t", "--forks", forks]
+    monkeypatch.setattr(sys, "argv", argv)
+    report_forks.main()
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| lab-b")]
+    doc = (ROOT / "docs/benchmark-synthetic.md").read_text()
+    assert len(rows) == 6 and all(f"  {r}\n" in doc for r in rows), rows

@@ -9,7 +9,7 @@ pair's equal-steps JSONs score.
 
 A fork's folder needs only its ``metrics.jsonl`` (the evaluations; the docs keep a copy).
 
-Run:  python benchmarks/synthau/report_forks.py --label "without L_au^t from step 500" \\
+Run:  python benchmarks/synthau/report_forks.py --label "w/o L_au^t" \\
           --forks /tmp/d2ca-loo/noaut-{pair}-seed{seed}
 """
 
@@ -42,8 +42,8 @@ def main() -> None:
     equal, _ = load_results(args.equal)
     grid, _ = load_results(args.grid)
     lines = [
-        "| pair | run | seeds | " + " | ".join(f"target, step {s}" for s in STEPS)
-        + f" | source, step {STEPS[-1]} |",
+        "| pair | run | seeds | " + " | ".join(f"target, {s}" for s in STEPS)
+        + f" | source, {STEPS[-1]} |",
         "|---|---|---|" + "---|" * (len(STEPS) + 1),
     ]  # fmt: skip
     for pair in sorted(equal, key=pair_name):

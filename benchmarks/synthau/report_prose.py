@@ -150,6 +150,40 @@ regenerated from whatever JSONs exist; this reading is not.
   points from step 1000 to 2000, and its source-validation F1 ends 3.7 and 3.0 points under
   Source only's (46.7 and 47.3 against 50.4 and 50.3). No run spikes in these 2000 steps,
   about 30 passes over the source (largest rise of `L_au^s` 1.4-1.7x).
+- **D2CA's adaptation term makes no measured gain at these steps.** Under the default
+  routing `E_au` and `C` are trained by `L_au^s` and by `L_au^t`, the loss on the translated
+  faces `It→s`, which is what adapts them. Left out (leave-one-out), forked at step 500 from
+  the same runs and trained to 2000 steps, seeds 0 and 1 of the `lab-b` pairs (the forks'
+  evaluations in [forks/](benchmark-synthetic/forks/)):
+
+  ```bash
+  for pair in lab-b_to_lab-a lab-b_to_lab-c; do for seed in 0 1; do
+    COPY=/tmp/d2ca-loo/noaut-$pair-seed$seed
+    cp -r /tmp/d2ca-synthau/runs/${pair}__d2ca__seed${seed}__steps500__P8 $COPY
+    python -c "import json, sys; p = sys.argv[1]; c = json.load(open(p)); \\
+      c['model']['use_au_t'] = False; json.dump(c, open(p, 'w'), indent=1)" $COPY/train_config.json
+    d2ca train --out $COPY --resume --steps 2000 --threads 1 --no-progress
+  done; done
+  python benchmarks/synthau/report_forks.py --label "w/o L_au^t" \\
+      --forks "/tmp/d2ca-loo/noaut-{pair}-seed{seed}"
+  ```
+
+  | pair | run | seeds | target, 1000 | target, 1500 | target, 2000 | source, 2000 |
+  |---|---|---|---|---|---|---|
+  | lab-b → lab-a | D2CA | 2 | 39.2 ± 2.4 | 42.3 ± 0.6 | 40.2 ± 0.6 | 47.0 ± 0.7 |
+  | lab-b → lab-a | D2CA w/o L_au^t | 2 | 39.9 ± 0.3 | 41.3 ± 0.5 | 39.5 ± 1.9 | 46.4 ± 5.6 |
+  | lab-b → lab-a | Source only | 2 | 38.3 ± 1.9 | 40.8 ± 3.0 | 41.4 ± 0.3 | 48.6 ± 0.8 |
+  | lab-b → lab-c | D2CA | 2 | 42.3 ± 4.3 | 40.8 ± 1.7 | 40.0 ± 1.8 | 46.1 ± 0.9 |
+  | lab-b → lab-c | D2CA w/o L_au^t | 2 | 41.9 ± 1.6 | 43.4 ± 2.8 | 45.7 ± 6.3 | 48.4 ± 3.6 |
+  | lab-b → lab-c | Source only | 2 | 43.2 ± 0.5 | 41.2 ± 2.7 | 42.6 ± 3.1 | 49.9 ± 1.1 |
+
+  Without `L_au^t` the target F1 at step 2000 moves by -2.6 and +1.0 on `lab-b → lab-a`
+  and by +9.0 and +2.6 on `lab-b → lab-c` (seeds 0 and 1), the source F1 by +2.9, -4.1,
+  +4.2 and +0.4: within the seeds' spread, and if anything up, not down. At this scale
+  the term that adapts D2CA buys no target F1; its translated faces carry about half of
+  the donors' AU change ([default-checkpoint.md](default-checkpoint.md), "Against the
+  ideal swaps"), so what `C` learns on them is no better than what it learns from the
+  source. Whether better translations at the paper's scale change this is for the GPU.
 - **Issue 8's bar holds on `wild → lab-a` and `social → lab-a`** (seed means: 1.13-5.58 of
   Source only's source F1 at every evaluation), and on the two `lab-b` pairs from step 300
   on (0.97-1.27), not at step 200 (0.76 and 0.80). Both `lab-b` pairs lag at the same step,

@@ -181,9 +181,10 @@ regenerated from whatever JSONs exist; this reading is not.
   lab-a` and by +8.9, +2.6 and -2.6 on `lab-b → lab-c` (seeds 0-2; means -2.1 and +3.0),
   the source F1 by -4.0 to +4.3: within the seeds' spread, down on one pair and up on the
   other. At this scale the term that adapts D2CA buys no measured target F1; its translated
-  faces carry about half of the donors' AU change ([default-checkpoint.md](default-checkpoint.md), "Against the
-  ideal swaps"), so what `C` learns on them is no better than what it learns from the
-  source. Whether better translations at the paper's scale change this is for the GPU.
+  faces carry about half of the donors' AU change
+  ([default-checkpoint.md](default-checkpoint.md), "Against the ideal swaps"), so what `C`
+  learns on them is no better than what it learns from the source. Whether better
+  translations at the paper's scale change this is for the GPU.
 - **Issue 8's bar holds on `wild → lab-a` and `social → lab-a`** (seed means: 1.13-5.58 of
   Source only's source F1 at every evaluation), and on the two `lab-b` pairs from step 300
   on (0.97-1.27), not at step 200 (0.76 and 0.80). Both `lab-b` pairs lag at the same step,

@@ -17,18 +17,9 @@ shift 4
 WORK=${D2CA_SQ_WORK:-/tmp/d2ca-synthesis-quality}
 COPY=${D2CA_RUN_COPY:-/tmp/d2ca-synthesis-budget/$(basename "$RUN")}
 PY=${PYTHON:-python}
-mkdir -p "$OUT_DIR" "$(dirname "$COPY")"
-if [ ! -d "$COPY" ]; then
-    cp -r "$RUN" "$COPY"  # RUN is not written (unless it is the copy's folder itself)
-    if [ -n "${D2CA_FORK_MODEL:-}" ]; then  # a fork: model options changed from the run's end on
-        "$PY" - "$COPY/train_config.json" "$D2CA_FORK_MODEL" <<'PYEOF'
-import json, sys
-path, change = sys.argv[1], json.loads(sys.argv[2])
-config = json.load(open(path))
-config["model"].update(change)
-open(path, "w").write(json.dumps(config, indent=1))
-PYEOF
-    fi
+mkdir -p "$OUT_DIR"
+if [ ! -d "$COPY" ]; then  # a fork: model options changed from the run's end on, if given
+    PYTHON=$PY bash "$(dirname "$0")/fork_run.sh" "$RUN" "$COPY" "${D2CA_FORK_MODEL:-}"
 fi
 measure() {  # the run's weights at step $1
     [ -f "$OUT_DIR/step-$1.json" ] && return  # one JSON a count: a rerun skips what is done

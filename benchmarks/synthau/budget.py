@@ -90,7 +90,10 @@ def extend_shorter(out: Path) -> str | None:
     checkpoints, log and config, which :func:`train` resumes (nothing in a training step
     depends on the total). Returns that run's folder name (also in ``out/extended_from``), or
     None when there is none."""
-    head, steps, tail = re.fullmatch(r"(.*__steps)(\d+)(.*)", out.name).groups()
+    match = re.fullmatch(r"(.*__steps)(\d+)(.*)", out.name)
+    if match is None:  # an epoch budget: no shorter run by steps
+        return None
+    head, steps, tail = match.groups()
     pattern = re.escape(head) + r"(\d+)" + re.escape(tail)
     shorter = [(int(m[1]), p.name) for p in out.parent.glob(f"{head}*{tail}")
                if (m := re.fullmatch(pattern, p.name)) and int(m[1]) < int(steps)

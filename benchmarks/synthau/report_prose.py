@@ -159,9 +159,8 @@ regenerated from whatever JSONs exist; this reading is not.
   ```bash
   for pair in lab-b_to_lab-a lab-b_to_lab-c; do for seed in 0 1 2; do
     COPY=/tmp/d2ca-loo/noaut-$pair-seed$seed
-    cp -r /tmp/d2ca-synthau/runs/${pair}__d2ca__seed${seed}__steps500__P8 $COPY
-    python -c "import json, sys; p = sys.argv[1]; c = json.load(open(p)); \\
-      c['model']['use_au_t'] = False; json.dump(c, open(p, 'w'), indent=1)" $COPY/train_config.json
+    bash benchmarks/fork_run.sh /tmp/d2ca-synthau/runs/${pair}__d2ca__seed${seed}__steps500__P8 \\
+        $COPY '{"use_au_t": false}'
     d2ca train --out $COPY --resume --steps 2000 --threads 1 --no-progress
   done; done
   python benchmarks/synthau/report_forks.py --label "w/o L_au^t" \\

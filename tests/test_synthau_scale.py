@@ -257,6 +257,52 @@ def test_beta1_reaches_the_runs_and_their_folders(root):
     assert default.betas == (0.5, 0.999)  # TrainConfig's
 
 
+def test_paper_network_reaches_the_runs_and_their_folders(tiny, root):
+    """``--paper-network``: the default network's config, a folder of its own, and no oracle
+    measures (the oracles are the scale's network's)."""
+    scale = tiny.with_options(paper_network=True)
+    config = run_table.train_config(scale, root / "s", root / "t", "d2ca", 0, root / "run")
+    assert config.model == {"image_size": 32} and tiny.model
+    assert scale.tag("d2ca").endswith("__paper-net") and "paper-net" not in tiny.tag("d2ca")
+    with pytest.raises(SystemExit) as stop:
+        run_table.main(["--scale", "tiny", "--paper-network", "--render-only"])
+    assert stop.value.code == 2
+
+
+def test_network_section_sets_the_networks_side_by_side(tmp_path):
+    """report_network.py: the paper's network's runs (an extended D2CA run replacing its
+    500-step one) beside the grid's, with the gap and the share of it D2CA closes."""
+    import report_network
+
+    def result(method, curve, seed=0, config=None, **extra):
+        return {"source": "lab-b", "target": "lab-a", "method": method, "seed": seed,
+                "steps": max(s for s, _ in curve), "subjects": 8, "batch_size": 16,
+                "target_curve": [list(c) for c in curve], "avg_f1": curve[-1][1],
+                "config": config or {"image_size": 64}, **extra}  # fmt: skip
+
+    net, cont = tmp_path / "paper-net", tmp_path / "paper-net-equal-steps"
+    for method, curve in (("source-only", ((500, 0.3), (2000, 0.4))),
+                          ("target-only", ((2000, 0.7),)), ("d2ca", ((500, 0.45),))):  # fmt: skip
+        run_table.write_json(net / f"lab-b_to_lab-a__{method}__seed0.json", result(method, curve))
+    longer = result("d2ca", ((500, 0.45), (2000, 0.5)), extended_from="x__steps500")
+    run_table.write_json(cont / "lab-b_to_lab-a__d2ca__seed0.json", longer)
+    assert report_network.is_network_folder(net) and report_network.is_network_folder(cont)
+    narrow = {"image_size": 64, "enc_widths": [12] * 8}
+    run_table.write_json(tmp_path / "grid" / "a.json", result("d2ca", ((500, 0),), config=narrow))
+    assert not report_network.is_network_folder(tmp_path / "grid")
+    so, to = result("source-only", ((500, 0.2), (2000, 0.3))), result("target-only", ((2000, 0.5),))
+    grid = {("lab-b", "lab-a"): {"source-only": [so], "target-only": [to]}}
+    grid_d2ca = {("lab-b", "lab-a"): {"d2ca": [result("d2ca", ((500, 0.25), (2000, 0.35)))]}}
+    text = report_network.network_section(net, grid, grid_d2ca)
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| lab-b")}
+    assert rows["the paper's"] == (
+        "| lab-b → lab-a | the paper's | 30.0 ± 0.0 | 40.0 ± 0.0 | – | "
+        "45.0 ± 0.0 | 50.0 ± 0.0 | 70.0 ± 0.0 | 30.0 | 17% |"
+    )
+    assert rows["the grid's"].endswith("| 25.0 ± 0.0 | 35.0 ± 0.0 | 50.0 ± 0.0 | 20.0 | -25% |")
+    assert "the grid's network: +5.0; lab-b → lab-a, the paper's network: +15.0." in text
+
+
 def test_au_loss_rise_finds_a_spike_after_step_100(tmp_path):
     def log(values):
         rows = [{"kind": "diagnostics", "step": 1}] + [

@@ -32,6 +32,7 @@ from report_data import (
     plateau,
 )
 from report_equal import equal_steps_section, is_equal_steps_folder
+from report_network import is_network_folder, longest, network_section
 from report_prose import BUDGET, DISCUSSION, GPU, INTRO, PICTURES, SCREEN_TEXT
 from report_sampler import is_sampler_folder, sampler_section
 
@@ -77,7 +78,12 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     for extra in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "screen"):
         if adam_study(extra):
             continue  # written up in docs/training.md, "Stability"
-        if is_equal_steps_folder(extra):
+        if is_network_folder(extra):
+            if is_equal_steps_folder(extra):
+                continue  # read by the section of the folder it continues
+            grid_d2ca = longest(folder / "sampler-k2", folder / "equal-steps")
+            section = network_section(extra, runs, grid_d2ca)
+        elif is_equal_steps_folder(extra):
             section = equal_steps_section(extra, runs)
         elif is_sampler_folder(extra):
             section = sampler_section(extra, runs)

@@ -551,6 +551,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subjects", type=int, help="P subjects per source batch (default: "
                         "the scale's, 4 on the CPU)")  # fmt: skip
     parser.add_argument("--beta1", type=float, help="Adam's beta1 of every run (default 0.5)")
+    parser.add_argument("--paper-network", action="store_true",
+                        help="the default (paper's) network instead of the scale's")  # fmt: skip
     parser.add_argument("--device", default="auto", help="training device (auto: a GPU if any)")
     parser.add_argument(
         "--cuda-graphs",
@@ -575,11 +577,14 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", type=int, default=1, help="torch threads per process (see the document)"
     )
     args = parser.parse_args(argv)
+    if args.paper_network and not args.no_quality:  # the oracles are the scale's network's
+        parser.error("--paper-network needs --no-quality")
     torch.set_num_threads(args.threads)
     _commit()
     scale = SCALES[args.scale].with_options(
         steps=args.steps, epochs=args.epochs, sampler_subjects=args.subjects,
-        warmup_steps=args.warmup_steps, beta1=args.beta1, device=args.device,
+        warmup_steps=args.warmup_steps, beta1=args.beta1, paper_network=args.paper_network,
+        device=args.device,
         cuda_graphs=args.cuda_graphs, checkpoint_every=args.checkpoint_every, work=args.work,
         results=args.results,
     )  # fmt: skip

@@ -85,13 +85,16 @@ class Scale:
 
     def tag(self, method: str) -> str:
         """What a run folder's name adds to the run's name: the scale (not for the CPU grid,
-        whose folders predate scales), the budget, the warm-up, a non-default P and beta1."""
+        whose folders predate scales), the budget, the warm-up, a non-default P, the paper's
+        network on a scale with another, and a non-default beta1."""
         (unit, n), = self.budget(method).items()  # fmt: skip
         tag = ("" if self.name == "cpu" else f"{self.name}__") + f"{unit}{n}"
         if self.warmup_steps and method in D2CA_VARIANTS:
             tag += f"__warmup{self.warmup_steps}"
-        default = SCALES.get(self.name, self).sampler_subjects
-        tag += f"__P{self.sampler_subjects}" if self.sampler_subjects != default else ""
+        default = SCALES.get(self.name, self)
+        if self.sampler_subjects != default.sampler_subjects:
+            tag += f"__P{self.sampler_subjects}"
+        tag += "__paper-net" if self.model != default.model else ""
         return tag + (f"__beta1-{self.beta1:g}" if self.beta1 is not None else "")
 
     def with_options(
@@ -102,6 +105,7 @@ class Scale:
         sampler_subjects: int | None = None,
         warmup_steps: int | None = None,
         beta1: float | None = None,
+        paper_network: bool = False,
         device: str | None = None,
         cuda_graphs: bool | None = None,
         checkpoint_every: int | None = None,
@@ -109,8 +113,9 @@ class Scale:
         results: str | Path | None = None,
     ) -> Scale:
         """This scale with the run options given (None: unchanged); ``steps`` or ``epochs``
-        replace every method's budget."""
-        changes: dict[str, Any] = {}
+        replace every method's budget; ``paper_network`` trains the default network
+        (D2CAConfig's, the paper's widths) instead of the scale's."""
+        changes: dict[str, Any] = {"model": {}} if paper_network else {}
         if steps:
             changes |= {"steps": dict.fromkeys(METHODS, steps), "epochs": None}
         if epochs:

@@ -1,0 +1,110 @@
+"""The paper's network on the CPU grid, a section of docs/benchmark-synthetic.md: the grid's
+pairs trained again with D2CAConfig's default widths instead of the grid's narrow ones
+(``run_table.py --paper-network --subjects 8 --no-quality --results
+docs/benchmark-synthetic/paper-net``), set beside the grid's own runs, so that the width of
+the network is told apart from the rest of what the paper's scale changes (issue 18)."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from report_data import load_results, pair_name
+from report_sampler import _by_seed, _cell
+
+# (method, step, label) of each F1 column; None: the run's last step
+COLUMNS = (
+    ("source-only", 500, "Source only, step 500"),
+    ("source-only", None, "Source only, last step"),
+    ("dann", None, "DANN, last step"),
+    ("d2ca", 500, "D2CA, step 500"),
+    ("d2ca", 2000, "D2CA, step 2000"),
+    ("target-only", None, "Target only, last step"),
+)
+
+
+def is_network_folder(folder: Path) -> bool:
+    """A results folder of runs with the default (paper's) network: no widths overridden."""
+    runs, _ = load_results(folder)
+    found = [r for p in runs.values() for rs in p.values() for r in rs]
+    return bool(found) and all(set(r["config"]) == {"image_size"} for r in found)
+
+
+def longest(*folders: Path) -> dict:
+    """``runs[pair][method]`` of the folders that exist, each seed's longest run: a run
+    continued with ``--extend`` (its curve begins with the shorter run's) replaces it."""
+    best: dict = {}
+    for folder in folders:
+        runs, _ = load_results(folder) if folder.is_dir() else ({}, {})
+        for pair, methods in runs.items():
+            for method, results in methods.items():
+                for r in results:
+                    key = (pair, method, r["seed"])
+                    if key not in best or r["steps"] > best[key]["steps"]:
+                        best[key] = r
+    out: dict = {}
+    for (pair, method, _), r in sorted(best.items(), key=lambda kv: kv[0][2]):
+        out.setdefault(pair, {}).setdefault(method, []).append(r)
+    return out
+
+
+def _at(results: list[dict], step: int | None) -> dict[int, float]:
+    """seed -> target-test F1 at ``step`` (None: the run's last evaluation)."""
+    curves = _by_seed(results, "target_curve")
+    pick = {s: c.get(step if step else max(c, default=0)) for s, c in curves.items()}
+    return {s: f for s, f in pick.items() if f is not None}
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def network_section(folder: Path, grid_runs: dict, grid_d2ca: dict) -> str:
+    """Target-test F1 of each method with the grid's network and with the paper's, pair by
+    pair: ``grid_runs`` holds the grid's baselines, ``grid_d2ca`` its D2CA runs with the
+    folder's sampler (:func:`longest` of the sampler study's and equal-steps folders); the
+    folder's D2CA runs continued (``--extend``) are read from ``FOLDER-equal-steps``."""
+    runs = longest(folder, folder.with_name(f"{folder.name}-equal-steps"))
+    first = next(r for p in runs.values() for rs in p.values() for r in rs)
+    p, k = first["subjects"], first["batch_size"] // first["subjects"]
+    lines = [
+        "## The paper's network on the CPU grid\n",
+        "The grid narrows the network so that it fits two cores. The same pairs trained with "
+        "D2CAConfig's default widths, the paper's network (`run_table.py --paper-network "
+        f"--pairs {' '.join(f'{s}:{t}' for s, t in sorted(runs))} --subjects {p} --no-quality "
+        f"--results docs/benchmark-synthetic/{folder.name}`; everything else the grid's: 64x64, "
+        f"batch 16, {p} x {k} source batches, the same data and budgets). The grid's rows are "
+        f"its baselines (4 x 4 source batches) and its D2CA runs with {p} x {k} "
+        "(`sampler-k2`, continued to 2000 steps in `equal-steps`); D2CA's runs with the "
+        f"paper's network continued likewise are in `{folder.name}-equal-steps`. Average F1 "
+        "×100 on the target test split, mean ± std over the seeds "
+        "of each cell; the gap is Target only minus Source only at their last step, and D2CA "
+        "closes (D2CA at step 500 minus Source only at its last step) / gap, the headline's "
+        "measure.\n",
+        "| pair | network | " + " | ".join(label for _, _, label in COLUMNS)
+        + " | gap | gap closed |",
+        "|---|---|" + "---|" * (len(COLUMNS) + 2),
+    ]  # fmt: skip
+    notes = []
+    for pair in sorted(runs, key=pair_name):
+        grid = dict(grid_runs.get(pair, {})) | {"d2ca": grid_d2ca.get(pair, {}).get("d2ca", [])}
+        for name, rows in (("the grid's", grid), ("the paper's", runs[pair])):
+            cells, means = [], {}
+            for method, step, _ in COLUMNS:
+                at = _at(rows.get(method, []), step)
+                seeds = sorted(at)
+                cells.append(_cell({s: {0: f} for s, f in at.items()}, seeds, 0))
+                means[(method, step)] = _mean(list(at.values()))
+            so, to = means[("source-only", None)], means[("target-only", None)]
+            d2ca = means[("d2ca", 500)]
+            gap = to - so if so is not None and to is not None else None
+            closed = f"{100 * (d2ca - so) / gap:.0f}%" if gap and d2ca is not None else "–"
+            shown = "–" if gap is None else f"{100 * gap:.1f}"
+            lines.append(f"| {pair_name(pair)} | {name} | " + " | ".join(cells)
+                         + f" | {shown} | {closed} |")  # fmt: skip
+            if d2ca is not None and means[("source-only", 500)] is not None:
+                diff = 100 * (d2ca - means[("source-only", 500)])
+                notes.append(f"{pair_name(pair)}, {name} network: {diff:+.1f}")
+    lines.append("\nD2CA minus Source only on the target at step 500 (seed means): "
+                 + "; ".join(notes) + ".")  # fmt: skip
+    return "\n".join(lines) + "\n"

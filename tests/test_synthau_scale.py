@@ -297,10 +297,15 @@ def test_network_section_sets_the_networks_side_by_side(tmp_path):
     rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| lab-b")}
     assert rows["the paper's"] == (
         "| lab-b → lab-a | the paper's | 30.0 ± 0.0 | 40.0 ± 0.0 | – | "
-        "45.0 ± 0.0 | 50.0 ± 0.0 | 70.0 ± 0.0 | 30.0 | 17% |"
+        "45.0 ± 0.0 | 50.0 ± 0.0 | 70.0 ± 0.0 | 30.0 | 17% | 33% |"
     )
-    assert rows["the grid's"].endswith("| 25.0 ± 0.0 | 35.0 ± 0.0 | 50.0 ± 0.0 | 20.0 | -25% |")
-    assert "the grid's network: +5.0; lab-b → lab-a, the paper's network: +15.0." in text
+    assert rows["the grid's"].endswith(
+        "| 25.0 ± 0.0 | 35.0 ± 0.0 | 50.0 ± 0.0 | 20.0 | -25% | 25% |"
+    )
+    assert (
+        "the grid's network: +5.0 / +5.0; lab-b → lab-a, the paper's network: +15.0 / +10.0."
+        in text
+    )
 
 
 def test_au_loss_rise_finds_a_spike_after_step_100(tmp_path):

@@ -928,3 +928,32 @@ def test_the_fork_table_is_report_forks_output(capsys, monkeypatch):
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| lab-b")]
     doc = (ROOT / "docs/benchmark-synthetic.md").read_text()
     assert len(rows) == 6 and all(f"  {r}\n" in doc for r in rows), rows
+
+
+def test_the_paper_network_reading_is_the_jsons():
+    """The reading of the paper's network on the CPU grid (docs/benchmark-synthetic.md)
+    quotes the seed means of its runs and of the grid's."""
+    doc = _doc("docs/benchmark-synthetic.md")
+    grid = "docs/benchmark-synthetic"
+
+    def means(folder: str, method: str, step: int = 2000) -> str:
+        out = []
+        for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
+            runs = sorted((ROOT / folder).glob(f"{pair}__{method}__seed*.json"))
+            values = [dict(json.loads(p.read_text())["target_curve"])[step] for p in runs]
+            assert len(values) == 3, (folder, pair)
+            out.append(f"{100 * sum(values) / 3:.1f}")
+        return " and ".join(out)
+
+    net = f"{grid}/paper-net"
+    assert (
+        f"Target only reaches {means(net, 'target-only')} (the grid's network: "
+        f"{means(grid, 'target-only')}), Source only {means(net, 'source-only')} "
+        f"({means(grid, 'source-only')}), DANN {means(net, 'dann')} ({means(grid, 'dann')}) "
+        f"and D2CA at the same 2000 steps {means(f'{net}-equal-steps', 'd2ca')} "
+        f"({means(f'{grid}/equal-steps', 'd2ca')})" in doc
+    )
+    assert (
+        f"at step 500 D2CA is at {means(net, 'd2ca', 500)} against Source only's "
+        f"{means(net, 'source-only', 500)}" in doc
+    )

@@ -293,7 +293,12 @@ def test_network_section_sets_the_networks_side_by_side(tmp_path):
     so, to = result("source-only", ((500, 0.2), (2000, 0.3))), result("target-only", ((2000, 0.5),))
     grid = {("lab-b", "lab-a"): {"source-only": [so], "target-only": [to]}}
     grid_d2ca = {("lab-b", "lab-a"): {"d2ca": [result("d2ca", ((500, 0.25), (2000, 0.35)))]}}
+    screened = result("target-only", ((2000, 0.1),)) | {"source": "lab-a", "target": "wild"}
+    run_table.write_json(net / "lab-a_to_wild__target-only__seed0.json", screened)
     text = report_network.network_section(net, grid, grid_d2ca)
+    assert "--pairs lab-b:lab-a --subjects 8 " in text
+    assert "and Source only and Target only on lab-a → wild, seed 0;" in text
+    assert "| lab-a → wild | the paper's | – | – | – | – | – | 10.0 ± 0.0 | – | – | – |" in text
     rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| lab-b")}
     assert rows["the paper's"] == (
         "| lab-b → lab-a | the paper's | 30.0 ± 0.0 | 40.0 ± 0.0 | – | "

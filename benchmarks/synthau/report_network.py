@@ -67,12 +67,25 @@ def network_section(folder: Path, grid_runs: dict, grid_d2ca: dict) -> str:
     runs = longest(folder, folder.with_name(f"{folder.name}-equal-steps"))
     first = next(r for p in runs.values() for rs in p.values() for r in rs)
     p, k = first["subjects"], first["batch_size"] // first["subjects"]
+    trained = sorted(pair for pair, methods in runs.items() if "d2ca" in methods)
+    screened = sorted(set(runs) - set(trained))
+    named = [f"{s}:{t}" for s, t in screened if len(runs[(s, t)].get("target-only", [])) > 1]
+    seed0 = [pair_name(pair) for pair in screened if f"{pair[0]}:{pair[1]}" not in named]
+    screen = ""
+    if named:
+        screen = (
+            f" and, screened like the grid's targets, `--pairs {' '.join(named)} --methods "
+            "source-only target-only`" + (f" (with {', '.join(seed0)} on seed 0)" if seed0 else "")
+        )
+    elif seed0:
+        screen = f" and Source only and Target only on {', '.join(seed0)}, seed 0"
     lines = [
         "## The paper's network on the CPU grid\n",
         "The grid narrows the network so that it fits two cores. The same pairs trained with "
         "D2CAConfig's default widths, the paper's network (`run_table.py --paper-network "
-        f"--pairs {' '.join(f'{s}:{t}' for s, t in sorted(runs))} --subjects {p} --no-quality "
-        f"--results docs/benchmark-synthetic/{folder.name}`; everything else the grid's: 64x64, "
+        f"--pairs {' '.join(f'{s}:{t}' for s, t in trained)} --subjects {p} --no-quality "
+        f"--results docs/benchmark-synthetic/{folder.name}`{screen}; everything else the "
+        "grid's: 64x64, "
         f"batch 16, {p} x {k} source batches, the same data and budgets). The grid's rows are "
         f"its baselines (4 x 4 source batches) and its D2CA runs with {p} x {k} "
         "(`sampler-k2`, continued to 2000 steps in `equal-steps`); D2CA's runs with the "
@@ -112,7 +125,8 @@ def network_section(folder: Path, grid_runs: dict, grid_d2ca: dict) -> str:
             diffs = [
                 "–" if None in ab else f"{100 * (ab[0] - ab[1]):+.1f}" for ab in (at_500, at_2000)
             ]
-            notes.append(f"{pair_name(pair)}, {name} network: {' / '.join(diffs)}")
+            if diffs != ["–", "–"]:  # a screened pair: no D2CA run
+                notes.append(f"{pair_name(pair)}, {name} network: {' / '.join(diffs)}")
     lines.append("\nD2CA minus Source only on the target at equal steps, 500 / 2000 (seed "
                  "means): " + "; ".join(notes) + ".")  # fmt: skip
     return "\n".join(lines) + "\n"

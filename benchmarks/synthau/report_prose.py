@@ -189,22 +189,22 @@ regenerated from whatever JSONs exist; this reading is not.
   widths instead of the grid's narrow ones, everything else the grid's ("The paper's network
   on the CPU grid": the `lab-b` pairs, 8 x 2 source batches, three seeds, every method to
   2000 steps), Target only reaches 67.4 and 66.4 (the grid's network: 60.4 and 61.7), Source
-  only 42.6 and 47.2 (40.4 and 43.4), DANN 45.0 and 46.4 (43.1 and 46.7) and D2CA at the same
-  2000 steps 40.7 and 41.2 (40.0 and 41.5). The wider network raises the baselines by up to 7
-  points and D2CA by less than 1: D2CA closes -8% and -31% of the gaps at equal steps (-2%
-  and -10% with the grid's network), is above Source only in 1 of 6 pair-seeds and above
-  DANN in none. As with the narrow network, at step 500 D2CA is at 38.5 and 40.3 against
-  Source only's 35.2 and 40.2, and then stops: its target F1 moves +0.2 and +1.4 points from
-  step 1000 to 2000 while Source only's source F1 climbs to 53.0 (D2CA 49.6 and 46.5).
-  Source only and DANN fit the source more closely (`L_au^s` 0.006-0.07 at step 2000 against
-  D2CA's 0.016-0.028), and no D2CA run spikes (largest rise of the logged `L_au^s` 1.4-2.4x;
-  one DANN run rose 6.6x, from 0.011 to 0.070, in its last steps). So the network's width,
-  one of the rows the paper's scale changes, is not what keeps D2CA level with or behind
-  Source only on this grid. Nor does it make the screened targets learnable: Target only
-  with the paper's network reaches 10.9 on `wild`, 14.3 on `social` (three seeds each) and
-  48.8 on `lab-b` (seed 0), against the 60 a pair needs (the grid's network, seed 0: 11.3,
-  14.1 and 49.8). The 128x128 faces, the batch of 128 and five times the data remain, for
-  the GPU.
+  only 42.6 and 47.2 (40.4 and 43.4), DANN 45.0 and 46.4 (43.1 and 46.7) and D2CA at the
+  same 2000 steps 40.7 and 41.2 (40.0 and 41.5). The wider network raises Target only by 5-7
+  points and Source only by 2-4, and moves D2CA by less than 1: D2CA closes -8% and -31% of
+  the gaps at equal steps (-2% and -10% with the grid's network), is above Source only in 1
+  of 6 pair-seeds and above DANN in none. As with the narrow network, at step 500 D2CA is at
+  38.5 and 40.3 against Source only's 35.2 and 40.2, and then stops: its target F1 moves
+  +0.2 and +1.4 points from step 1000 to 2000 while Source only's source F1 climbs to 53.0
+  (D2CA 49.6 and 46.5). Source only and DANN fit the source more closely (`L_au^s`
+  0.006-0.07 at step 2000 against D2CA's 0.016-0.028), and no D2CA run spikes (largest rise
+  of the logged `L_au^s` 1.4-2.4x; one DANN run rose 6.6x, from 0.011 to 0.070, in its last
+  steps). So the network's width, one of the rows the paper's scale changes, is not what
+  keeps D2CA level with or behind Source only on this grid. Nor does it make the screened
+  targets learnable: Target only with the paper's network reaches 10.9 on `wild`, 14.3 on
+  `social` (three seeds each) and 48.8 on `lab-b` (seed 0), against the 60 a pair needs (the
+  grid's network, seed 0: 11.3, 14.1 and 49.8). The 128x128 faces, the batch of 128 and five
+  times the data remain, for the GPU.
 - **Issue 8's bar holds on `wild → lab-a` and `social → lab-a`** (seed means: 1.13-5.58 of
   Source only's source F1 at every evaluation), and on the two `lab-b` pairs from step 300
   on (0.97-1.27), not at step 200 (0.76 and 0.80). Both `lab-b` pairs lag at the same step,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from report_data import load_results, pair_name
-from report_sampler import _by_seed, _cell
+from report_data import load_results, pair_name, pct
+from report_sampler import _by_seed
 
 # (method, step, label) of each F1 column; None: the run's last step
 COLUMNS = (
@@ -102,29 +102,21 @@ def network_section(folder: Path, grid_runs: dict, grid_d2ca: dict) -> str:
     for pair in sorted(runs, key=pair_name):
         grid = dict(grid_runs.get(pair, {})) | {"d2ca": grid_d2ca.get(pair, {}).get("d2ca", [])}
         for name, rows in (("the grid's", grid), ("the paper's", runs[pair])):
-            cells, means = [], {}
-            for method, step, _ in COLUMNS:
-                at = _at(rows.get(method, []), step)
-                seeds = sorted(at)
-                cells.append(_cell({s: {0: f} for s, f in at.items()}, seeds, 0))
-                means[(method, step)] = _mean(list(at.values()))
+            at = {(m, step): list(_at(rows.get(m, []), step).values()) for m, step, _ in COLUMNS}
+            at[("source-only", 2000)] = list(_at(rows.get("source-only", []), 2000).values())
+            means = {key: _mean(values) for key, values in at.items()}
+            cells = [pct(at[(m, step)]) for m, step, _ in COLUMNS]
             so, to = means[("source-only", None)], means[("target-only", None)]
             gap = to - so if so is not None and to is not None else None
-            ends = [means[("d2ca", step)] for step in (500, 2000)]
+            d2ca = [means[("d2ca", step)] for step in (500, 2000)]
             closed = [
-                f"{100 * (e - so) / gap:.0f}%" if gap and e is not None else "–" for e in ends
+                f"{100 * (d - so) / gap:.0f}%" if gap and d is not None else "–" for d in d2ca
             ]
             shown = "–" if gap is None else f"{100 * gap:.1f}"
             lines.append(f"| {pair_name(pair)} | {name} | " + " | ".join(cells)
                          + f" | {shown} | {' | '.join(closed)} |")  # fmt: skip
-            at_500 = (means[("d2ca", 500)], means[("source-only", 500)])
-            at_2000 = (
-                ends[1],
-                so if all(r["steps"] == 2000 for r in rows.get("source-only", [])) else None,
-            )
-            diffs = [
-                "–" if None in ab else f"{100 * (ab[0] - ab[1]):+.1f}" for ab in (at_500, at_2000)
-            ]
+            equal = zip(d2ca, (means[("source-only", step)] for step in (500, 2000)), strict=True)
+            diffs = ["–" if None in ab else f"{100 * (ab[0] - ab[1]):+.1f}" for ab in equal]
             if diffs != ["–", "–"]:  # a screened pair: no D2CA run
                 notes.append(f"{pair_name(pair)}, {name} network: {' / '.join(diffs)}")
     lines.append("\nD2CA minus Source only on the target at equal steps, 500 / 2000 (seed "

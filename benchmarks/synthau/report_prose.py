@@ -121,8 +121,7 @@ DISCUSSION = """\
 
 Written on 2026-12-01, when every run of the grid (four pairs, six methods, three seeds) had
 finished, and on 2026-12-05 for D2CA at the baselines' 2000 steps and the paper's network.
-The tables above are
-regenerated from whatever JSONs exist; this reading is not.
+The tables above are regenerated from whatever JSONs exist; this reading is not.
 
 - **Three of the four pairs are real cross-domain problems by the issue's measure.**
   Target only reaches 60.4 on `lab-a` and 61.7 on `lab-c` after 2000 steps; Source only ends

@@ -313,6 +313,53 @@ def test_network_section_sets_the_networks_side_by_side(tmp_path):
     )
 
 
+def test_batch_reaches_the_runs_and_their_folders(tiny, root):
+    """``--batch``: the trainer's batch, a folder of its own, and the scale's batch otherwise."""
+    scale = tiny.with_options(batch=4 * tiny.batch, sampler_subjects=2 * tiny.sampler_subjects)
+    config = run_table.train_config(scale, root / "s", root / "t", "d2ca", 0, root / "run")
+    assert config.batch_size == 4 * tiny.batch and config.subjects == 2 * tiny.sampler_subjects
+    assert f"__B{4 * tiny.batch}__P" in scale.tag("d2ca") and "__B" not in tiny.tag("d2ca")
+
+
+def test_batch_section_sets_the_batches_side_by_side(tmp_path):
+    """report_network.batch_section: runs at batch 64 (D2CA to step 1000) beside the grid's at
+    16, at the same steps: D2CA's second column is the folder's D2CA budget."""
+    import report_network
+
+    def result(method, curve, batch=64, **extra):
+        return {"source": "lab-b", "target": "lab-a", "method": method, "seed": 0,
+                "steps": max(s for s, _ in curve), "subjects": batch // 2, "batch_size": batch,
+                "target_curve": [list(c) for c in curve], "avg_f1": curve[-1][1],
+                "config": {"image_size": 64, "enc_widths": [12] * 8}, **extra}  # fmt: skip
+
+    folder = tmp_path / "batch-64"
+    for method, curve in (("source-only", ((500, 0.3), (1000, 0.35), (2000, 0.4))),
+                          ("target-only", ((2000, 0.7),)),
+                          ("d2ca", ((500, 0.4), (1000, 0.45)))):  # fmt: skip
+        run_table.write_json(
+            folder / f"lab-b_to_lab-a__{method}__seed0.json", result(method, curve)
+        )
+    assert report_network.is_batch_folder(folder)
+    assert not report_network.is_network_folder(folder)
+    grid_so = result("source-only", ((500, 0.2), (1000, 0.3), (2000, 0.3)), batch=16)
+    grid = {("lab-b", "lab-a"): {"source-only": [grid_so]}}
+    grid_d2ca = {("lab-b", "lab-a"): {"d2ca": [result("d2ca", ((500, 0.25), (1000, 0.3)), 16)]}}
+    text = report_network.batch_section(folder, grid, grid_d2ca)
+    assert text.startswith("## A batch of 64 on the CPU grid")
+    assert "`--steps 2000`, D2CA with `--steps 1000`" in text
+    assert (
+        "| D2CA, step 1000 | Target only, last step | gap | gap closed | gap closed, step 1000 |"
+        in text
+    )
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| lab-b")}
+    assert rows["64"] == (
+        "| lab-b → lab-a | 64 | 30.0 ± 0.0 | 40.0 ± 0.0 | – | "
+        "40.0 ± 0.0 | 45.0 ± 0.0 | 70.0 ± 0.0 | 30.0 | 0% | 17% |"
+    )
+    assert rows["16"].endswith("| 25.0 ± 0.0 | 30.0 ± 0.0 | – | – | – | – |")
+    assert "lab-b → lab-a, batch 16: +5.0 / +0.0; lab-b → lab-a, batch 64: +10.0 / +10.0." in text
+
+
 def test_au_loss_rise_finds_a_spike_after_step_100(tmp_path):
     def log(values):
         rows = [{"kind": "diagnostics", "step": 1}] + [

@@ -32,7 +32,13 @@ from report_data import (
     plateau,
 )
 from report_equal import equal_steps_section, is_equal_steps_folder
-from report_network import is_network_folder, longest, network_section
+from report_network import (
+    batch_section,
+    is_batch_folder,
+    is_network_folder,
+    longest,
+    network_section,
+)
 from report_prose import BUDGET, DISCUSSION, GPU, INTRO, PICTURES, SCREEN_TEXT
 from report_sampler import is_sampler_folder, sampler_section
 
@@ -75,13 +81,17 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     w(per_au_section(runs, grid))
     w(ablation_section(runs, grid))
     w(quality_section(runs, refs, grid))
-    for extra in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "screen"):
+    grid_d2ca = longest(folder / "sampler-k2", folder / "equal-steps")
+    extras = [p for p in folder.iterdir() if p.is_dir() and p.name != "screen"]
+    for extra in sorted(extras, key=lambda p: (is_batch_folder(p), p.name)):  # the batch last
         if adam_study(extra):
             continue  # written up in docs/training.md, "Stability"
-        if is_network_folder(extra):
-            if is_equal_steps_folder(extra):
-                continue  # read by the section of the folder it continues
-            grid_d2ca = longest(folder / "sampler-k2", folder / "equal-steps")
+        scaled = is_network_folder(extra) or is_batch_folder(extra)
+        if scaled and is_equal_steps_folder(extra):
+            continue  # read by the section of the folder it continues
+        if is_batch_folder(extra):
+            section = batch_section(extra, runs, grid_d2ca)
+        elif scaled:
             section = network_section(extra, runs, grid_d2ca)
         elif is_equal_steps_folder(extra):
             section = equal_steps_section(extra, runs)

@@ -548,18 +548,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, help="override every method's steps (timing)")
     parser.add_argument("--epochs", type=int, help="every method's epochs instead of steps")
     parser.add_argument("--warmup-steps", type=int, default=0, help="D2CA source-AU warm-up")
+    parser.add_argument("--batch", type=int, help="faces per domain per step (default: 16 on CPU)")
     parser.add_argument("--subjects", type=int, help="P subjects per source batch (default: "
                         "the scale's, 4 on the CPU)")  # fmt: skip
     parser.add_argument("--beta1", type=float, help="Adam's beta1 of every run (default 0.5)")
     parser.add_argument("--paper-network", action="store_true",
                         help="the default (paper's) network instead of the scale's")  # fmt: skip
     parser.add_argument("--device", default="auto", help="training device (auto: a GPU if any)")
-    parser.add_argument(
-        "--cuda-graphs",
-        action="store_true",
-        default=None,
-        help="replay D2CA steps from a CUDA graph (d2ca train --cuda-graphs)",
-    )
+    parser.add_argument("--cuda-graphs", action="store_true", default=None,
+                        help="replay D2CA steps from a CUDA graph (--cuda-graphs of train)"
+                        )  # fmt: skip
     parser.add_argument("--extend", action="store_true", help="start each run from the same "
                         "run with fewer steps where one has a checkpoint (budget.py)")  # fmt: skip
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
@@ -582,7 +580,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     _commit()
     scale = SCALES[args.scale].with_options(
-        steps=args.steps, epochs=args.epochs, sampler_subjects=args.subjects,
+        steps=args.steps, epochs=args.epochs, batch=args.batch, sampler_subjects=args.subjects,
         warmup_steps=args.warmup_steps, beta1=args.beta1, paper_network=args.paper_network,
         device=args.device,
         cuda_graphs=args.cuda_graphs, checkpoint_every=args.checkpoint_every, work=args.work,

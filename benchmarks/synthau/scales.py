@@ -4,7 +4,7 @@ A :class:`Scale` holds everything that differs between them: the rendered data, 
 the batch, the budget, the evaluation and checkpoint cadence, the device and precision, the
 oracles, the pairs, and where results and the document go. ``run_table.py --scale cpu``
 (the default) is the grid of docs/benchmark-synthetic.md; ``--scale paper`` the one of
-docs/benchmark-synthetic-paper.md. The run options (``--steps``, ``--epochs``,
+docs/benchmark-synthetic-paper.md. The run options (``--steps``, ``--epochs``, ``--batch``,
 ``--subjects``, ``--warmup-steps``, ``--device``) are applied with :meth:`Scale.with_options`.
 """
 
@@ -85,13 +85,15 @@ class Scale:
 
     def tag(self, method: str) -> str:
         """What a run folder's name adds to the run's name: the scale (not for the CPU grid,
-        whose folders predate scales), the budget, the warm-up, a non-default P, the paper's
-        network on a scale with another, and a non-default beta1."""
+        whose folders predate scales), the budget, the warm-up, a non-default batch and P, the
+        paper's network on a scale with another, and a non-default beta1."""
         (unit, n), = self.budget(method).items()  # fmt: skip
         tag = ("" if self.name == "cpu" else f"{self.name}__") + f"{unit}{n}"
         if self.warmup_steps and method in D2CA_VARIANTS:
             tag += f"__warmup{self.warmup_steps}"
         default = SCALES.get(self.name, self)
+        if self.batch != default.batch:
+            tag += f"__B{self.batch}"
         if self.sampler_subjects != default.sampler_subjects:
             tag += f"__P{self.sampler_subjects}"
         tag += "__paper-net" if self.model != default.model else ""
@@ -102,6 +104,7 @@ class Scale:
         *,
         steps: int | None = None,
         epochs: int | None = None,
+        batch: int | None = None,
         sampler_subjects: int | None = None,
         warmup_steps: int | None = None,
         beta1: float | None = None,
@@ -120,7 +123,7 @@ class Scale:
             changes |= {"steps": dict.fromkeys(METHODS, steps), "epochs": None}
         if epochs:
             changes |= {"steps": None, "epochs": epochs}
-        named = {"sampler_subjects": sampler_subjects, "warmup_steps": warmup_steps,
+        named = {"batch": batch, "sampler_subjects": sampler_subjects, "warmup_steps": warmup_steps,
                  "beta1": beta1, "device": device, "cuda_graphs": cuda_graphs,
                  "checkpoint_every": checkpoint_every,
                  "work": work and Path(work), "results": results and Path(results)}  # fmt: skip

@@ -483,3 +483,13 @@ def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monk
         "| a → b | D2CA forked | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 60.0 ± 0.0 |",
         "| a → b | Source only | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 50.0 ± 0.0 |",
     ]
+    control = tmp_path / "control-a_to_b-seed0"  # the same run trained on unchanged
+    control.mkdir()
+    lines = [x | {"source_val": {"f1": {"AU01": 0.7, "AU02": 0.7}}} for x in lines]
+    (control / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    monkeypatch.setattr(
+        sys, "argv", [*argv, "--control", str(tmp_path / "control-{pair}-seed{seed}")]
+    )
+    report_forks.main()
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[2] == "| a → b | D2CA | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 70.0 ± 0.0 |"

@@ -11,6 +11,9 @@ A fork's folder needs only its ``metrics.jsonl`` (the evaluations; the docs keep
 
 Run:  python benchmarks/synthau/report_forks.py --label "w/o L_au^t" \\
           --forks /tmp/d2ca-loo/noaut-{pair}-seed{seed}
+
+``--control PATTERN`` takes the D2CA row from forks of the same runs continued unchanged (for
+runs trained again rather than the equal-steps runs themselves).
 """
 
 from __future__ import annotations
@@ -32,10 +35,21 @@ def fork_result(folder: Path, seed: int, aus: list[str]) -> dict:
             "source_curve": f1_curve(folder, "source_val", aus)}  # fmt: skip
 
 
+def forks(pattern: str, name: str, runs: list[dict]) -> list[dict]:
+    """The forks (``pattern`` with ``{pair}``, ``{seed}``) of a pair's equal-steps ``runs``
+    that reached the last step."""
+    folders = {r["seed"]: Path(pattern.format(pair=name, seed=r["seed"])) for r in runs}
+    found = [fork_result(folders[r["seed"]], r["seed"], r["aus"]) for r in runs
+             if (folders[r["seed"]] / "metrics.jsonl").is_file()]  # fmt: skip
+    return [f for f in found if f["target_curve"][-1:] and f["target_curve"][-1][0] == STEPS[-1]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--forks", required=True, help="folder pattern with {pair}, {seed}")
     parser.add_argument("--label", required=True, help="the fork's row name")
+    parser.add_argument("--control", help="folder pattern of the same runs forked unchanged: "
+                        "the D2CA row (default: the equal-steps JSONs)")  # fmt: skip
     parser.add_argument("--equal", type=Path, default=REPO / "docs/benchmark-synthetic/equal-steps")
     parser.add_argument("--grid", type=Path, default=REPO / "docs/benchmark-synthetic")
     args = parser.parse_args()
@@ -49,13 +63,8 @@ def main() -> None:
     for pair in sorted(equal, key=pair_name):
         d2ca = equal[pair]["d2ca"]
         name = f"{pair[0]}_to_{pair[1]}"
-        folders = {r["seed"]: Path(args.forks.format(pair=name, seed=r["seed"])) for r in d2ca}
-        forks = [fork_result(folders[r["seed"]], r["seed"], r["aus"]) for r in d2ca
-                 if (folders[r["seed"]] / "metrics.jsonl").is_file()]  # fmt: skip
-        forks = [
-            f for f in forks if f["target_curve"][-1:] and f["target_curve"][-1][0] == STEPS[-1]
-        ]
-        rows = {"D2CA": d2ca, f"D2CA {args.label}": forks,
+        control = forks(args.control, name, d2ca) if args.control else d2ca
+        rows = {"D2CA": control, f"D2CA {args.label}": forks(args.forks, name, d2ca),
                 "Source only": grid[pair].get("source-only", [])}  # fmt: skip
         seeds = sorted(set.intersection(*({r["seed"] for r in rs} for rs in rows.values())))
         if not seeds:

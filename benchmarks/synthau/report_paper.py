@@ -141,9 +141,11 @@ def scale_section(cpu: Scale, scale: Scale) -> str:
         "[benchmark-synthetic.md](benchmark-synthetic.md) at the paper's scale, and its "
         "numbers come from a GPU (the setup's host line), not from the CPU. These rows differ; "
         "the presets and their render seeds, the objective, Adam at lr 1e-3, the oracles and "
-        "the tables do not. One row, the network, is also measured alone on the CPU "
+        "the tables do not. Two rows are also measured alone on the CPU: the network "
         "([benchmark-synthetic.md](benchmark-synthetic.md#the-papers-network-on-the-cpu-grid), "
-        "`run_table.py --paper-network`).\n",
+        "`run_table.py --paper-network`) and the batch "
+        "([a batch of 64](benchmark-synthetic.md#a-batch-of-64-on-the-cpu-grid), "
+        "`run_table.py --batch 64`).\n",
         f"| | CPU grid | this page (`--scale {scale.name}`) |",
         "|---|---|---|",
         *(f"| {name} | {row(cpu)} | {row(scale)} |" for name, row in rows.items()),

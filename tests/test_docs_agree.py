@@ -913,16 +913,29 @@ def test_the_equal_steps_reading_is_the_jsons():
     assert f"({src_d2ca[2]} and {src_d2ca[3]} against {src_so[2]} and {src_so[3]})" in doc
 
 
-def test_the_fork_table_is_report_forks_output(capsys, monkeypatch):
-    """The table of D2CA forked without L_au^t (docs/benchmark-synthetic.md) is what
-    report_forks.py prints from the forks' committed logs."""
+@pytest.mark.parametrize(
+    ("label", "fork", "control"),
+    [("w/o L_au^t", "noaut", None), ("with the paper's routing", "aux1", "ctrl")],
+)
+def test_the_fork_table_is_report_forks_output(capsys, monkeypatch, label, fork, control):
+    """The tables of D2CA forked without L_au^t and with the paper's routing of the gradients
+    into E_au (docs/benchmark-synthetic.md) are what report_forks.py prints from the forks'
+    committed logs."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
     import report_forks
 
-    forks = str(ROOT / "docs/benchmark-synthetic/forks/noaut-{pair}-seed{seed}")
-    argv = ["report_forks.py", "--label", "w/o L_au^t", "--forks", forks]
+    folder = ROOT / "docs/benchmark-synthetic/forks"
+    argv = [
+        "report_forks.py",
+        "--label",
+        label,
+        "--forks",
+        f"{folder}/{fork}-{{pair}}-seed{{seed}}",
+    ]
+    if control:
+        argv += ["--control", f"{folder}/{control}-{{pair}}-seed{{seed}}"]
     monkeypatch.setattr(sys, "argv", argv)
     report_forks.main()
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| lab-b")]
@@ -930,20 +943,23 @@ def test_the_fork_table_is_report_forks_output(capsys, monkeypatch):
     assert len(rows) == 6 and all(f"  {r}\n" in doc for r in rows), rows
 
 
+def _lab_b_means(folder: str, method: str, step: int = 2000, seeds=(0, 1, 2)) -> str:
+    """Target-test F1 x100 at ``step`` of a folder's runs of the two ``lab-b`` pairs, the mean
+    over ``seeds``, as the readings quote it: "X and Y"."""
+    out = []
+    for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
+        runs = [ROOT / folder / f"{pair}__{method}__seed{s}.json" for s in seeds]
+        values = [dict(json.loads(p.read_text())["target_curve"])[step] for p in runs]
+        out.append(f"{100 * sum(values) / len(values):.1f}")
+    return " and ".join(out)
+
+
 def test_the_paper_network_reading_is_the_jsons():
     """The reading of the paper's network on the CPU grid (docs/benchmark-synthetic.md)
     quotes the seed means of its runs and of the grid's."""
     doc = _doc("docs/benchmark-synthetic.md")
     grid = "docs/benchmark-synthetic"
-
-    def means(folder: str, method: str, step: int = 2000) -> str:
-        out = []
-        for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
-            runs = sorted((ROOT / folder).glob(f"{pair}__{method}__seed*.json"))
-            values = [dict(json.loads(p.read_text())["target_curve"])[step] for p in runs]
-            assert len(values) == 3, (folder, pair)
-            out.append(f"{100 * sum(values) / 3:.1f}")
-        return " and ".join(out)
+    means = _lab_b_means
 
     net = f"{grid}/paper-net"
     assert (
@@ -965,4 +981,56 @@ def test_the_paper_network_reading_is_the_jsons():
     assert (
         f"Target only with the paper's network reaches {100 * screened[0]:.1f} on `wild`, "
         f"{100 * screened[1]:.1f} on `social` (three seeds each)" in doc
+    )
+
+
+def test_the_batch_reading_is_the_jsons():
+    """The reading of a batch of 64 on the CPU grid (docs/benchmark-synthetic.md) quotes the
+    seed means of its baselines and of the grid's, and its D2CA run against Source only's of
+    the same seed at the same step."""
+    doc = _doc("docs/benchmark-synthetic.md")
+    grid = "docs/benchmark-synthetic"
+    b64, means = f"{grid}/batch-64", _lab_b_means
+    assert (
+        f"Source only ends at {means(b64, 'source-only')} (the grid's batch: "
+        f"{means(grid, 'source-only')}), DANN at {means(b64, 'dann')} ({means(grid, 'dann')}) "
+        f"and Target only at {means(b64, 'target-only')} ({means(grid, 'target-only')})" in doc
+    )
+    assert (
+        f"at step 1000 D2CA scores {means(b64, 'd2ca', 1000, (0,))} against Source only's "
+        f"{means(b64, 'source-only', 1000, (0,))} on the same seed" in doc
+    )
+
+
+def test_the_routing_reading_is_the_fork_logs():
+    """The reading of the paper's routing into E_au (docs/benchmark-synthetic.md) quotes, seed
+    by seed, the forks' target F1 at step 2000 against their unchanged controls', and the
+    spread of a_s at their last diagnostics, from the committed logs."""
+    doc = _doc("docs/benchmark-synthetic.md")
+    forks = ROOT / "docs/benchmark-synthetic/forks"
+
+    def lines(name: str, kind: str) -> list[dict]:
+        rows = [json.loads(x) for x in (forks / name / "metrics.jsonl").read_text().splitlines()]
+        return [r for r in rows if r["kind"] == kind]
+
+    diffs, spreads = [], {"aux1": [], "ctrl": []}
+    for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
+        equal = ROOT / f"docs/benchmark-synthetic/equal-steps/{pair}__d2ca__seed0.json"
+        aus = json.loads(equal.read_text())["aus"]
+        for seed in (0, 1):
+            f1 = {}
+            for fork in ("aux1", "ctrl"):
+                last = lines(f"{fork}-{pair}-seed{seed}", "eval")[-1]
+                assert last["step"] == 2000
+                f1[fork] = 100 * sum(last["target_test"]["f1"][a] for a in aus) / len(aus)
+                spreads[fork].append(lines(f"{fork}-{pair}-seed{seed}", "diagnostics")[-1])
+            diffs.append(f"{f1['aux1'] - f1['ctrl']:+.1f}")
+    assert (
+        f"moves by {diffs[0]} and {diffs[1]} on `lab-b → lab-a` and by {diffs[2]} and "
+        f"{diffs[3]} on `lab-b → lab-c`" in doc
+    )
+    spread = {k: sorted(r["spread"]["a_s"] for r in v) for k, v in spreads.items()}
+    assert (
+        f"falls to {spread['aux1'][0]:.2f}-{spread['aux1'][-1]:.2f} (the control's: "
+        f"{spread['ctrl'][0]:.2f}-{spread['ctrl'][-1]:.2f};" in doc
     )

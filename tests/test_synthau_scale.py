@@ -358,6 +358,12 @@ def test_batch_section_sets_the_batches_side_by_side(tmp_path):
     )
     assert rows["16"].endswith("| 25.0 ± 0.0 | 30.0 ± 0.0 | – | – | – | – |")
     assert "lab-b → lab-a, batch 16: +5.0 / +0.0; lab-b → lab-a, batch 64: +10.0 / +10.0." in text
+    # a second Source only seed moves its cells, not D2CA minus Source only on seed 0 alone
+    seed1 = result("source-only", ((500, 0.1), (1000, 0.15), (2000, 0.2))) | {"seed": 1}
+    run_table.write_json(folder / "lab-b_to_lab-a__source-only__seed1.json", seed1)
+    text = report_network.batch_section(folder, grid, grid_d2ca)
+    assert "| lab-b → lab-a | 64 | 20.0 ± 14.1 | 30.0 ± 14.1 |" in text
+    assert "lab-b → lab-a, batch 64: +10.0 / +10.0." in text
 
 
 def test_au_loss_rise_finds_a_spike_after_step_100(tmp_path):

@@ -83,13 +83,14 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     w(quality_section(runs, refs, grid))
     grid_d2ca = longest(folder / "sampler-k2", folder / "equal-steps")
     extras = [p for p in folder.iterdir() if p.is_dir() and p.name != "screen"]
-    for extra in sorted(extras, key=lambda p: (is_batch_folder(p), p.name)):  # the batch last
+    batches = {p for p in extras if is_batch_folder(p)}
+    for extra in sorted(extras, key=lambda p: (p in batches, p.name)):  # the batch last
         if adam_study(extra):
             continue  # written up in docs/training.md, "Stability"
-        scaled = is_network_folder(extra) or is_batch_folder(extra)
+        scaled = extra in batches or is_network_folder(extra)
         if scaled and is_equal_steps_folder(extra):
             continue  # read by the section of the folder it continues
-        if is_batch_folder(extra):
+        if extra in batches:
             section = batch_section(extra, runs, grid_d2ca)
         elif scaled:
             section = network_section(extra, runs, grid_d2ca)

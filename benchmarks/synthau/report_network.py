@@ -71,13 +71,20 @@ def is_batch_folder(folder: Path) -> bool:
     return bool(found) and all(r["batch_size"] != GRID_BATCH for r in found)
 
 
+def _paired(rows: dict, step: int) -> str:
+    """D2CA minus Source only at ``step``, the mean over the seeds both have ("–": none)."""
+    d2ca, so = (_at(rows.get(m, []), step) for m in ("d2ca", "source-only"))
+    seeds = sorted(d2ca.keys() & so.keys())
+    return f"{100 * statistics.fmean(d2ca[s] - so[s] for s in seeds):+.1f}" if seeds else "–"
+
+
 def _side_by_side(runs: dict, grid_runs: dict, grid_d2ca: dict, column: str,
                   names: tuple[tuple[str, str], ...]) -> tuple[list[str], int]:  # fmt: skip
     """The table of :func:`network_section` and :func:`batch_section`: each pair's grid row
     and the folder's, ``names`` their (row, note) labels; and the last step of the folder's D2CA
     runs, D2CA's second column (its first is step 500, the grid's D2CA budget)."""
     last = max((r["steps"] for p in runs.values() for r in p.get("d2ca", [])), default=2000)
-    columns = [(m, {500: 500, 2000: last}.get(step, step), label.replace("2000", str(last)))
+    columns = [(m, last if step == 2000 else step, label.replace("2000", str(last)))
                for m, step, label in COLUMNS]  # fmt: skip
     lines = [
         f"| pair | {column} | " + " | ".join(label for _, _, label in columns)
@@ -101,12 +108,11 @@ def _side_by_side(runs: dict, grid_runs: dict, grid_d2ca: dict, column: str,
             shown = "–" if gap is None else f"{100 * gap:.1f}"
             lines.append(f"| {pair_name(pair)} | {name} | " + " | ".join(cells)
                          + f" | {shown} | {' | '.join(closed)} |")  # fmt: skip
-            equal = zip(d2ca, (means[("source-only", step)] for step in (500, last)), strict=True)
-            diffs = ["–" if None in ab else f"{100 * (ab[0] - ab[1]):+.1f}" for ab in equal]
+            diffs = [_paired(rows, step) for step in (500, last)]
             if diffs != ["–", "–"]:  # a screened pair: no D2CA run
                 notes.append(f"{pair_name(pair)}, {note}: {' / '.join(diffs)}")
-    lines.append(f"\nD2CA minus Source only on the target at equal steps, 500 / {last} (seed "
-                 "means): " + "; ".join(notes) + ".")  # fmt: skip
+    lines.append(f"\nD2CA minus Source only on the target at equal steps, 500 / {last} (mean "
+                 "over the seeds both have): " + "; ".join(notes) + ".")  # fmt: skip
     return lines, last
 
 

@@ -997,9 +997,31 @@ def test_the_batch_reading_is_the_jsons():
         f"and Target only at {means(b64, 'target-only')} ({means(grid, 'target-only')})" in doc
     )
     assert (
-        f"at step 1000 D2CA scores {means(b64, 'd2ca', 1000, (0,))} against Source only's "
-        f"{means(b64, 'source-only', 1000, (0,))} on the same seed" in doc
+        f"at step 1000 D2CA scores {means(b64, 'd2ca', 1000)} against Source only's "
+        f"{means(b64, 'source-only', 1000)} on the same seeds" in doc
     )
+
+    def run(pair: str, method: str, seed: int) -> dict:
+        return json.loads((ROOT / b64 / f"{pair}__{method}__seed{seed}.json").read_text())
+
+    diffs, source, rises = [], {"d2ca": [], "source-only": []}, []
+    for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
+        for method in source:
+            runs = [run(pair, method, s) for s in (0, 1, 2)]
+            values = [100 * dict(r["source_curve"])[1000] for r in runs]
+            source[method].append(f"{sum(values) / 3:.1f}")
+        for s in (0, 1, 2):
+            d2ca, so = run(pair, "d2ca", s), run(pair, "source-only", s)
+            gap = dict(d2ca["target_curve"])[1000] - dict(so["target_curve"])[1000]
+            diffs.append(f"{100 * gap:+.1f}")
+            rises.append(d2ca["au_loss_rise"])
+    assert (
+        f"seed by seed {diffs[0]}, {diffs[1]} and {diffs[2]} on `lab-b → lab-a` and {diffs[3]}, "
+        f"{diffs[4]} and {diffs[5]} on `lab-b → lab-c`" in doc
+    )
+    d2ca_src, so_src = source["d2ca"], source["source-only"]
+    assert f"({d2ca_src[0]} and {d2ca_src[1]} against {so_src[0]} and {so_src[1]})" in doc
+    assert f"D2CA's does not ({min(rises):.1f}-{max(rises):.1f}x)" in doc
 
 
 def test_the_routing_reading_is_the_fork_logs():

@@ -212,18 +212,19 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   and 55.7 (60.4 and 61.7), each the mean of three seeds at step 2000, where every run has
   seen four times the faces of the grid's. The larger batch lowers every method, the upper
   bound too, and the gap stays about where it was (23.4 and 21.1 points against 20.0 and
-  18.3). D2CA ran 1000 steps on seed 0 (64,000 source faces, as many as 4000 steps at 16; a
-  D2CA step at 64 takes four times as long as at 16: `benchmarks/train_step.py --batch 64
-  --image-size 64 --threads 1` with the grid's widths): at step 1000 D2CA scores 33.3 and 36.2
-  against Source only's 34.7 and 35.0 on the same seed, level as on the grid (D2CA minus
-  Source only at step 1000 there: +0.6 and -2.1, seed means), with its source-validation F1
-  3.4 and 3.0 points under Source only's (43.9 and 44.3 against 47.3 and 47.3). One thing does
-  change: at 64 every baseline's `L_au^s` spikes once it is near zero (largest rise 78-710x;
-  Source only's target F1 on seed 0 falls from 32.0 at step 500 to 25.8 at step 600 and
-  recovers by 700), and D2CA's does not (3.7x and 2.5x). So a fourfold batch does not open a
-  lead for D2CA on this grid either; whether 128 faces at 128x128 on the GPU's five times the
-  data do is for the GPU. One D2CA seed is one seed: its difference from Source only is
-  smaller than the seeds' spread of Source only (standard deviation 2.3 and 3.1 at step 1000).
+  18.3). D2CA ran 1000 steps on seeds 0-2 (64,000 source faces, as many as 4000 steps at 16;
+  a D2CA step at 64 takes four times as long as at 16: `benchmarks/train_step.py --batch 64
+  --image-size 64 --threads 1` with the grid's widths): at step 1000 D2CA scores 33.0 and 33.8
+  against Source only's 32.6 and 34.2 on the same seeds, level as on the grid (D2CA minus
+  Source only at step 1000 there: +0.6 and -2.1), seed by seed -1.4, +2.5 and +0.0 on `lab-b →
+  lab-a` and +1.2, -3.0 and +0.8 on `lab-b → lab-c`, each inside Source only's spread over
+  seeds (standard deviation 2.3 and 3.1 at step 1000). Its source-validation F1 ends 5.6 and
+  5.3 points under Source only's (39.2 and 39.5 against 44.8 and 44.8), a wider lag than at 16.
+  One thing does change: at 64 every baseline's `L_au^s` spikes once it is near zero (largest
+  rise 78-710x; Source only's target F1 on seed 0 falls from 32.0 at step 500 to 25.8 at step
+  600 and recovers by 700), and D2CA's does not (2.5-3.7x). So a fourfold batch does not open
+  a lead for D2CA on this grid either; whether 128 faces at 128x128 on the GPU's five times the
+  data do is for the GPU.
 - **The paper's routing into `E_au`, switched on once the AU path has learnt, costs target
   F1.** The default (`aux_grad_e_au=0`, a marked choice) lets only `L_au` train `E_au`, because
   from a random start the other terms hold the AU path at its base rate

@@ -914,13 +914,18 @@ def test_the_equal_steps_reading_is_the_jsons():
 
 
 @pytest.mark.parametrize(
-    ("label", "fork", "control"),
-    [("w/o L_au^t", "noaut", None), ("paper's routing", "aux1", "ctrl")],
+    ("label", "fork", "control", "source"),
+    [
+        ("w/o L_au^t", "noaut", None, "lab-b"),
+        ("paper's routing", "aux1", "ctrl", "lab-b"),
+        ("w/o L_au^t", "loo-noaut", "loo-ctrl", "wild"),
+    ],
 )
-def test_the_fork_table_is_report_forks_output(capsys, monkeypatch, label, fork, control):
-    """The tables of D2CA forked without L_au^t and with the paper's routing of the gradients
-    into E_au (docs/benchmark-synthetic.md) are what report_forks.py prints from the forks'
-    committed logs."""
+def test_the_fork_table_is_report_forks_output(capsys, monkeypatch, label, fork, control, source):
+    """The tables of D2CA forked without L_au^t (against the equal-steps runs on the `lab-b`
+    pairs, against paired unchanged forks on `wild`) and with the paper's routing of the
+    gradients into E_au (docs/benchmark-synthetic.md) are what report_forks.py prints from
+    the forks' committed logs."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
@@ -938,16 +943,21 @@ def test_the_fork_table_is_report_forks_output(capsys, monkeypatch, label, fork,
         argv += ["--control", f"{folder}/{control}-{{pair}}-seed{{seed}}"]
     monkeypatch.setattr(sys, "argv", argv)
     report_forks.main()
-    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| lab-b")]
+    rows = capsys.readouterr().out.splitlines()[2:]  # below the header
     doc = (ROOT / "docs/benchmark-synthetic.md").read_text()
-    assert len(rows) == 6 and all(f"  {r}\n" in doc for r in rows), rows
+    pairs = 2 if source == "lab-b" else 1
+    assert len(rows) == 3 * pairs and all(r.startswith(f"| {source}") for r in rows), rows
+    assert all(f"  {r}\n" in doc for r in rows), rows
+
+
+LAB_B = ("lab-b_to_lab-a", "lab-b_to_lab-c")
 
 
 def _lab_b_means(folder: str, method: str, step: int = 2000, seeds=(0, 1, 2)) -> str:
     """Target-test F1 x100 at ``step`` of a folder's runs of the two ``lab-b`` pairs, the mean
     over ``seeds``, as the readings quote it: "X and Y"."""
     out = []
-    for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
+    for pair in LAB_B:
         runs = [ROOT / folder / f"{pair}__{method}__seed{s}.json" for s in seeds]
         values = [dict(json.loads(p.read_text())["target_curve"])[step] for p in runs]
         out.append(f"{100 * sum(values) / len(values):.1f}")
@@ -1005,7 +1015,7 @@ def test_the_batch_reading_is_the_jsons():
         return json.loads((ROOT / b64 / f"{pair}__{method}__seed{seed}.json").read_text())
 
     diffs, source, rises = [], {"d2ca": [], "source-only": []}, []
-    for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
+    for pair in LAB_B:
         for method in source:
             runs = [run(pair, method, s) for s in (0, 1, 2)]
             values = [100 * dict(r["source_curve"])[1000] for r in runs]
@@ -1024,29 +1034,37 @@ def test_the_batch_reading_is_the_jsons():
     assert f"D2CA's does not ({min(rises):.1f}-{max(rises):.1f}x)" in doc
 
 
+def _fork_lines(name: str, kind: str) -> list[dict]:
+    """The lines of one kind in a committed fork's log (docs/benchmark-synthetic/forks)."""
+    log = ROOT / "docs/benchmark-synthetic/forks" / name / "metrics.jsonl"
+    rows = [json.loads(x) for x in log.read_text().splitlines()]
+    return [r for r in rows if r["kind"] == kind]
+
+
+def _fork_gain(fork: str, control: str, pair: str, seed: int) -> str:
+    """Target-test F1 x100 at step 2000 of a fork minus its control's, as the readings quote
+    it, over the AUs the pair's equal-steps JSONs score."""
+    equal = ROOT / f"docs/benchmark-synthetic/equal-steps/{pair}__d2ca__seed0.json"
+    aus = json.loads(equal.read_text())["aus"]
+    f1 = []
+    for name in (fork, control):
+        last = _fork_lines(f"{name}-{pair}-seed{seed}", "eval")[-1]
+        assert last["step"] == 2000
+        f1.append(100 * sum(last["target_test"]["f1"][a] for a in aus) / len(aus))
+    return f"{f1[0] - f1[1]:+.1f}"
+
+
 def test_the_routing_reading_is_the_fork_logs():
     """The reading of the paper's routing into E_au (docs/benchmark-synthetic.md) quotes, seed
     by seed, the forks' target F1 at step 2000 against their unchanged controls', and the
     spread of a_s at their last diagnostics, from the committed logs."""
     doc = _doc("docs/benchmark-synthetic.md")
-    forks = ROOT / "docs/benchmark-synthetic/forks"
-
-    def lines(name: str, kind: str) -> list[dict]:
-        rows = [json.loads(x) for x in (forks / name / "metrics.jsonl").read_text().splitlines()]
-        return [r for r in rows if r["kind"] == kind]
-
-    diffs, spreads = [], {"aux1": [], "ctrl": []}
-    for pair in ("lab-b_to_lab-a", "lab-b_to_lab-c"):
-        equal = ROOT / f"docs/benchmark-synthetic/equal-steps/{pair}__d2ca__seed0.json"
-        aus = json.loads(equal.read_text())["aus"]
-        for seed in (0, 1, 2):
-            f1 = {}
-            for fork in ("aux1", "ctrl"):
-                last = lines(f"{fork}-{pair}-seed{seed}", "eval")[-1]
-                assert last["step"] == 2000
-                f1[fork] = 100 * sum(last["target_test"]["f1"][a] for a in aus) / len(aus)
-                spreads[fork].append(lines(f"{fork}-{pair}-seed{seed}", "diagnostics")[-1])
-            diffs.append(f"{f1['aux1'] - f1['ctrl']:+.1f}")
+    diffs = [_fork_gain("aux1", "ctrl", pair, seed) for pair in LAB_B for seed in (0, 1, 2)]
+    spreads = {
+        fork: [_fork_lines(f"{fork}-{pair}-seed{seed}", "diagnostics")[-1]
+               for pair in LAB_B for seed in (0, 1, 2)]
+        for fork in ("aux1", "ctrl")
+    }  # fmt: skip
     assert (
         f"moves by {diffs[0]}, {diffs[1]} and {diffs[2]} on `lab-b → lab-a` and by {diffs[3]}, "
         f"{diffs[4]} and {diffs[5]} on `lab-b → lab-c`" in doc

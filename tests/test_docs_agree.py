@@ -1078,26 +1078,55 @@ def test_the_routing_reading_is_the_fork_logs():
 
 def test_the_wild_leave_one_out_reading_is_the_fork_logs():
     """The reading of the L_au^t leave-one-out on `wild → lab-a` (docs/benchmark-synthetic.md)
-    quotes, seed by seed, the forks' target F1 at step 2000 against their unchanged controls',
-    and L_au^t's pull on E_au against L_au^s's in the controls, from the committed logs."""
+    quotes, seed by seed, the forks' target F1 at step 2000 and averaged from step 1500 to
+    2000 against their unchanged controls', the same average on the `lab-b` pairs, and L_au^t's
+    pull on E_au against L_au^s's in the controls, from the committed logs."""
+    import statistics
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
-    from report_forks import grad_ratio
+    from report_data import load_results
+    from report_forks import GRID, forks, grad_ratio, late_mean
+    from report_sampler import _by_seed
 
     doc = _doc("docs/benchmark-synthetic.md")
     pair = "wild_to_lab-a"
     diffs = [_fork_gain("loo-noaut", "loo-ctrl", pair, seed) for seed in (0, 1, 2)]
+    mean = statistics.fmean(float(d) for d in diffs)  # within rounding of the unrounded mean
     assert (
         f"Without `L_au^t` the target F1 at step 2000 moves by {diffs[0]}, {diffs[1]} and "
-        f"{diffs[2]} against the same run unchanged" in doc
+        f"{diffs[2]} against the same run unchanged (seeds 0-2; mean {mean:+.1f})" in doc
     )
-    mean = sum(float(d) for d in diffs) / 3  # within rounding of the unrounded mean
-    assert f"(seeds 0-2; mean {mean:+.1f})" in doc
-    forks = ROOT / "docs/benchmark-synthetic/forks"
-    wild = [f"{grad_ratio(forks / f'loo-ctrl-{pair}-seed{s}'):.2f}" for s in (0, 1, 2)]
-    lab_b = sorted(grad_ratio(forks / f"ctrl-{p}-seed{s}") for p in LAB_B for s in (0, 1, 2))
+
+    equal, _ = load_results(GRID / "equal-steps")
+    late = {}  # pair -> the fork's late mean minus its control's, seed by seed, x100
+    for name, fork, control in (
+        ("lab-b_to_lab-a", "noaut", None),
+        ("lab-b_to_lab-c", "noaut", None),
+        (pair, "loo-noaut", "loo-ctrl"),
+    ):
+        runs = equal[tuple(name.split("_to_"))]["d2ca"]
+        pattern = str(GRID / "forks" / "{}-{{pair}}-seed{{seed}}")
+        ours = late_mean(_by_seed(forks(pattern.format(fork), name, runs), "target_curve"))
+        theirs = forks(pattern.format(control), name, runs) if control else runs
+        base = late_mean(_by_seed(theirs, "target_curve"))
+        late[name] = [100 * (ours[s][0] - base[s][0]) for s in (0, 1, 2)]
+    wild = late[pair]
     assert (
-        f"after step 1000: {wild[0]}, {wild[1]} and {wild[2]}; on the `lab-b` pairs, in the "
+        f"the moves are {wild[0]:+.1f}, {wild[1]:+.1f} and {wild[2]:+.1f} "
+        f"(mean {statistics.fmean(wild):+.1f})" in doc
+    )
+    means = [f"{statistics.fmean(v):+.1f}" for v in late.values()]
+    every = [x for v in late.values() for x in v]
+    assert (
+        f"moves the mean from step 1500 to 2000 by {means[0]}, {means[1]} and {means[2]} points "
+        f"(seed means; {min(every):+.1f} to {max(every):+.1f} seed by seed)" in doc
+    )
+
+    forks_dir = GRID / "forks"
+    pulls = [f"{grad_ratio(forks_dir / f'loo-ctrl-{pair}-seed{s}'):.2f}" for s in (0, 1, 2)]
+    lab_b = sorted(grad_ratio(forks_dir / f"ctrl-{p}-seed{s}") for p in LAB_B for s in (0, 1, 2))
+    assert (
+        f"after step 1000: {pulls[0]}, {pulls[1]} and {pulls[2]}; on the `lab-b` pairs, in the "
         f"unchanged runs of the routing forks below, {lab_b[0]:.2f}-{lab_b[-1]:.2f}," in doc
     )

@@ -449,8 +449,9 @@ def test_equal_steps_section_reads_the_curves(tmp_path):
 
 
 def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monkeypatch):
-    """report_forks.py reads a fork's curves from its log, on the AUs its run scored, and
-    leaves out a fork that has not reached the last step."""
+    """report_forks.py reads a fork's curves from its log, on the AUs its run scored, averages
+    its last evaluations (1500 to 2000), and leaves out a fork that has not reached the last
+    step."""
     import report_forks
 
     def curve(f1):
@@ -468,7 +469,7 @@ def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monk
         {
             "kind": "eval",
             "step": s,
-            "target_test": {"f1": {"AU01": 0.2, "AU02": 0.4}},
+            "target_test": {"f1": {"AU01": 0.2 if s < 2000 else 0.4, "AU02": 0.4}},
             "source_val": {"f1": {"AU01": 0.6, "AU02": 0.6}},
         }
         for s in report_forks.STEPS
@@ -485,9 +486,11 @@ def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monk
     report_forks.main()
     rows = capsys.readouterr().out.splitlines()
     assert rows[2:] == [
-        "| a → b | D2CA | 1 | 40.0 ± 0.0 | 40.0 ± 0.0 | 40.0 ± 0.0 | 45.0 ± 0.0 |",
-        "| a → b | D2CA forked | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 60.0 ± 0.0 |",
-        "| a → b | Source only | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 50.0 ± 0.0 |",
+        "| a → b | D2CA | 1 | 40.0 ± 0.0 | 40.0 ± 0.0 | 40.0 ± 0.0 | 40.0 ± 0.0 | 45.0 ± 0.0 |",
+        "| a → b | D2CA forked | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 40.0 ± 0.0 | 35.0 ± 0.0 "
+        "| 60.0 ± 0.0 |",
+        "| a → b | Source only | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 "
+        "| 50.0 ± 0.0 |",
     ]
     control = tmp_path / "control-a_to_b-seed0"  # the same run trained on unchanged
     control.mkdir()
@@ -498,4 +501,17 @@ def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monk
     )
     report_forks.main()
     rows = capsys.readouterr().out.splitlines()
-    assert rows[2] == "| a → b | D2CA | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 30.0 ± 0.0 | 70.0 ± 0.0 |"
+    assert rows[2] == (
+        "| a → b | D2CA | 1 | 30.0 ± 0.0 | 30.0 ± 0.0 | 40.0 ± 0.0 | 35.0 ± 0.0 | 70.0 ± 0.0 |"
+    )
+    # --grads: L_au^t's pull on E_au over L_au^s's in the control, after step 1000 only
+    pulls = ((501, 100.0), (1001, 1.0), (1501, 2.0))  # (step, E_au's gradient from L_au^t)
+    diagnostics = [
+        {"kind": "diagnostics", "step": step, "grad_norm": {"e_au": {"au_s": 2.0, "au_t": au_t}}}
+        for step, au_t in pulls
+    ]
+    with (control / "metrics.jsonl").open("a") as log:
+        log.write("".join(json.dumps(x) + "\n" for x in diagnostics))
+    monkeypatch.setattr(sys, "argv", [*sys.argv, "--grads"])
+    report_forks.main()
+    assert capsys.readouterr().out.splitlines()[-1].endswith("seed by seed: a → b: 0.75")

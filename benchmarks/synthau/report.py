@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from report_data import (
     plateau,
 )
 from report_equal import equal_steps_section, is_equal_steps_folder
+from report_forks import fork_table
 from report_network import (
     batch_section,
     is_batch_folder,
@@ -39,8 +41,20 @@ from report_network import (
     longest,
     network_section,
 )
-from report_prose import BUDGET, DISCUSSION, GPU, INTRO, PICTURES, SCREEN_TEXT
+from report_prose import BUDGET, DISCUSSION, FORK_TABLES, GPU, INTRO, PICTURES, SCREEN_TEXT
 from report_sampler import is_sampler_folder, sampler_section
+
+
+def discussion(folder: Path) -> str:
+    """The reading (``DISCUSSION``) with its fork tables built from the logs in ``folder /
+    "forks"``."""
+    text = DISCUSSION
+    for marker, (label, fork, control) in FORK_TABLES.items():
+        pattern = str(folder / "forks" / "{}-{{pair}}-seed{{seed}}")
+        table = fork_table(pattern.format(fork), label, control and pattern.format(control),
+                           equal=folder / "equal-steps", grid=folder)  # fmt: skip
+        text = text.replace(marker, textwrap.indent(table, "  "))
+    return text
 
 
 def render_document(folder: Path, expected: dict | None = None) -> str:
@@ -104,7 +118,7 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
             w(section)
     w(PICTURES)
     w(findings_section(runs, grid))
-    w(DISCUSSION)
+    w(discussion(folder))
     w(GPU)
     w(missing_section(runs, expected))
     return "\n".join(out)

@@ -49,6 +49,17 @@ def load_results(folder: Path) -> tuple[dict, dict]:
     return runs, refs
 
 
+def f1_curve(out: Path, split: str, aus: list[str]) -> list[list[float]]:
+    """``[step, average F1 over aus]`` on ``split`` (``target_test``, ``source_val``) at each
+    evaluation of a run, from its ``metrics.jsonl``."""
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    return [
+        [r["step"], statistics.fmean(r[split]["f1"][a] for a in aus)]
+        for r in rows
+        if r.get("kind") == "eval" and split in r
+    ]
+
+
 def adam_study(folder: Path) -> bool:
     """A results folder of runs trained with other Adam betas than TrainConfig's (0.5,
     0.999): a study of docs/training.md ("Stability"), not a section of the grid's page."""

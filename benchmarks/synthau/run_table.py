@@ -46,6 +46,7 @@ from oracles import (  # noqa: E402
     train_identity_oracle,
 )
 from report import D2CA_VARIANTS, METHODS, render_document  # noqa: E402
+from report_data import f1_curve  # noqa: E402
 from report_paper import render_paper_document  # noqa: E402
 from scales import DATA_SEEDS, REPO, SCALES, SEEDS, Scale  # noqa: E402
 
@@ -130,17 +131,6 @@ def train_config(scale: Scale, source: Path, target: Path, method: str, seed: in
         return config
     every = max(1, config.epochs // 10) * steps_per_epoch(config)
     return dataclasses.replace(config, eval_every=every)
-
-
-def f1_curve(out: Path, split: str, aus: list[str]) -> list[list[float]]:
-    """``[step, average F1 over aus]`` on ``split`` (``target_test``, ``source_val``) at each
-    evaluation of a run."""
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    return [
-        [r["step"], float(np.mean([r[split]["f1"][a] for a in aus]))]
-        for r in rows
-        if r.get("kind") == "eval" and split in r
-    ]
 
 
 def au_loss_log(out: Path) -> list[tuple[int, float]]:

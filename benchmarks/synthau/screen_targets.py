@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 from budget import train
-from run_table import f1_curve, pair_aus, render_data, train_config, write_json
+from report_data import f1_curve
+from run_table import pair_aus, render_data, train_config, write_json
 from scales import DATA_SEEDS, SCALES, Scale
 
 from d2ca.data.manifest import read_manifest

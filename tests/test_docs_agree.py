@@ -1130,3 +1130,27 @@ def test_the_wild_leave_one_out_reading_is_the_fork_logs():
         f"after step 1000: {pulls[0]}, {pulls[1]} and {pulls[2]}; on the `lab-b` pairs, in the "
         f"unchanged runs of the routing forks below, {lab_b[0]:.2f}-{lab_b[-1]:.2f}," in doc
     )
+
+
+def test_the_wild_translation_reading_is_its_json():
+    """The AU evidence in the translated faces of the `wild → lab-a` leave-one-out runs
+    (docs/benchmark-synthetic.md) is what translation_quality.py wrote: seed means at step
+    500, at step 2000 with and without L_au^t, the untranslated faces, and seed 0's best."""
+    doc = _doc("docs/benchmark-synthetic.md")
+    path = ROOT / "docs/benchmark-synthetic/forks/translation/wild_to_lab-a.json"
+    data = json.loads(path.read_text())
+    f1 = {k: 100 * v["au_transfer"]["avg_f1"] for k, v in data["models"].items()}
+
+    def mean(tag: str) -> str:
+        values = [v for k, v in sorted(f1.items()) if tag in k]
+        assert len(values) == 3, tag
+        return f"{sum(values) / 3:.1f}"
+
+    ctrl0 = next(v for k, v in f1.items() if "loo-ctrl-wild_to_lab-a-seed0" in k)
+    source = 100 * data["reference"]["au_oracle_on_source"]["avg_f1"]
+    assert (
+        f"they carry {mean('steps500')} F1 of the AU donors' labels at step 500, "
+        f"{mean('loo-ctrl')} at step 2000 unchanged and {mean('loo-noaut')} without `L_au^t` "
+        f"(seed means), against {source:.1f} in the untranslated source faces" in doc
+    )
+    assert f"({ctrl0:.1f} on seed 0)" in doc

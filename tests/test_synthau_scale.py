@@ -149,6 +149,21 @@ def test_driver_end_to_end(tiny, capsys):
     assert "What the scale changed" in page and "| lab-a → wild |" in page
     assert "## Stability" in page and "| D2CA | 1 | 0 |" in page  # 4 steps: no rise measured
     assert "| faces | 64×64 | 32×32 |" in page
+    # a checkpoint scored again by translation_quality.py: the same oracles, the same figures
+    import translation_quality
+
+    model = run_table.run_dir(tiny, "lab-a", "wild", "d2ca", 0) / "model"
+    out = tiny.results.parent / "translation.json"
+    translation_quality.main(["--scale", "tiny", "--pair", "lab-a:wild", "--out", str(out),
+                              str(model)])  # fmt: skip
+    scored = json.loads(out.read_text())
+    again, first = scored["models"][str(model)], run["quality"]
+    assert again["au_transfer"] == first["au_transfer"]
+    assert (again["identity_top1"], again["n_pairs"]) == (first["identity_top1"], 16)
+    assert again["fid"] == pytest.approx(first["fid"], rel=1e-4)
+    reference = json.loads((tiny.results / names[2]).read_text())
+    for key in ("au_oracle_on_source", "au_oracle_on_target", "identity_top1_real"):
+        assert scored["reference"][key] == reference[key], key
     # nothing to do the second time: every run has its JSON
     capsys.readouterr()
     run_table.main(["--scale", "tiny", "--methods", "source-only", "--seeds", "0",

@@ -217,14 +217,27 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   are +2.4, +2.0 and -1.7 (mean +0.9), and D2CA without the term stays under Source only.
   Here `L_au^t` pulls on `E_au` as hard as `L_au^s` does (the ratio of their gradient norms
   on `E_au` after step 1000: 1.42, 1.00 and 0.95; on the `lab-b` pairs, in the unchanged
-  runs of the routing forks below, 0.66-0.84, the same command with `--grads`), while the
-  grid's translated faces of this pair carry less of the source AUs than the untranslated
-  source faces (7.5 against 12.9 F1 for the AU oracle, below). On the three real pairs,
-  leaving `L_au^t` out moves the mean from step 1500 to 2000 by -1.2, +1.4 and +0.9 points
-  (seed means; -3.8 to +3.6 seed by seed): the term that adapts D2CA buys no measured target
-  F1 at this scale, and `use_au_t` keeps the paper's value, since what the term can give
-  depends on translations that carry AUs.
-  Whether better translations at the paper's scale change this is for the GPU.
+  runs of the routing forks below, 0.66-0.84, the same command with `--grads`). The faces it
+  trains on are the translated `It→s`. Scored by the grid's oracles (trained again, so read
+  them beside the untranslated faces they score in the same file):
+
+  ```bash
+  python benchmarks/synthau/translation_quality.py --pair wild:lab-a \\
+      --out docs/benchmark-synthetic/forks/translation/wild_to_lab-a.json \\
+      /tmp/d2ca-synthau/runs/wild_to_lab-a__d2ca__seed{0,1,2}__steps500__P8/model \\
+      /tmp/wildloo/loo-{ctrl,noaut}-wild_to_lab-a-seed{0,1,2}/model
+  ```
+
+  they carry 8.0 F1 of the AU donors' labels at step 500, 13.0 at step 2000 unchanged and
+  10.8 without `L_au^t` (seed means), against 14.2 in the untranslated source faces: by step
+  2000 about as much AU evidence as the source faces themselves (18.5 on seed 0), and the
+  term still buys no measured target F1. On the three real pairs, leaving `L_au^t` out moves
+  the mean from step 1500 to 2000 by -1.2, +1.4 and +0.9 points (seed means; -3.8 to +3.6
+  seed by seed): the term that adapts D2CA buys no measured target F1 at this scale, and
+  `use_au_t` keeps the paper's value. Its faces carry no more AU evidence than the source
+  faces, so what it adds over `L_au^s` is the target domain's look, and here that is not
+  enough. Whether translations that carry more, at the paper's scale, change this is for
+  the GPU.
 - **The paper's network does not change the verdict.** Trained with `D2CAConfig`'s default
   widths instead of the grid's narrow ones, everything else the grid's ("The paper's network
   on the CPU grid": the `lab-b` pairs, 8 x 2 source batches, three seeds, every method to

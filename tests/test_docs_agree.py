@@ -1154,3 +1154,27 @@ def test_the_wild_translation_reading_is_its_json():
         f"(seed means), against {source:.1f} in the untranslated source faces" in doc
     )
     assert f"({ctrl0:.1f} on seed 0)" in doc
+
+
+def test_the_lab_b_translation_reading_is_its_jsons():
+    """The AU evidence in the translated faces of the routing forks' runs on the `lab-b`
+    pairs (docs/benchmark-synthetic.md): seed means at step 500, at step 2000 unchanged and
+    with the paper's routing, against the untranslated faces, as translation_quality.py
+    wrote them."""
+    doc = _doc("docs/benchmark-synthetic.md")
+    means: dict[str, list[str]] = {"steps500": [], "ctrl": [], "aux1": [], "source": []}
+    for pair in LAB_B:
+        path = ROOT / f"docs/benchmark-synthetic/forks/translation/{pair}.json"
+        data = json.loads(path.read_text())
+        for tag in ("steps500", "ctrl", "aux1"):
+            values = [v["au_transfer"]["avg_f1"] for k, v in data["models"].items() if tag in k]
+            assert len(values) == 3, (pair, tag)
+            means[tag].append(f"{100 * sum(values) / 3:.1f}")
+        means["source"].append(f"{100 * data['reference']['au_oracle_on_source']['avg_f1']:.1f}")
+    m = {k: " and ".join(v) for k, v in means.items()}
+    assert (
+        f"the translated faces carry {m['ctrl']} at step 2000 ({m['steps500']} at step 500) "
+        f"against {m['source']} in the untranslated ones" in doc
+    )
+    assert f"carry less of the AU donors' labels too: {m['aux1']} F1 against the" in doc
+    assert f"unchanged runs' {m['ctrl']} (the oracles above" in doc

@@ -231,7 +231,11 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   they carry 8.0 F1 of the AU donors' labels at step 500, 13.0 at step 2000 unchanged and
   10.8 without `L_au^t` (seed means), against 14.2 in the untranslated source faces: by step
   2000 about as much AU evidence as the source faces themselves (18.5 on seed 0), and the
-  term still buys no measured target F1. On the three real pairs, leaving `L_au^t` out moves
+  term still buys no measured target F1. On the `lab-b` pairs, scored the same way (the
+  routing forks below: their runs at step 500, the unchanged runs and the paper's routing at
+  step 2000, `--pair lab-b:lab-a` and `lab-b:lab-c`), the translated faces carry 29.5 and
+  31.6 at step 2000 (32.9 and 31.9 at step 500) against 36.1 and 41.7 in the untranslated
+  ones. On the three real pairs, leaving `L_au^t` out moves
   the mean from step 1500 to 2000 by -1.2, +1.4 and +0.9 points (seed means; -3.8 to +3.6
   seed by seed): the term that adapts D2CA buys no measured target F1 at this scale, and
   `use_au_t` keeps the paper's value. Its faces carry no more AU evidence than the source
@@ -317,7 +321,9 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   ends 2.3-2.6 times the control's (0.10-0.12 against 0.04-0.05) and ICL lower (0.21-0.26
   against 0.31-0.36). The paper's routing pulls `E_au` towards what the contrastive and
   reconstruction terms ask, not towards AUs that transfer: on both pairs it costs 2.0-8.6
-  points of target F1 on two seeds of three and nothing measurable on the third. The marked
+  points of target F1 on two seeds of three and nothing measurable on the third. Its
+  translated faces carry less of the AU donors' labels too: 26.2 and 22.9 F1 against the
+  unchanged runs' 29.5 and 31.6 (the oracles above, `forks/translation/`). The marked
   choice stays the default, now measured over 2000 steps as well as from a random start.
 - **Issue 8's bar holds on `wild → lab-a` and `social → lab-a`** (seed means: 1.13-5.58 of
   Source only's source F1 at every evaluation), and on the two `lab-b` pairs from step 300

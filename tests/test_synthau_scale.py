@@ -530,3 +530,16 @@ def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monk
     monkeypatch.setattr(sys, "argv", [*sys.argv, "--grads"])
     report_forks.main()
     assert capsys.readouterr().out.splitlines()[-1].endswith("seed by seed: a → b: 0.75")
+
+
+def test_the_reading_builds_its_fork_tables_from_the_logs(tmp_path):
+    """The page's fork tables come from the fork logs of the results folder, and a folder
+    without them says so instead of printing an empty table."""
+    import report
+    from report_prose import FORK_TABLES
+
+    empty = report.discussion(tmp_path)
+    assert empty.count("(no finished `") == len(FORK_TABLES)
+    assert not any(marker in empty for marker in FORK_TABLES)
+    docs = report.discussion(ROOT / "docs" / "benchmark-synthetic")
+    assert "no finished" not in docs and "| wild → lab-a | D2CA w/o L_au^t | 3 |" in docs

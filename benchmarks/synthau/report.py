@@ -53,6 +53,8 @@ def discussion(folder: Path) -> str:
         pattern = str(folder / "forks" / "{}-{{pair}}-seed{{seed}}")
         table = fork_table(pattern.format(fork), label, control and pattern.format(control),
                            equal=folder / "equal-steps", grid=folder)  # fmt: skip
+        if table.count("\n") < 2:  # the header alone: no finished forks in the folder
+            table = f"(no finished `{fork}` forks in `{folder / 'forks'}`)"
         text = text.replace(marker, textwrap.indent(table, "  "))
     return text
 

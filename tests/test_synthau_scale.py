@@ -164,6 +164,11 @@ def test_driver_end_to_end(tiny, capsys):
     reference = json.loads((tiny.results / names[2]).read_text())
     for key in ("au_oracle_on_source", "au_oracle_on_target", "identity_top1_real"):
         assert scored["reference"][key] == reference[key], key
+    for bad in (["--pair", "lab-a-wild"], ["--pair", "lab-a:wild"]):  # no colon; --out exists
+        with pytest.raises(SystemExit) as stop:
+            translation_quality.main(["--scale", "tiny", *bad, "--out", str(out), str(model)])
+        assert stop.value.code == 2
+    assert json.loads(out.read_text()) == scored  # the existing output is kept
     # nothing to do the second time: every run has its JSON
     capsys.readouterr()
     run_table.main(["--scale", "tiny", "--methods", "source-only", "--seeds", "0",
@@ -538,8 +543,9 @@ def test_the_reading_builds_its_fork_tables_from_the_logs(tmp_path):
     import report
     from report_prose import FORK_TABLES
 
-    empty = report.discussion(tmp_path)
+    empty = report.discussion(tmp_path, {})
     assert empty.count("(no finished `") == len(FORK_TABLES)
     assert not any(marker in empty for marker in FORK_TABLES)
-    docs = report.discussion(ROOT / "docs" / "benchmark-synthetic")
+    folder = ROOT / "docs" / "benchmark-synthetic"
+    docs = report.discussion(folder, report.load_results(folder)[0])
     assert "no finished" not in docs and "| wild → lab-a | D2CA w/o L_au^t | 3 |" in docs

@@ -45,14 +45,14 @@ from report_prose import BUDGET, DISCUSSION, FORK_TABLES, GPU, INTRO, PICTURES, 
 from report_sampler import is_sampler_folder, sampler_section
 
 
-def discussion(folder: Path) -> str:
+def discussion(folder: Path, runs: dict) -> str:
     """The reading (``DISCUSSION``) with its fork tables built from the logs in ``folder /
-    "forks"``."""
-    text = DISCUSSION
+    "forks"``, ``runs`` the folder's own (``load_results(folder)``)."""
+    text, (equal, _) = DISCUSSION, load_results(folder / "equal-steps")
+    pattern = str(folder / "forks" / "{}-{{pair}}-seed{{seed}}")
     for marker, (label, fork, control) in FORK_TABLES.items():
-        pattern = str(folder / "forks" / "{}-{{pair}}-seed{{seed}}")
         table = fork_table(pattern.format(fork), label, control and pattern.format(control),
-                           equal=folder / "equal-steps", grid=folder)  # fmt: skip
+                           equal, runs)  # fmt: skip
         if table.count("\n") < 2:  # the header alone: no finished forks in the folder
             table = f"(no finished `{fork}` forks in `{folder / 'forks'}`)"
         text = text.replace(marker, textwrap.indent(table, "  "))
@@ -120,7 +120,7 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
             w(section)
     w(PICTURES)
     w(findings_section(runs, grid))
-    w(discussion(folder))
+    w(discussion(folder, runs))
     w(GPU)
     w(missing_section(runs, expected))
     return "\n".join(out)

@@ -71,13 +71,12 @@ def forks(pattern: str, name: str, runs: list[dict]) -> list[dict]:
     return [f for f in found if f["target_curve"][-1:] and f["target_curve"][-1][0] == STEPS[-1]]
 
 
-def fork_table(fork: str, label: str, control: str | None = None, *, grads: bool = False,
-               equal: Path = GRID / "equal-steps", grid: Path = GRID) -> str:  # fmt: skip
+def fork_table(fork: str, label: str, control: str | None, equal_runs: dict, grid_runs: dict,
+               *, grads: bool = False) -> str:  # fmt: skip
     """The markdown table of the forks ``fork`` (a folder pattern with ``{pair}``, ``{seed}``)
-    against their ``control`` forks (default: the equal-steps runs) and the grid's Source
-    only; with ``grads`` and ``control``, a line of ``grad_ratio`` in the control runs."""
-    equal_runs, _ = load_results(equal)
-    grid_runs, _ = load_results(grid)
+    against their ``control`` forks (default: the ``equal_runs``, the equal-steps runs) and
+    the ``grid_runs``' Source only (both as ``load_results`` gives them); with ``grads`` and
+    ``control``, a line of ``grad_ratio`` in the control runs."""
     lines = [
         "| pair | run | seeds | " + " | ".join(f"target, {s}" for s in STEPS)
         + f" | target, mean {LATE[0]}-{LATE[1]} | source, {STEPS[-1]} |",
@@ -119,8 +118,9 @@ def main() -> None:
     parser.add_argument("--equal", type=Path, default=GRID / "equal-steps")
     parser.add_argument("--grid", type=Path, default=GRID)
     args = parser.parse_args()
-    print(fork_table(args.forks, args.label, args.control, grads=args.grads, equal=args.equal,
-                     grid=args.grid))  # fmt: skip
+    equal, _ = load_results(args.equal)
+    grid, _ = load_results(args.grid)
+    print(fork_table(args.forks, args.label, args.control, equal, grid, grads=args.grads))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pair", required=True, help="SOURCE:TARGET presets, e.g. wild:lab-a")
     parser.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     parser.add_argument("--out", type=Path, required=True, help="the JSON written")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = parser.parse_args(argv)
+    if args.pair.count(":") != 1:
+        parser.error(f"--pair {args.pair!r}: expected SOURCE:TARGET, e.g. wild:lab-a")
+    if args.out.exists() and not args.overwrite:
+        parser.error(f"{args.out} exists (pass --overwrite to replace it)")
     scale = SCALES[args.scale]
     source, target = args.pair.split(":")
     data = render_data(scale, {source, target})

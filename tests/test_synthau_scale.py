@@ -468,6 +468,53 @@ def test_equal_steps_section_reads_the_curves(tmp_path):
     assert not report_equal.is_equal_steps_folder(tmp_path / "sampler")
 
 
+def test_rerun_section_sets_each_run_beside_its_twin(tmp_path):
+    """report_rerun.py: the grid's runs trained again at a later commit, each beside its twin
+    (same pair, method, seed and setup), with the gaps both ways; a folder whose runs have
+    no twin, or the same commit, or another setup, is not such a folder."""
+    import report_rerun
+
+    data = {"size": 64, "subjects": 60, "frames_per_subject": 30,
+            "seeds": {"lab-a": 101, "lab-b": 102}}  # fmt: skip
+
+    def result(method, seed, f1, code, source=0.5, **extra):
+        return {"source": "lab-b", "target": "lab-a", "method": method, "seed": seed,
+                "steps": 2000, "batch_size": 16, "config": {"image_size": 64}, "data": data,
+                "code": code, "avg_f1": f1, "source_curve": [[2000, source]], **extra}  # fmt: skip
+
+    grid_f1 = {"source-only": (0.40, 0.44, "aaa"), "d2ca": (0.42, 0.44, "bbb"),
+               "target-only": (0.60, 0.60, "aaa")}  # fmt: skip
+    grid = {("lab-b", "lab-a"): {m: [result(m, 0, a, code), result(m, 1, b, code)]
+                                 for m, (a, b, code) in grid_f1.items()}}  # fmt: skip
+    folder = tmp_path / "rerun"
+    again = {("source-only", 0): 0.38, ("source-only", 1): 0.46, ("d2ca", 0): 0.45,
+             ("d2ca", 1): 0.43, ("target-only", 0): 0.62, ("target-only", 1): 0.58}  # fmt: skip
+    for (method, seed), f1 in again.items():
+        rise = 40.0 if method == "source-only" and seed == 1 else 1.5
+        run = result(method, seed, f1, "ccc", subjects=4, au_loss_rise=rise)
+        run_table.write_json(folder / f"lab-b_to_lab-a__{method}__seed{seed}.json", run)
+    # a later JSON lists more domains' seeds: the same rendering of the pair's two domains
+    late = result("dann", 0, 0.5, "ccc") | {"data": {**data, "seeds": {**data["seeds"], "x": 1}}}
+    assert report_rerun._data(late) == report_rerun._data(grid[("lab-b", "lab-a")]["d2ca"][0])
+    assert report_rerun.is_rerun_folder(folder, grid)
+    text = report_rerun.rerun_section(folder, grid)
+    assert text.startswith("## The grid again on later code")
+    assert "trained at commits aaa, bbb." in text and "trained again at ccc:" in text
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| lab-b")}
+    assert rows["Source only"] == (
+        "| lab-b → lab-a | Source only | 42.0 ± 2.8 | 42.0 ± 5.7 | -2.0, +2.0 | 50.0 ± 0.0 | "
+        "50.0 ± 0.0 | 1.5x, 40.0x |"
+    )
+    assert rows["D2CA"].split(" | ")[4] == "+3.0, -1.0"
+    assert "Runs with a spike: Source only 1 of 2; D2CA 0 of 2; Target only 0 of 2." in text
+    # gap 60 - 42 = 18 both ways; D2CA closes 1/18 in the grid, 2/18 again
+    assert "lab-b → lab-a: grid gap 18.0, D2CA closes 6%, again gap 18.0, D2CA closes 11%." in text
+    for change in ({"code": "aaa"}, {"steps": 500}, {"subjects": 8}, {"seed": 5}):
+        other = tmp_path / f"other-{next(iter(change))}"
+        run_table.write_json(other / "a.json", result("source-only", 0, 0.4, "ccc") | change)
+        assert not report_rerun.is_rerun_folder(other, grid), change
+
+
 def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monkeypatch):
     """report_forks.py reads a fork's curves from its log, on the AUs its run scored, averages
     its last evaluations (1500 to 2000), and leaves out a fork that has not reached the last

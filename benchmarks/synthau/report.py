@@ -42,6 +42,7 @@ from report_network import (
     network_section,
 )
 from report_prose import BUDGET, DISCUSSION, FORK_TABLES, GPU, INTRO, PICTURES, SCREEN_TEXT
+from report_rerun import is_rerun_folder, rerun_section
 from report_sampler import is_sampler_folder, sampler_section
 
 
@@ -114,6 +115,8 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
             section = equal_steps_section(extra, runs)
         elif is_sampler_folder(extra):
             section = sampler_section(extra, runs)
+        elif is_rerun_folder(extra, runs):
+            section = rerun_section(extra, runs)
         else:
             section = longer_section(extra)
         if section:  # a folder whose runs have written no JSON yet adds nothing

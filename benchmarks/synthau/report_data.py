@@ -30,6 +30,7 @@ D2CA_VARIANTS = ("d2ca-no-icl-fcl", "d2ca-no-fcl", "d2ca")
 GAP_MIN = 0.15
 TARGET_MIN = 0.60
 PLATEAU = 0.01
+SPIKE = 10.0  # a rise of the source AU loss this large is issue 18's spike
 
 
 def load_results(folder: Path) -> tuple[dict, dict]:

@@ -25,10 +25,8 @@ from report import (
     setup_lines,
     wall_times,
 )
-from report_data import LABELS, METHODS, load_results
+from report_data import LABELS, METHODS, SPIKE, load_results
 from scales import CPU, Scale
-
-SPIKE = 10.0  # a rise of the source AU loss this large is issue 18's spike
 
 INTRO = """\
 The presets, pairs, methods, metric and tables are those of

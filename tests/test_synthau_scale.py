@@ -506,9 +506,18 @@ def test_rerun_section_sets_each_run_beside_its_twin(tmp_path):
         "50.0 ± 0.0 | 1.5x, 40.0x |"
     )
     assert rows["D2CA"].split(" | ")[4] == "+3.0, -1.0"
-    assert "Runs with a spike: Source only 1 of 2; D2CA 0 of 2; Target only 0 of 2." in text
+    assert "Across the 6 runs scored" in text and "a run moved by 2.0 points" in text
+    assert "(each trained run once): Source only 1 of 2; D2CA 0 of 2; Target only 0 of 2." in text
     # gap 60 - 42 = 18 both ways; D2CA closes 1/18 in the grid, 2/18 again
     assert "lab-b → lab-a: grid gap 18.0, D2CA closes 6%, again gap 18.0, D2CA closes 11%." in text
+    # Source only seed 1 scored on a second target: one more run scored, the same run trained
+    other = {"target": "lab-c"}
+    grid[("lab-b", "lab-c")] = {"source-only": [result("source-only", 1, 0.34, "aaa") | other]}
+    run = result("source-only", 1, 0.30, "ccc", subjects=4, au_loss_rise=40.0) | other
+    run_table.write_json(folder / "lab-b_to_lab-c__source-only__seed1.json", run)
+    text = report_rerun.rerun_section(folder, grid)
+    assert "Across the 7 runs scored" in text and "Source only 1 of 2; D2CA" in text
+    assert "| lab-b → lab-c | Source only | 34.0 ± 0.0 | 30.0 ± 0.0 | -4.0 |" in text
     for change in ({"code": "aaa"}, {"steps": 500}, {"subjects": 8}, {"seed": 5}):
         other = tmp_path / f"other-{next(iter(change))}"
         run_table.write_json(other / "a.json", result("source-only", 0, 0.4, "ccc") | change)

@@ -524,6 +524,34 @@ def test_rerun_section_sets_each_run_beside_its_twin(tmp_path):
         assert not report_rerun.is_rerun_folder(other, grid), change
 
 
+def test_report_beta1_sets_a_method_beside_itself(tmp_path, capsys):
+    """report_beta1.py --method: one method's runs with another beta1 beside the same runs
+    with 0.5, source F1 at the quarters of a 2000-step run, target F1 at its end, the rises
+    from the JSONs; a folder without the method's runs is a one-line error."""
+    import report_beta1
+
+    def result(beta1, seed, f1, rise):
+        curve = [[s, f1 + s / 1e5] for s in range(500, 2001, 500)]
+        return {"source": "wild", "target": "lab-a", "method": "dann", "seed": seed,
+                "steps": 2000, "subjects": 4, "betas": [beta1, 0.999], "avg_f1": f1,
+                "source_curve": curve, "target_curve": curve, "au_loss_rise": rise}  # fmt: skip
+
+    for beta1, folder, rises in ((0.5, "base", (30.0, 20.0)), (0.9, "other", (1.5, 1.2))):
+        for seed, rise in enumerate(rises):
+            run = result(beta1, seed, 0.1 + 0.01 * seed + (beta1 == 0.9) * 0.02, rise)
+            run_table.write_json(tmp_path / folder / f"wild_to_lab-a__dann__seed{seed}.json", run)
+    argv = ["--base", str(tmp_path / "base"), "--other", str(tmp_path / "other"),
+            "--runs", str(tmp_path / "none")]  # fmt: skip
+    report_beta1.main([*argv, "--method", "dann"])
+    out = capsys.readouterr().out
+    assert "| source, step 500 | source, step 1000 | source, step 1500 | source, step 2000 |" in out
+    assert "| wild → lab-a | 0.5 | 2 | 11.0 ± 0.7 | 11.5 ± 0.7 |" in out
+    assert "| 12.5 ± 0.7 | 30.0x, 20.0x |" in out and "| 14.5 ± 0.7 | 1.5x, 1.2x |" in out
+    assert "with beta1 0.9 at or above 0.5's: 2 of 2 pair-seeds." in out
+    with pytest.raises(SystemExit, match="no d2ca runs in"):
+        report_beta1.main(argv)
+
+
 def test_report_forks_sets_a_finished_fork_beside_its_run(tmp_path, capsys, monkeypatch):
     """report_forks.py reads a fork's curves from its log, on the AUs its run scored, averages
     its last evaluations (1500 to 2000), and leaves out a fork that has not reached the last

@@ -1,7 +1,7 @@
-"""Adam's beta1 on the CPU grid (docs/training.md, "Stability"): the grid's D2CA runs with
-another beta1 (``run_table.py --methods d2ca --subjects 8 --beta1 B --no-quality --results
-docs/benchmark-synthetic/beta1-B``) against the same runs with the default 0.5
-(``docs/benchmark-synthetic/sampler-k2``), seed by seed.
+"""Adam's beta1 on the CPU grid (docs/training.md, "Stability"): the grid's runs of one
+method with another beta1 (``run_table.py --methods d2ca --subjects 8 --beta1 B --no-quality
+--results docs/benchmark-synthetic/beta1-B``) against the same runs with the default 0.5
+(``docs/benchmark-synthetic/sampler-k2`` for D2CA, ``rerun`` for the baselines), seed by seed.
 
 Prints a markdown table: source-validation F1 by step and target-test F1 at the last step
 (mean ± std over the seeds both have), and each run's largest rise of the logged ``L_au^s``
@@ -9,7 +9,8 @@ Prints a markdown table: source-validation F1 by step and target-test F1 at the 
 it, where those folders are still on this machine).
 
 Run:  python benchmarks/synthau/report_beta1.py [--other docs/benchmark-synthetic/beta1-0.9]
-          [--base docs/benchmark-synthetic/sampler-k2] [--runs /tmp/d2ca-synthau/runs]
+          [--base docs/benchmark-synthetic/sampler-k2] [--method d2ca]
+          [--runs /tmp/d2ca-synthau/runs]
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from report_data import load_results, pair_name
+from report_data import METHODS, load_results, pair_name
 from report_sampler import STEPS, _by_seed, _cell
 from run_table import au_loss_rise, run_dir
 from scales import CPU
@@ -33,38 +34,42 @@ def rise_of(result: dict, folder: Path) -> float | None:
     return au_loss_rise(folder) if (folder / "metrics.jsonl").is_file() else None
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--other", type=Path, default=REPO / "docs/benchmark-synthetic/beta1-0.9")
     parser.add_argument("--base", type=Path, default=REPO / "docs/benchmark-synthetic/sampler-k2")
+    parser.add_argument("--method", default="d2ca", choices=METHODS)
     parser.add_argument("--runs", type=Path, default=Path("/tmp/d2ca-synthau/runs"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     other, _ = load_results(args.other)
     base, _ = load_results(args.base)
+    method = args.method
+    found = [r for rs in other.values() for r in rs.get(method, [])]
+    if not found:
+        raise SystemExit(f"no {method} runs in {args.other}")
+    beta1, steps = found[0]["betas"][0], found[0]["steps"]
+    shown = STEPS if steps <= STEPS[-1] else range(steps // 4, steps + 1, steps // 4)
     lines = [
-        "| pair | beta1 | seeds | " + " | ".join(f"source, step {s}" for s in STEPS)
+        "| pair | beta1 | seeds | " + " | ".join(f"source, step {s}" for s in shown)
         + " | target, last step | largest rise of L_au^s, per seed |",
-        "|---|---|---|" + "---|" * (len(STEPS) + 2),
+        "|---|---|---|" + "---|" * (len(shown) + 2),
     ]  # fmt: skip
-    found = [r for rs in other.values() for r in rs.get("d2ca", [])]
-    beta1 = found[0]["betas"][0] if found else None
     better = []
     for pair in sorted(set(other) & set(base), key=pair_name):
-        rows = {0.5: base[pair].get("d2ca", []), beta1: other[pair].get("d2ca", [])}
+        rows = {0.5: base[pair].get(method, []), beta1: other[pair].get(method, [])}
         seeds = sorted(set.intersection(*({r["seed"] for r in rs} for rs in rows.values())))
         if not seeds:
             continue
-        steps = rows[0.5][0]["steps"]
         last = {b: _by_seed(rs, "target_curve") for b, rs in rows.items()}
         for b, rs in rows.items():
             scale = CPU.with_options(sampler_subjects=rs[0]["subjects"],
                                      beta1=None if b == 0.5 else b)  # fmt: skip
-            rise = [rise_of(r, args.runs / run_dir(scale, *pair, "d2ca", r["seed"]).name)
+            rise = [rise_of(r, args.runs / run_dir(scale, *pair, method, r["seed"]).name)
                     for r in rs if r["seed"] in seeds]  # fmt: skip
-            cells = " | ".join(_cell(_by_seed(rs, "source_curve"), seeds, s) for s in STEPS)
-            shown = ", ".join("–" if r is None else f"{r:.1f}x" for r in rise)
+            cells = " | ".join(_cell(_by_seed(rs, "source_curve"), seeds, s) for s in shown)
+            rises = ", ".join("–" if r is None else f"{r:.1f}x" for r in rise)
             lines.append(f"| {pair_name(pair)} | {b:g} | {len(seeds)} | {cells} | "
-                         f"{_cell(last[b], seeds, steps)} | {shown} |")  # fmt: skip
+                         f"{_cell(last[b], seeds, steps)} | {rises} |")  # fmt: skip
         better += [last[beta1][s].get(steps, 0) >= last[0.5][s].get(steps, 0) for s in seeds]
     print("\n".join(lines))
     print(f"\nTarget F1 at the last step with beta1 {beta1:g} at or above 0.5's: "

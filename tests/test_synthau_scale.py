@@ -468,6 +468,16 @@ def test_equal_steps_section_reads_the_curves(tmp_path):
     assert not report_equal.is_equal_steps_folder(tmp_path / "sampler")
 
 
+@pytest.mark.parametrize("name", ["cpu", "paper"])
+def test_the_committed_page_is_what_the_jsons_render(name):
+    """docs/benchmark-synthetic.md and its paper-scale page are ``run_table.py --render-only``
+    of the committed JSONs and fork logs: a figure edited by hand, or a JSON committed without
+    its page, fails here."""
+    scale = scales.SCALES[name]
+    hint = f"run: python benchmarks/synthau/run_table.py --scale {name} --render-only"
+    assert run_table.render(scale) == scale.doc.read_text(), hint
+
+
 def test_rerun_section_sets_each_run_beside_its_twin(tmp_path):
     """report_rerun.py: the grid's runs trained again at a later commit, each beside its twin
     (same pair, method, seed and setup), with the gaps both ways; a folder whose runs have

@@ -511,13 +511,17 @@ def run_all(scale: Scale, args: argparse.Namespace, argv: list[str]) -> None:
         helper.wait()
 
 
-def write_document(scale: Scale) -> Path:
+def render(scale: Scale) -> str:
     """The scale's markdown page from the JSONs in its results folder."""
     expected = {"pairs": list(scale.pairs), "methods": list(METHODS), "seeds": list(SEEDS)}
     if scale.name == "cpu":
-        text = render_document(scale.results, expected)
-    else:
-        text = render_paper_document(scale, expected)
+        return render_document(scale.results, expected)
+    return render_paper_document(scale, expected)
+
+
+def write_document(scale: Scale) -> Path:
+    """The scale's markdown page, written over the last one."""
+    text = render(scale)
     with atomic_path(scale.doc, overwrite=True) as tmp:
         tmp.write_text(text)
     return scale.doc

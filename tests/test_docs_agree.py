@@ -1178,3 +1178,86 @@ def test_the_lab_b_translation_reading_is_its_jsons():
     )
     assert f"carry less of the AU donors' labels too: {m['aux1']} F1 against the" in doc
     assert f"unchanged runs' {m['ctrl']} (the oracles above" in doc
+
+
+def test_the_baseline_spike_reading_is_the_rerun(capsys):
+    """The stability reading of the baselines (docs/training.md) quotes the rises of L_au^s
+    in the grid trained again on today's code, the spikes' steps and lows from the committed
+    logs, report_beta1.py's tables for Source only and DANN, and their beta1 gains."""
+    import statistics
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
+    import report_beta1
+    from report_data import SPIKE, load_results
+    from run_table import au_loss_log
+
+    doc, grid = _doc("docs/training.md"), ROOT / "docs" / "benchmark-synthetic"
+    rerun, _ = load_results(grid / "rerun")
+    other, _ = load_results(grid / "beta1-0.9")
+    d2ca = [r["au_loss_rise"] for p in rerun.values() for r in p["d2ca"]]
+    assert f"No D2CA run rises 10x in its 500 steps ({min(d2ca):.1f}-{max(d2ca):.1f}x)" in doc
+    trained = {}  # each trained run once: Source only is one run on both lab-b targets
+    for (source, target), methods in rerun.items():
+        for m in ("source-only", "dann"):
+            for r in methods[m]:
+                where = (source,) if m == "source-only" else (source, target)
+                trained[(m, *where, r["seed"])] = r["au_loss_rise"]
+    spikes = {k: v for k, v in trained.items() if v >= SPIKE}
+    assert (len(spikes), len(trained)) == (7, 21) and "7 of the 21 baseline runs do" in doc
+    wild = [v for k, v in spikes.items() if k[1] == "wild"]
+    assert len(wild) == 6 and f"all six from `wild` ({min(wild):.1f}-{max(wild):.1f}x)" in doc
+    social = [v for k, v in spikes.items() if k[1] == "social"]
+    assert [k for k in spikes if k[1] == "social"] == [("dann", "social", "lab-a", 2)]
+    assert f"one DANN run from `social` ({social[0]:.1f}x)" in doc
+    steps, lows = [], []
+    for run in sorted((grid / "rerun" / "logs").iterdir()):
+        low, best = float("inf"), (0.0, 0, 0.0)
+        for step, value in au_loss_log(run):  # run_table.au_loss_rise, with its step
+            if step > 100 and value / low > best[0]:
+                best = (value / low, step, low)
+            low = min(low, value)
+        assert best[0] == pytest.approx(spikes[_run_key(run.name)]), run.name
+        steps.append(best[1])
+        lows.append(best[2])
+    assert len(steps) == 7
+    assert (
+        f"between steps {min(steps)} and {max(steps)} of its 2000, from a low of "
+        f"{min(lows):.3f}-{max(lows):.3f}" in doc
+    )
+
+    base = ["--base", str(grid / "rerun"), "--other", str(grid / "beta1-0.9")]
+    for method in ("source-only", "dann"):
+        report_beta1.main([*base, "--method", method, "--runs", str(ROOT / "no-runs")])
+        table = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")]
+        assert len(table) == 10 and all(ln in doc for ln in table), method
+    gains, above = {}, 0
+    for m in ("source-only", "dann"):
+        gains[m] = []
+        for pair in (
+            ("wild", "lab-a"),
+            ("social", "lab-a"),
+            ("lab-b", "lab-a"),
+            ("lab-b", "lab-c"),
+        ):
+            a, b = ([r["avg_f1"] for r in f[pair][m]] for f in (rerun, other))
+            above += sum(y >= x for x, y in zip(a, b, strict=True))
+            gain = f"{100 * (statistics.fmean(b) - statistics.fmean(a)):+.1f}"
+            gains[m].append("0.0" if gain in ("+0.0", "-0.0") else gain)
+    so, dann = gains["source-only"], gains["dann"]
+    assert f"at or above their target F1 at 0.5 in {above} of 24 pair-seeds" in doc
+    assert (
+        f"Source only by {so[0]} (`wild`), {so[1]} (`social`), {so[2]} and {so[3]} (the `lab-b` "
+        f"pairs), DANN by {dann[0]}, {dann[1]}, {dann[2]} and {dann[3]}," in doc
+    )
+    rises = [r["au_loss_rise"] for p in other.values() for m in ("source-only", "dann")
+             for r in p.get(m, [])]  # fmt: skip
+    assert max(rises) < SPIKE and f"(7.3x and {max(rises):.1f}x," in doc
+
+
+def _run_key(name: str) -> tuple:
+    """``wild_to_lab-a__dann__seed2`` -> the key of its trained run in the test above."""
+    pair, method, seed = name.split("__")
+    source, target = pair.split("_to_")
+    where = (source,) if method == "source-only" else (source, target)
+    return (method, *where, int(seed.removeprefix("seed")))

@@ -1261,3 +1261,52 @@ def _run_key(name: str) -> tuple:
     source, target = pair.split("_to_")
     where = (source,) if method == "source-only" else (source, target)
     return (method, *where, int(seed.removeprefix("seed")))
+
+
+def test_the_rerun_reading_is_the_jsons():
+    """The reading of the grid trained again on today's code (docs/benchmark-synthetic.md)
+    quotes its commit, the mean distance of a run from its twin against the seeds' spread,
+    and D2CA's share of each gap both ways, from the committed JSONs."""
+    import statistics
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
+    from report_data import avg, load_results
+
+    doc, grid = _doc("docs/benchmark-synthetic.md"), ROOT / "docs" / "benchmark-synthetic"
+    runs, _ = load_results(grid)
+    again, _ = load_results(grid / "rerun")
+    codes = {r["code"] for p in again.values() for rs in p.values() for r in rs}
+    assert "trained again at commit 9c1cd41 (" in doc and "9c1cd41" in codes
+    pairs = [("wild", "lab-a"), ("lab-b", "lab-a"), ("social", "lab-a"), ("lab-b", "lab-c")]
+
+    def closed(folder: dict) -> list[str]:
+        shares = []
+        for pair in pairs:
+            lo, hi, d2ca = (statistics.fmean(avg(folder[pair][m]))
+                            for m in ("source-only", "target-only", "d2ca"))  # fmt: skip
+            shares.append(f"{100 * (d2ca - lo) / (hi - lo):.0f}%")
+        return shares
+
+    now, then = closed(again), closed(runs)
+    assert (
+        f"D2CA closes {now[0]}, {now[1]}, {now[2]} and {now[3]} of the gaps (the grid: "
+        f"{then[0]}, {then[1]}, {then[2]} and {then[3]})" in doc
+    )
+    for pair in pairs:  # DANN the best adaptation method again
+        means = {m: statistics.fmean(avg(again[pair][m])) for m in ("dann", "d2ca")}
+        assert means["dann"] > means["d2ca"], pair
+    # each scored run once (Target only on lab-a is one run whatever the source)
+    moved, spread = {}, []
+    for (source, target), methods in again.items():
+        for m, rs in methods.items():
+            twins = {r["seed"]: r for r in runs[(source, target)][m]}
+            where = target if m == "target-only" else (source, target)
+            for r in rs:
+                moved[(m, where, r["seed"])] = abs(r["avg_f1"] - twins[r["seed"]]["avg_f1"])
+            spread += [statistics.stdev(avg(x)) for x in (rs, runs[(source, target)][m])]
+    distance = 100 * statistics.fmean(moved.values())
+    assert (
+        f"a run lands {distance:.1f} points from its twin on average, as far as another seed "
+        f"would ({100 * statistics.fmean(spread):.1f})" in doc
+    )

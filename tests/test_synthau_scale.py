@@ -534,6 +534,19 @@ def test_rerun_section_sets_each_run_beside_its_twin(tmp_path):
         assert not report_rerun.is_rerun_folder(other, grid), change
 
 
+def test_table_viii_order_reads_the_seed_means():
+    """report_data.table_viii_order: full D2CA above w/o FCL above w/o ICL+FCL is "yes"."""
+    from report_data import table_viii_order
+
+    def runs(*means):
+        return {m: [{"avg_f1": x}] for m, x in zip(scales.D2CA_VARIANTS, means, strict=True)}
+
+    assert table_viii_order(runs(0.3, 0.4, 0.5)) == "yes"
+    assert table_viii_order(runs(0.3, 0.5, 0.4)) == "no"
+    assert table_viii_order(runs(0.4, 0.4, 0.4)) == "tie"
+    assert table_viii_order({"d2ca": [{"avg_f1": 0.5}]}) is None
+
+
 def test_report_beta1_sets_a_method_beside_itself(tmp_path, capsys):
     """report_beta1.py --method: one method's runs with another beta1 beside the same runs
     with 0.5, source F1 at the quarters of a 2000-step run, target F1 at its end, the rises

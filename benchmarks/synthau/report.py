@@ -31,6 +31,7 @@ from report_data import (
     pair_name,
     pct,
     plateau,
+    table_viii_order,
 )
 from report_equal import equal_steps_section, is_equal_steps_folder
 from report_forks import fork_table
@@ -373,13 +374,10 @@ def ablation_section(runs: dict, pairs: list) -> str:
         "|---|---|---|---|---|",
     ]
     for pair in pairs:
-        vals = [avg(runs[pair].get(m, [])) for m in D2CA_VARIANTS]
-        if not all(vals):
+        order = table_viii_order(runs[pair])
+        if order is None:
             continue
-        means = [statistics.fmean(v) for v in vals]
-        order = "yes" if means[0] < means[1] < means[2] else "no"
-        if max(means) == min(means):
-            order = "tie"
+        vals = [avg(runs[pair][m]) for m in D2CA_VARIANTS]
         lines.append(f"| {pair_name(pair)} | " + " | ".join(pct(v) for v in vals) + f" | {order} |")
     lines.append(
         "\nThe paper reports full D2CA > w/o FCL > w/o ICL and FCL on every pair. Differences "

@@ -100,6 +100,19 @@ def avg(results: list[dict]) -> list[float]:
     return [r["avg_f1"] for r in results]
 
 
+def table_viii_order(methods: dict) -> str | None:
+    """Whether a pair's D2CA variants keep the paper's ablation order (Table VIII: full D2CA
+    above w/o FCL above w/o ICL+FCL, seed means): "yes", "no", "tie", or None where a
+    variant has no run. ``methods``: ``{method: [result per seed]}``."""
+    vals = [avg(methods.get(m, [])) for m in D2CA_VARIANTS]
+    if not all(vals):
+        return None
+    means = [statistics.fmean(v) for v in vals]
+    if max(means) == min(means):
+        return "tie"
+    return "yes" if means[0] < means[1] < means[2] else "no"
+
+
 def plateau(results: list[dict]) -> tuple[float, float] | None:
     """Source only's change of target F1 over the last fifth of training, between its
     evaluation at 80% of the steps and its last: of the seed-mean curve and of the worst

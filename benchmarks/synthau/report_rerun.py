@@ -7,7 +7,16 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from report_data import LABELS, METHODS, SPIKE, avg, load_results, pair_name, pct
+from report_data import (
+    LABELS,
+    METHODS,
+    SPIKE,
+    avg,
+    load_results,
+    pair_name,
+    pct,
+    table_viii_order,
+)
 
 SETUP = ("steps", "batch_size", "config")  # what must match the grid's twin, with the data
 
@@ -130,5 +139,7 @@ def _gaps(pair: tuple, again: dict, grid: dict) -> list[str]:
     for name, runs in (("grid", grid), ("again", again)):
         lo, hi, d2ca = (statistics.fmean(avg(runs[m])) for m in need)
         share = 100 * (d2ca - lo) / (hi - lo)
-        text.append(f"{name} gap {100 * (hi - lo):.1f}, D2CA closes {share:.0f}%")
+        order = table_viii_order(runs)
+        order = f", Table VIII's order: {order}" if order else ""
+        text.append(f"{name} gap {100 * (hi - lo):.1f}, D2CA closes {share:.0f}%{order}")
     return [f"{pair_name(pair)}: " + ", ".join(text)]

@@ -147,12 +147,13 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   standard deviation over seeds.
 - **The grid holds on today's code.** The training step's arithmetic has changed since the
   grid ran (issue 17), so its runs were trained again at commit 9c1cd41 ("The grid again on
-  later code"; the later commits there change only the report): a run lands 1.8 points from
-  its twin on average, as far as another seed would (2.0). D2CA closes 0%, -31%, -5% and
-  -45% of the gaps (the grid: -3%, -40%, -6% and -43%), and DANN is again the best
-  adaptation method on every pair. The runs also measured what the grid's JSONs lack, the
-  largest rise of `L_au^s`: 7 of the 21 baseline runs spike late, all on the sources they
-  memorise (`wild`, `social`), and no D2CA run does (docs/training.md, "Stability").
+  later code"; the later commits there change only the report): a run lands 1.9 points from
+  its twin on average, as far as another seed would (2.1). D2CA closes 0%, -31%, -5% and
+  -45% of the gaps (the grid: -3%, -40%, -6% and -43%), DANN is again the best adaptation
+  method on every pair, and Table VIII's order again holds on none. The runs also measured
+  what the grid's JSONs lack, the largest rise of `L_au^s`: 7 of the 21 baseline runs spike
+  late, all on the sources they memorise (`wild`, `social`), and none of the 36 runs of the
+  D2CA variants does (docs/training.md, "Stability").
 - **At equal steps D2CA is level or ahead at step 500, level or behind at 2000.** At step
   500, D2CA's target F1 against Source only's: 8.8 / 5.1 (`wild`), 12.4 / 8.6 (`social`),
   32.3 / 32.1 (`lab-b → lab-a`), 35.6 / 34.5 (`lab-b → lab-c`) ("Does D2CA's AU encoder

@@ -1201,8 +1201,7 @@ def test_the_baseline_spike_reading_is_the_rerun(capsys):
     for (source, target), methods in rerun.items():
         for m in ("source-only", "dann"):
             for r in methods[m]:
-                where = (source,) if m == "source-only" else (source, target)
-                trained[(m, *where, r["seed"])] = r["au_loss_rise"]
+                trained[_run_key(f"{source}_to_{target}__{m}__seed{r['seed']}")] = r["au_loss_rise"]
     spikes = {k: v for k, v in trained.items() if v >= SPIKE}
     assert (len(spikes), len(trained)) == (7, 21) and "7 of the 21 baseline runs do" in doc
     wild = [v for k, v in spikes.items() if k[1] == "wild"]

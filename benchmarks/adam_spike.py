@@ -1,0 +1,265 @@
+"""Issue 18, part 3: what Adam does when a memorised source's ``L_au^s`` spikes.
+
+docs/training.md ("Stability") reproduces issue 18's spike on the CPU with a small source
+(SynthAU ``lab-b``, 10 subjects x 20 frames, 64x64, 120 training faces) and the grid's narrow
+network. Source only spikes there too, at about 50 steps a second, so the AU path (``E_au``
+and ``C``, the only parameters ``L_au^s`` trains) can be watched closely. Every ``--every``
+steps this script stops the run (the same run: batches are drawn by step, and the readings
+touch neither the random state nor the batch norms' statistics) and reads, on all the
+source's training faces in chunks of the batch size (each chunk normalised by its own
+statistics, as in training; one dropout mask per reading):
+
+* ``loss`` and the gradient's RMS;
+* Adam's state: the RMS and largest coordinate of the step Adam just took, in units of lr
+  (``m_hat / (sqrt(v_hat) + eps)``), the share of coordinates past 1 lr, and the share whose
+  current gradient exceeds 3 ``sqrt(v_hat)``: a second moment left small by a quiet past;
+* the sharpness ``lambda(H)``, the largest eigenvalue of the loss's Hessian, and the
+  preconditioned sharpness ``lambda(P^-1 H)`` with Adam's preconditioner ``P = diag(sqrt(v_hat)
+  + eps)``, by power iteration, beside the stability threshold of Adam with momentum
+  ``beta1`` and learning rate ``lr``, ``(2 + 2 beta1) / ((1 - beta1) lr)`` (Cohen et al.,
+  "Adaptive gradient methods at the edge of stability", 2022): 6/lr for beta1 0.5, 38/lr for
+  0.9. Past it, the step diverges along the top eigenvector; and which parameter tensors
+  that eigenvector lives in.
+
+Variants change one suspect each: ``beta1-0.9``, ``beta2-0.99`` (a second moment that
+follows the gradient ten times faster), ``lr-5e-4`` (the threshold doubled) and ``eps-1e-6``.
+One JSON per run (variant, method, seed) in ``--out``; runs already there are skipped::
+
+    python benchmarks/adam_spike.py --out docs/training/adam-spike --data /tmp/adam/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "synthau"))
+from run_table import au_loss_log, au_loss_rise  # noqa: E402
+
+from d2ca.data.synth import render_dataset  # noqa: E402
+from d2ca.models import to_model_input  # noqa: E402
+from d2ca.train import TrainConfig  # noqa: E402
+from d2ca.train.baselines import supervised_loss  # noqa: E402
+from d2ca.train.trainer import Trainer  # noqa: E402
+
+RENDER = {"lab-b": 77, "lab-a": 78}  # docs/training.md's spike data: render seeds
+NARROW = {
+    "enc_widths": [12, 16, 24, 32, 48, 48, 64, 64],
+    "dec_widths": [32, 24, 16, 16, 8, 8],
+    "dec_aux_channels": 4,
+    "disc_widths": [8, 16, 32],
+    "proj_hidden": 32,
+    "proj_dim": 16,
+}
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "beta1-0.9": {"betas": (0.9, 0.999)},
+    "beta2-0.99": {"betas": (0.5, 0.99)},
+    "lr-5e-4": {"lr": 5e-4},
+    "eps-1e-6": {"eps": 1e-6},  # not a TrainConfig field: set on the optimiser
+}
+
+
+def threshold(beta1: float, lr: float) -> float:
+    """Adam's stability threshold on the preconditioned sharpness (Cohen et al., 2022)."""
+    return (2 + 2 * beta1) / ((1 - beta1) * lr)
+
+
+def probe_batches(trainer: Trainer) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every source training face, in chunks of the batch size (a fixed shuffled order)."""
+    data, size = trainer.main_data, trainer.config.batch_size
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    return [
+        (to_model_input(data.images[i], data.config), data.labels[i])
+        for i in order.split(size)
+        if len(i) == size
+    ]
+
+
+def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    return float(sum((x * y).sum() for x, y in zip(a, b, strict=True)))
+
+
+def _power(hvp, scale: list[torch.Tensor], start: list[torch.Tensor], iters: int) -> tuple:
+    """Largest eigenvalue of ``S H S`` (``S`` diagonal, ``scale``) and its eigenvector, by
+    power iteration from ``start`` (the last reading's eigenvector: fewer iterations)."""
+    u = start
+    norm = math.sqrt(_dot(u, u))
+    u = [x / norm for x in u]
+    lam = prev = 0.0
+    for _ in range(iters):
+        su = hvp([s * x for s, x in zip(scale, u, strict=True)])
+        su = [s * x for s, x in zip(scale, su, strict=True)]
+        prev, lam = lam, _dot(u, su)
+        norm = math.sqrt(_dot(su, su))
+        u = [x / norm for x in su]
+    return lam, abs(lam - prev) / max(abs(lam), 1e-12), u
+
+
+def moments(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Adam's first moments (``exp_avg``) of ``params``."""
+    return [opt.state[p]["exp_avg"] for p in params]
+
+
+def measure(trainer: Trainer, batches: list, iters: int, vectors: dict) -> dict:
+    """The readings at the trainer's current step (see the module's docstring); ``vectors``
+    keeps the top eigenvectors from one reading to the next."""
+    model = trainer.model
+    named = [(f"e_au.{n}", p) for n, p in model.e_au.named_parameters()]
+    named += [(f"classifier.{n}", p) for n, p in model.classifier.named_parameters()]
+    params = [p for _, p in named]
+    opt = next(o for o in trainer.optimizers.values() if params[0] in o.state)
+    group = opt.param_groups[0]
+    (b1, b2), eps, lr = group["betas"], group["eps"], group["lr"]
+    buffers = [b.clone() for m in (model.e_au, model.classifier) for b in m.buffers()]
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        loss = sum(supervised_loss(model, x, z)[0] for x, z in batches) / len(batches)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+
+    def hvp(v: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [h.detach() for h in torch.autograd.grad(grads, params, v, retain_graph=True)]
+
+    g = [x.detach() for x in grads]
+    root_v, update = [], []
+    for p in params:
+        state = opt.state[p]
+        t = float(state["step"])
+        rv = (state["exp_avg_sq"] / (1 - b2**t)).sqrt()
+        root_v.append(rv)
+        update.append(state["exp_avg"] / (1 - b1**t) / (rv + eps))
+    batch = {}
+    if vectors.get("step") == trainer.step - 1:  # the last batch's gradient, from m's change
+        pairs = zip(moments(opt, params), vectors["m"], vectors["rv"], strict=True)
+        g_b = [((m - b1 * m_prev) / (1 - b1), rv) for m, m_prev, rv in pairs]
+        flat_b = torch.cat([x.flatten() for x, _ in g_b])
+        ratio = torch.cat([(x / (rv + eps)).flatten() for x, rv in g_b]).abs()
+        batch = {
+            "batch_grad_rms": float(flat_b.square().mean().sqrt()),
+            "share_batch_grad_over_3rootv": float((ratio > 3).float().mean()),
+            "batch_grad_over_rootv_p99": float(ratio.quantile(0.99)),
+        }
+    vectors.update(step=trainer.step, m=[x.clone() for x in moments(opt, params)], rv=root_v)
+    flat_u = torch.cat([u.flatten() for u in update]).abs()
+    flat_g = torch.cat([x.flatten() for x in g]).abs()
+    flat_rv = torch.cat([x.flatten() for x in root_v])
+    pre = [(rv + eps).rsqrt() for rv in root_v]
+    if "p" not in vectors:
+        gen = torch.Generator().manual_seed(1)
+        vectors.update({k: [torch.randn(p.shape, generator=gen) for p in params] for k in "hp"})
+    lam_p, conv_p, vectors["p"] = _power(hvp, pre, vectors["p"], iters)
+    ones = [torch.ones_like(p) for p in params]
+    lam_h, conv_h, vectors["h"] = _power(hvp, ones, vectors["h"], iters)
+    # the graph holds the batch norms' statistics: restored once it is no longer used
+    for b, saved in zip((b for m in (model.e_au, model.classifier) for b in m.buffers()),
+                        buffers, strict=True):  # fmt: skip
+        b.copy_(saved)
+    mass = {n: float((x * x).sum()) for (n, _), x in zip(named, vectors["p"], strict=True)}
+    top = sorted(mass.items(), key=lambda kv: -kv[1])[:3]
+    return {
+        "step": trainer.step,
+        "loss": round(loss.item(), 6),
+        "grad_rms": float(flat_g.square().mean().sqrt()),
+        "update_rms_lr": float(flat_u.square().mean().sqrt()),
+        "update_max_lr": float(flat_u.max()),
+        "share_update_over_1lr": float((flat_u > 1).float().mean()),
+        "share_grad_over_3rootv": float((flat_g > 3 * flat_rv).float().mean()),
+        "lambda_h": lam_h,
+        "lambda_p": lam_p,
+        "lambda_p_over_threshold": lam_p / threshold(b1, lr),
+        "power_rel_change": [round(conv_h, 4), round(conv_p, 4)],
+        "top_eigvec_mass": [[n, round(m, 3)] for n, m in top],
+        **batch,
+    }
+
+
+def spike_config(folder: Path, data: Path, variant: str, method: str, seed: int,
+                 steps: int) -> TrainConfig:  # fmt: skip
+    """docs/training.md's spike run ("Stability") with ``variant``'s TrainConfig changes."""
+    change = {k: v for k, v in VARIANTS[variant].items() if k != "eps"}
+    return TrainConfig(
+        source=f"synthau:{data / 'lab-b'}", target=f"synthau:{data / 'lab-a'}",
+        method=method, model=dict(NARROW, image_size=64), batch_size=16, subjects=4,
+        steps=steps, seed=seed, eval_every=100, log_every=10, diagnose_every=10,
+        checkpoint_every=steps, device="cpu", threads=1, progress=False, out_dir=str(folder),
+        **change,
+    )  # fmt: skip
+
+
+def run(out: Path, data: Path, variant: str, method: str, seed: int, steps: int, every: int,
+        iters: int, window: range = range(0)) -> dict:  # fmt: skip
+    """One run of ``variant``, read every ``every`` steps and at every step of ``window``."""
+    folder = out / "runs" / f"{variant}__{method}__s{seed}"
+    config = spike_config(folder, data, variant, method, seed, steps)
+    eps = VARIANTS[variant].get("eps")
+    trainer = Trainer(config, overwrite=True)
+    if eps is not None:
+        for opt in trainer.optimizers.values():
+            for group in opt.param_groups:
+                group["eps"] = eps
+    batches = probe_batches(trainer)
+    readings, vectors, t0 = [], {}, time.time()
+    for stop in sorted({*range(every, steps + 1, every), *window}):
+        trainer.train(until=stop)
+        readings.append(measure(trainer, batches, iters, vectors))
+    b1 = trainer.optimizers["generator"].param_groups[0]["betas"][0]
+    return {
+        "variant": variant,
+        "method": method,
+        "seed": seed,
+        "config": config.to_dict(),
+        "adam_eps": eps or 1e-8,
+        "threshold": threshold(b1, config.lr),
+        "au_loss_rise": round(au_loss_rise(folder), 2),
+        "au_loss": au_loss_log(folder),
+        "readings": readings,
+        "wall_s": round(time.time() - t0, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="rendered here if missing")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--methods", nargs="+", default=["source-only"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--every", type=int, default=20, help="steps between readings")
+    parser.add_argument("--window", nargs=2, type=int, default=[0, -1], metavar=("A", "B"),
+                        help="also read at every step from A to B")  # fmt: skip
+    parser.add_argument("--iters", type=int, default=10, help="power iterations a reading")
+    parser.add_argument("--subjects", type=int, default=10, help="subjects a domain (render)")
+    parser.add_argument("--frames", type=int, default=20, help="frames a subject (render)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    for preset, seed in RENDER.items():
+        if not (args.data / preset / "manifest.csv").is_file():
+            render_dataset(args.data / preset, preset, subjects=args.subjects,
+                           frames_per_subject=args.frames, size=64, seed=seed)  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    for variant in args.variants:
+        for method in args.methods:
+            for seed in args.seeds:
+                path = args.out / f"{variant}__{method}__s{seed}.json"
+                if path.is_file():
+                    continue
+                window = range(args.window[0], args.window[1] + 1)
+                result = run(args.out, args.data, variant, method, seed, args.steps,
+                             args.every, args.iters, window)  # fmt: skip
+                path.write_text(json.dumps(result) + "\n")
+                top = max(result["readings"], key=lambda r: r["lambda_p_over_threshold"])
+                print(
+                    f"{path.name}: rise {result['au_loss_rise']}x, largest lambda_p / "
+                    f"threshold {top['lambda_p_over_threshold']:.2f} at step {top['step']}"
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""benchmarks/adam_spike.py: Adam's state and the sharpness read along a training run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import adam_spike  # noqa: E402
+
+from d2ca.data.synth import render_dataset  # noqa: E402
+from d2ca.train import train  # noqa: E402
+
+
+def test_the_threshold_is_adams_edge_of_stability() -> None:
+    assert adam_spike.threshold(0.5, 1e-3) == pytest.approx(6000)
+    assert adam_spike.threshold(0.9, 1e-3) == pytest.approx(38000)
+
+
+def test_power_iteration_finds_the_scaled_top_eigenvalue() -> None:
+    gen = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(12, 12, generator=gen, dtype=torch.float64))
+    h = q @ torch.diag(torch.linspace(-3, 10, 12, dtype=torch.float64)) @ q.T
+    scale = torch.rand(12, generator=gen, dtype=torch.float64) + 0.5
+    start = [torch.randn(12, generator=gen, dtype=torch.float64)]
+    lam, change, vec = adam_spike._power(lambda v: [h @ v[0]], [scale], start, iters=300)
+    want = np.linalg.eigvalsh((scale[:, None] * h * scale[None, :]).numpy())
+    assert lam == pytest.approx(want[np.abs(want).argmax()], rel=1e-6)
+    assert change < 1e-6
+    assert float(vec[0].norm()) == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def spike_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("spike")
+    for preset, seed in adam_spike.RENDER.items():
+        render_dataset(root / preset, preset, subjects=8, frames_per_subject=4, size=64, seed=seed)
+    return root
+
+
+def test_readings_leave_the_run_as_it_was(spike_data: Path, tmp_path: Path) -> None:
+    result = adam_spike.run(tmp_path / "read", spike_data, "default", "source-only", 0,
+                            steps=8, every=4, iters=2, window=range(5, 7))  # fmt: skip
+    plain = adam_spike.spike_config(tmp_path / "plain", spike_data, "default", "source-only", 0, 8)
+    train(dataclasses.replace(plain, log_every=1))
+    log = [json.loads(x) for x in (tmp_path / "plain" / "metrics.jsonl").read_text().splitlines()]
+    losses = {r["step"]: r["loss"]["au"] for r in log if r["kind"] == "train"}
+    # the reading run logs every 10 steps and where it stops: steps 4, 5, 6 and 8
+    assert [s for s, _ in result["au_loss"]] == [4, 5, 6, 8]
+    assert losses[5] == result["au_loss"][1][1] and losses[6] == result["au_loss"][2][1]
+    assert result["au_loss"][0][1] == pytest.approx(sum(losses[s] for s in range(1, 5)) / 4)
+    readings = {r["step"]: r for r in result["readings"]}
+    assert sorted(readings) == [4, 5, 6, 8]
+    # the last batch's gradient is read only where the reading before was one step earlier
+    assert [("batch_grad_rms" in readings[s]) for s in (4, 5, 6, 8)] == [False, True, True, False]
+    for r in readings.values():
+        assert r["update_rms_lr"] > 0 and np.isfinite(r["lambda_p"]) and r["lambda_h"] != 0
+        assert r["lambda_p_over_threshold"] == pytest.approx(r["lambda_p"] / 6000)
+    assert result["threshold"] == pytest.approx(6000)
+
+
+def test_the_eps_variant_sets_adams_eps(spike_data: Path, tmp_path: Path) -> None:
+    result = adam_spike.run(tmp_path, spike_data, "eps-1e-6", "source-only", 0, steps=2,
+                            every=2, iters=1)  # fmt: skip
+    assert result["adam_eps"] == 1e-6
+    assert "eps" not in result["config"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "synthau"))
 from run_table import au_loss_log, au_loss_rise  # noqa: E402
 
 from d2ca.data.synth import render_dataset  # noqa: E402
+from d2ca.io import atomic_path  # noqa: E402
 from d2ca.models import to_model_input  # noqa: E402
 from d2ca.train import TrainConfig  # noqa: E402
 from d2ca.train.baselines import supervised_loss  # noqa: E402
@@ -223,10 +225,68 @@ def run(out: Path, data: Path, variant: str, method: str, seed: int, steps: int,
     }
 
 
+def window_table(result: dict, before: int = 6, after: int = 4) -> str:
+    """The readings at every step around the first at which ``lambda(P^-1 H)`` passes Adam's
+    threshold (readings one step apart, so that the last batch's gradient is known)."""
+    rows = [r for r in result["readings"] if "batch_grad_rms" in r]
+    first = next(i for i, r in enumerate(rows) if r["lambda_p_over_threshold"] >= 1)
+    lines = [
+        "| step | L_au^s on the training faces | last batch's gradient / sqrt(v), 99th "
+        "percentile | Adam's step, RMS (lr) | largest (lr) | coordinates past 1 lr | "
+        "lambda(H) | lambda(P^-1 H) / threshold |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows[max(0, first - before) : first + after + 1]:
+        lines.append(
+            f"| {r['step']} | {r['loss']:.4f} | {r['batch_grad_over_rootv_p99']:.2f} | "
+            f"{r['update_rms_lr']:.2f} | {r['update_max_lr']:.1f} | "
+            f"{100 * r['share_update_over_1lr']:.1f} % | {r['lambda_h']:.1f} | "
+            f"{r['lambda_p_over_threshold']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def variants_table(results: list[dict], early: int = 300) -> str:
+    """One row per variant: the threshold, each seed's largest rise of ``L_au^s`` (10x or more
+    is a spike), the mean ``L_au^s`` logged at step ``early`` and at the last step, and the
+    largest ``lambda(P^-1 H) / threshold`` read in each seed's run."""
+    lines = [
+        f"| variant | threshold | seeds | largest rise of L_au^s, per seed | spikes | "
+        f"L_au^s at step {early}, mean | at the last step, mean | largest lambda(P^-1 H) / "
+        f"threshold read, per seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in VARIANTS:
+        runs = sorted((r for r in results if r["variant"] == name), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        at = [dict(r["au_loss"]) for r in runs]
+        lines.append(
+            f"| {name} | {runs[0]['threshold']:.0f} | {len(runs)} | "
+            + ", ".join(f"{r['au_loss_rise']}x" for r in runs)
+            + f" | {sum(r['au_loss_rise'] >= 10 for r in runs)} of {len(runs)} | "
+            f"{statistics.fmean(a[early] for a in at):.4f} | "
+            f"{statistics.fmean(r['au_loss'][-1][1] for r in runs):.4f} | "
+            + ", ".join(
+                f"{max(x['lambda_p_over_threshold'] for x in r['readings']):.2f}" for r in runs
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def report(folder: Path) -> str:
+    """docs/training.md's tables from the JSONs in ``folder`` (``steps/``, ``variants/``)."""
+    load = lambda sub: [json.loads(p.read_text()) for p in sorted((folder / sub).glob("*.json"))]  # noqa: E731
+    parts = [f"{r['method']}, seed {r['seed']}:\n\n{window_table(r)}" for r in load("steps")]
+    return "\n\n".join([*parts, variants_table(load("variants"))]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True, help="rendered here if missing")
+    parser.add_argument("--data", type=Path, help="rendered here if missing")
+    parser.add_argument("--report", action="store_true", help="print the tables of OUT's JSONs")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--methods", nargs="+", default=["source-only"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -238,6 +298,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subjects", type=int, default=10, help="subjects a domain (render)")
     parser.add_argument("--frames", type=int, default=20, help="frames a subject (render)")
     args = parser.parse_args(argv)
+    if args.report:
+        print(report(args.out), end="")
+        return
+    if args.data is None:
+        parser.error("--data is needed to train")
     torch.set_num_threads(1)
     for preset, seed in RENDER.items():
         if not (args.data / preset / "manifest.csv").is_file():
@@ -253,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
                 window = range(args.window[0], args.window[1] + 1)
                 result = run(args.out, args.data, variant, method, seed, args.steps,
                              args.every, args.iters, window)  # fmt: skip
-                path.write_text(json.dumps(result) + "\n")
+                with atomic_path(path) as tmp:
+                    tmp.write_text(json.dumps(result) + "\n")
                 top = max(result["readings"], key=lambda r: r["lambda_p_over_threshold"])
                 print(
                     f"{path.name}: rise {result['au_loss_rise']}x, largest lambda_p / "

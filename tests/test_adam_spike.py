@@ -70,3 +70,46 @@ def test_the_eps_variant_sets_adams_eps(spike_data: Path, tmp_path: Path) -> Non
                             every=2, iters=1)  # fmt: skip
     assert result["adam_eps"] == 1e-6
     assert "eps" not in result["config"]
+
+
+def _reading(step: int, ratio: float, **extra: float) -> dict:
+    return {
+        "step": step,
+        "loss": 0.01 * step,
+        "update_rms_lr": 0.1,
+        "update_max_lr": 1.0,
+        "share_update_over_1lr": 0.25,
+        "lambda_h": 5.0,
+        "lambda_p_over_threshold": ratio,
+        **extra,
+    }
+
+
+def test_the_step_table_centres_on_the_first_crossing() -> None:
+    batch = {"batch_grad_rms": 1.0, "batch_grad_over_rootv_p99": 2.0}
+    readings = [_reading(10, 5.0)]  # read 10 steps apart: not a row
+    readings += [_reading(s, 1.5 if s in (24, 30) else 0.5, **batch) for s in range(11, 32)]
+    table = adam_spike.window_table({"readings": readings}, before=2, after=1)
+    steps = [int(row.split("|")[1]) for row in table.splitlines()[2:]]
+    assert steps == [22, 23, 24, 25]
+    assert "| 24 | 0.2400 | 2.00 | 0.10 | 1.0 | 25.0 % | 5.0 | 1.50 |" in table
+
+
+def test_the_variants_table_counts_spikes_of_10x() -> None:
+    def result(variant: str, seed: int, rise: float) -> dict:
+        return {
+            "variant": variant,
+            "seed": seed,
+            "threshold": 6000.0,
+            "au_loss_rise": rise,
+            "au_loss": [[300, 0.01 * (seed + 1)], [600, 0.001]],
+            "readings": [_reading(300, 0.2 * (seed + 1)), _reading(600, 0.1)],
+        }
+
+    runs = [result("default", 1, 9.99), result("default", 0, 84.3), result("lr-5e-4", 0, 1.4)]
+    rows = adam_spike.variants_table(runs).splitlines()[2:]
+    assert (
+        rows[0] == "| default | 6000 | 2 | 84.3x, 9.99x | 1 of 2 | 0.0150 | 0.0010 | 0.20, 0.40 |"
+    )
+    assert rows[1].startswith("| lr-5e-4 | 6000 | 1 | 1.4x | 0 of 1 | 0.0100 |")
+    assert len(rows) == 2

@@ -246,31 +246,39 @@ def window_table(result: dict, before: int = 6, after: int = 4) -> str:
     return "\n".join(lines)
 
 
+def first_spike(au_loss: list, after: int = 100, factor: float = 10.0, span: int = 100):
+    """``(step, low, peak)``: the first logged step after ``after`` at which ``L_au^s`` exceeds
+    ``factor`` times its lowest earlier value, that value, and the highest logged in the
+    ``span`` steps from there; None if it never does."""
+    low = float("inf")
+    for step, value in au_loss:
+        if step > after and value > factor * low:
+            peak = max(v for s, v in au_loss if step <= s < step + span)
+            return step, low, peak
+        low = min(low, value)
+    return None
+
+
 def variants_table(results: list[dict], early: int = 300) -> str:
-    """One row per variant: the threshold, each seed's largest rise of ``L_au^s`` (10x or more
-    is a spike), the mean ``L_au^s`` logged at step ``early`` and at the last step, and the
-    largest ``lambda(P^-1 H) / threshold`` read in each seed's run."""
+    """One row per variant: Adam's threshold, how many seeds spike (``first_spike``), each
+    seed's first spike (step: from the low to the peak), and the mean ``L_au^s`` logged at
+    step ``early`` and at the last step."""
     lines = [
-        f"| variant | threshold | seeds | largest rise of L_au^s, per seed | spikes | "
-        f"L_au^s at step {early}, mean | at the last step, mean | largest lambda(P^-1 H) / "
-        f"threshold read, per seed |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| variant | threshold | seeds | spikes | first spike, per seed (step: L_au^s from "
+        f"→ to) | L_au^s at step {early}, mean | at the last step, mean |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in VARIANTS:
         runs = sorted((r for r in results if r["variant"] == name), key=lambda r: r["seed"])
         if not runs:
             continue
-        at = [dict(r["au_loss"]) for r in runs]
+        spikes = [first_spike(r["au_loss"]) for r in runs]
+        cells = [f"{s[0]}: {s[1]:.4f} → {s[2]:.3f}" if s else "none" for s in spikes]
         lines.append(
             f"| {name} | {runs[0]['threshold']:.0f} | {len(runs)} | "
-            + ", ".join(f"{r['au_loss_rise']}x" for r in runs)
-            + f" | {sum(r['au_loss_rise'] >= 10 for r in runs)} of {len(runs)} | "
-            f"{statistics.fmean(a[early] for a in at):.4f} | "
-            f"{statistics.fmean(r['au_loss'][-1][1] for r in runs):.4f} | "
-            + ", ".join(
-                f"{max(x['lambda_p_over_threshold'] for x in r['readings']):.2f}" for r in runs
-            )
-            + " |"
+            f"{sum(s is not None for s in spikes)} of {len(runs)} | {'; '.join(cells)} | "
+            f"{statistics.fmean(dict(r['au_loss'])[early] for r in runs):.4f} | "
+            f"{statistics.fmean(r['au_loss'][-1][1] for r in runs):.4f} |"
         )
     return "\n".join(lines)
 

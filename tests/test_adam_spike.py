@@ -95,21 +95,22 @@ def test_the_step_table_centres_on_the_first_crossing() -> None:
     assert "| 24 | 0.2400 | 2.00 | 0.10 | 1.0 | 25.0 % | 5.0 | 1.50 |" in table
 
 
-def test_the_variants_table_counts_spikes_of_10x() -> None:
-    def result(variant: str, seed: int, rise: float) -> dict:
-        return {
-            "variant": variant,
-            "seed": seed,
-            "threshold": 6000.0,
-            "au_loss_rise": rise,
-            "au_loss": [[300, 0.01 * (seed + 1)], [600, 0.001]],
-            "readings": [_reading(300, 0.2 * (seed + 1)), _reading(600, 0.1)],
-        }
+def test_the_first_spike_is_10x_the_lowest_earlier_loss() -> None:
+    log = [[100, 0.5], [200, 0.01], [300, 0.099], [400, 0.2], [450, 0.3], [500, 0.9], [600, 0.1]]
+    assert adam_spike.first_spike(log) == (400, 0.01, 0.3)  # the peak within 100 steps
+    assert adam_spike.first_spike(log[:3]) is None
+    assert adam_spike.first_spike([[10, 0.001], [100, 0.5], [200, 0.009]]) is None  # step 100
 
-    runs = [result("default", 1, 9.99), result("default", 0, 84.3), result("lr-5e-4", 0, 1.4)]
+
+def test_the_variants_table_counts_runs_that_spike() -> None:
+    def result(variant: str, seed: int, log: list) -> dict:
+        return {"variant": variant, "seed": seed, "threshold": 6000.0, "au_loss": log}
+
+    spiking = [[100, 0.5], [200, 0.01], [300, 0.2], [310, 0.3], [600, 0.002]]
+    calm = [[100, 0.5], [200, 0.01], [300, 0.02], [600, 0.004]]
+    runs = [result("default", 1, calm), result("default", 0, spiking), result("lr-5e-4", 0, calm)]
     rows = adam_spike.variants_table(runs).splitlines()[2:]
-    assert (
-        rows[0] == "| default | 6000 | 2 | 84.3x, 9.99x | 1 of 2 | 0.0150 | 0.0010 | 0.20, 0.40 |"
-    )
-    assert rows[1].startswith("| lr-5e-4 | 6000 | 1 | 1.4x | 0 of 1 | 0.0100 |")
-    assert len(rows) == 2
+    assert rows == [
+        "| default | 6000 | 2 | 1 of 2 | 300: 0.0100 → 0.300; none | 0.1100 | 0.0030 |",
+        "| lr-5e-4 | 6000 | 1 | 0 of 1 | none | 0.0200 | 0.0040 |",
+    ]

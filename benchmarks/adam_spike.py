@@ -21,11 +21,19 @@ statistics, as in training; one dropout mask per reading):
   0.9. Past it, the step diverges along the top eigenvector; and which parameter tensors
   that eigenvector lives in.
 
-Variants change one suspect each: ``beta1-0.9``, ``beta2-0.99`` (a second moment that
-follows the gradient ten times faster), ``lr-5e-4`` (the threshold doubled) and ``eps-1e-6``.
-One JSON per run (variant, method, seed) in ``--out``; runs already there are skipped::
+With ``--window A B`` it also reads at every step from A to B, and then gives the gradient
+of the batch of the step just taken (recovered from the change of Adam's first moment) over
+``sqrt(v_hat)`` before it.
 
-    python benchmarks/adam_spike.py --out docs/training/adam-spike --data /tmp/adam/data
+Variants change one suspect each: ``beta1-0.9`` (threshold 38/lr), ``beta2-0.99`` (a second
+moment that follows the gradient ten times faster), ``lr-5e-4`` (the threshold doubled) and
+``eps-1e-6`` (set on the optimiser: the library has no option for it). One JSON per run
+(variant, method, seed) in ``--out``, whose runs are skipped; the run folders go to
+``--runs``. docs/training.md ("Stability") gives the commands of its tables, and::
+
+    python benchmarks/adam_spike.py --out docs/training/adam-spike --report
+
+prints them from the committed JSONs (``steps/`` and ``variants/``).
 """
 
 from __future__ import annotations
@@ -194,10 +202,10 @@ def spike_config(folder: Path, data: Path, variant: str, method: str, seed: int,
     )  # fmt: skip
 
 
-def run(out: Path, data: Path, variant: str, method: str, seed: int, steps: int, every: int,
+def run(runs: Path, data: Path, variant: str, method: str, seed: int, steps: int, every: int,
         iters: int, window: range = range(0)) -> dict:  # fmt: skip
     """One run of ``variant``, read every ``every`` steps and at every step of ``window``."""
-    folder = out / "runs" / f"{variant}__{method}__s{seed}"
+    folder = runs / f"{variant}__{method}__s{seed}"
     config = spike_config(folder, data, variant, method, seed, steps)
     eps = VARIANTS[variant].get("eps")
     trainer = Trainer(config, overwrite=True)
@@ -225,7 +233,7 @@ def run(out: Path, data: Path, variant: str, method: str, seed: int, steps: int,
     }
 
 
-def window_table(result: dict, before: int = 6, after: int = 4) -> str:
+def window_table(result: dict, before: int = 6, after: int = 6) -> str:
     """The readings at every step around the first at which ``lambda(P^-1 H)`` passes Adam's
     threshold (readings one step apart, so that the last batch's gradient is known)."""
     rows = [r for r in result["readings"] if "batch_grad_rms" in r]
@@ -294,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data", type=Path, help="rendered here if missing")
+    parser.add_argument("--runs", type=Path, default=Path("runs/adam-spike"))
     parser.add_argument("--report", action="store_true", help="print the tables of OUT's JSONs")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--methods", nargs="+", default=["source-only"])
@@ -324,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
                 if path.is_file():
                     continue
                 window = range(args.window[0], args.window[1] + 1)
-                result = run(args.out, args.data, variant, method, seed, args.steps,
+                result = run(args.runs, args.data, variant, method, seed, args.steps,
                              args.every, args.iters, window)  # fmt: skip
                 with atomic_path(path) as tmp:
                     tmp.write_text(json.dumps(result) + "\n")

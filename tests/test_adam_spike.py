@@ -114,3 +114,58 @@ def test_the_variants_table_counts_runs_that_spike() -> None:
         "| default | 6000 | 2 | 1 of 2 | 300: 0.0100 → 0.300; none | 0.1100 | 0.0030 |",
         "| lr-5e-4 | 6000 | 1 | 0 of 1 | none | 0.0200 | 0.0040 |",
     ]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "docs" / "training" / "adam-spike"
+
+
+def _study(sub: str) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((STUDY / sub).glob("*.json"))}
+
+
+def test_training_md_carries_the_tables_of_the_committed_runs() -> None:
+    doc = {line.strip() for line in (ROOT / "docs" / "training.md").read_text().splitlines()}
+    rows = [x for x in adam_spike.report(STUDY).splitlines() if x.startswith("| ")]
+    assert len(rows) == 3 * 14 + 6
+    assert [row for row in rows if row not in doc] == []
+
+
+def test_training_md_reads_the_committed_runs() -> None:
+    doc = " ".join((ROOT / "docs" / "training.md").read_text().split())
+    steps = _study("steps")
+    for name, result in steps.items():
+        readings = result["readings"]
+        first = next(
+            r["step"]
+            for r in readings
+            if "batch_grad_rms" in r and r["lambda_p_over_threshold"] >= 1
+        )
+        before = [r for r in readings if r["step"] < first]
+        # "in no reading before a crossing did more than 0.03 % ... exceed 3 sqrt(v_hat)"
+        assert max(r["share_grad_over_3rootv"] for r in before) <= 0.0003, name
+        assert {"default__source-only__s0": 491, "default__source-only__s1": 582,
+                "default__d2ca__s0": 475}[name] == first  # fmt: skip
+    variants = _study("variants")
+    assert len(variants) == 15
+    spikes = {k: adam_spike.first_spike(r["au_loss"]) for k, r in variants.items()}
+    lows = [s[1] for s in spikes.values() if s]
+    peaks = [s[2] for s in spikes.values() if s]
+    assert f"fallen to {min(lows):.4f}-{max(lows):.4f}" in doc
+    assert f"(peaks {min(peaks):.2f}-{max(peaks):.2f})" in doc
+
+    def first_steps(variant: str) -> str:
+        found = sorted(s[0] for k, s in spikes.items() if k.startswith(variant + "__") and s)
+        return f"{found[0]}-{found[-1]}"
+
+    assert f"steps {first_steps('beta1-0.9')} (default {first_steps('default')})" in doc
+    assert f"delays it to {first_steps('lr-5e-4')}, or past step 1,500 in one seed" in doc
+    assert f"forward to steps {first_steps('beta2-0.99')}" in doc
+    assert f"in every seed too (steps {first_steps('eps-1e-6')})" in doc
+    back = []
+    for k, s in spikes.items():
+        if s:
+            log = variants[k]["au_loss"]
+            peak = max((st for st, _ in log if s[0] <= st < s[0] + 100), key=dict(log).get)
+            back.append(next(st for st, v in log if st > peak and v < 0.05) - s[0])
+    assert f"back under 0.05 {min(back)}-{max(back)} steps later" in doc

@@ -16,7 +16,8 @@ suspect, with diagnostics (per-term gradient norms on the encoders, feature spre
   beta1 0.5 and a second moment that decays while ``L_au^s`` is memorised, one large
   gradient moves a weight by up to ``lr * 0.5 / sqrt(0.001)``, 16 lr). On the CPU, with a
   small source memorised as fast, the spike reproduced with beta1 0.5 and did not come with
-  0.9 (docs/training.md, "Stability");
+  0.9 within 450 steps; it came later (Source only, steps 990-1360 of 1,500 against 500-930;
+  ``benchmarks/adam_spike.py``, docs/training.md "Stability");
 * ``no-au-t``: without ``L_au^t`` (Eq. 4 on the translated faces, the only term besides
   ``L_au^s`` that trains E_au and C under the default ``aux_grad_e_au = 0``);
 * ``no-adv``: ``gamma3 = 0`` (does the discriminator's win start it?).

@@ -26,10 +26,11 @@ of the batch of the step just taken (recovered from the change of Adam's first m
 ``sqrt(v_hat)`` before it.
 
 Variants change one suspect each: ``beta1-0.9`` (threshold 38/lr), ``beta2-0.99`` (a second
-moment that follows the gradient ten times faster), ``lr-5e-4`` (the threshold doubled) and
-``eps-1e-6`` (set on the optimiser: the library has no option for it). One JSON per run
-(variant, method, seed) in ``--out``, whose runs are skipped; the run folders go to
-``--runs``. docs/training.md ("Stability") gives the commands of its tables, and::
+moment that follows the gradient ten times faster), ``lr-5e-4`` (the threshold doubled),
+``eps-1e-6`` (set on the optimiser: the library has no option for it) and ``update-clip``
+(``TrainConfig.update_clip``: each tensor's step divided by ``max(1, RMS(g^2 / v_hat))``).
+One JSON per run (variant, method, seed) in ``--out``, whose runs are skipped; the run
+folders go to ``--runs``. docs/training.md ("Stability") gives the commands of its tables, and::
 
     python benchmarks/adam_spike.py --out docs/training/adam-spike --report
 
@@ -73,7 +74,9 @@ VARIANTS: dict[str, dict] = {
     "beta2-0.99": {"betas": (0.5, 0.99)},
     "lr-5e-4": {"lr": 5e-4},
     "eps-1e-6": {"eps": 1e-6},  # not a TrainConfig field: set on the optimiser
+    "update-clip": {"update_clip": True},  # d2ca.train.optim.ClippedAdam
 }
+OPTIMISER_CHANGES = ("eps",)  # what a variant changes on the optimisers, not in TrainConfig
 
 
 def threshold(beta1: float, lr: float) -> float:
@@ -192,7 +195,7 @@ def measure(trainer: Trainer, batches: list, iters: int, vectors: dict) -> dict:
 def spike_config(folder: Path, data: Path, variant: str, method: str, seed: int,
                  steps: int) -> TrainConfig:  # fmt: skip
     """docs/training.md's spike run ("Stability") with ``variant``'s TrainConfig changes."""
-    change = {k: v for k, v in VARIANTS[variant].items() if k != "eps"}
+    change = {k: v for k, v in VARIANTS[variant].items() if k not in OPTIMISER_CHANGES}
     return TrainConfig(
         source=f"synthau:{data / 'lab-b'}", target=f"synthau:{data / 'lab-a'}",
         method=method, model=dict(NARROW, image_size=64), batch_size=16, subjects=4,
@@ -209,10 +212,9 @@ def run(runs: Path, data: Path, variant: str, method: str, seed: int, steps: int
     config = spike_config(folder, data, variant, method, seed, steps)
     eps = VARIANTS[variant].get("eps")
     trainer = Trainer(config, overwrite=True)
-    if eps is not None:
-        for opt in trainer.optimizers.values():
-            for group in opt.param_groups:
-                group["eps"] = eps
+    for opt in trainer.optimizers.values():
+        for group in opt.param_groups:
+            group["eps"] = eps or group["eps"]
     batches = probe_batches(trainer)
     readings, vectors, t0 = [], {}, time.time()
     for stop in sorted({*range(every, steps + 1, every), *window}):

@@ -144,6 +144,14 @@ def train_command(
         ),
     ] = None,
     device: TrainDeviceOption = None,
+    update_clip: Annotated[
+        bool,
+        typer.Option(
+            "--update-clip",
+            help="Divide Adam's step of each tensor by max(1, RMS(g^2 / v)) (not in the paper; "
+            "docs/training.md, 'Stability').",
+        ),
+    ] = False,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast (CUDA only).")] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile (CUDA only).")] = False,
     cuda_graphs: Annotated[
@@ -212,6 +220,8 @@ def train_command(
     values.update(out_dir=str(out), progress=progress)
     if beta1 is not None:
         values["betas"] = (beta1, 0.999)  # TrainConfig's beta2
+    if update_clip:
+        values["update_clip"] = True
     if bf16:
         values["bf16"] = True
     if compile_:

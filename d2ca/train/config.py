@@ -86,6 +86,10 @@ class TrainConfig:
     # read). Marked choice against a run that loses what it learned, docs/training.md
     # "Stability"; it cannot change on --resume (only a "source-val" run keeps the best).
     select: str = "last"
+    # Adam's step of each tensor divided by max(1, RMS(g^2 / v_hat)) (d2ca/train/optim.py;
+    # False = plain Adam, the paper's). Marked choice against the spike of a memorised
+    # source, docs/training.md "Stability"
+    update_clip: bool = False
     checkpoint_every: int = 500  # steps between resumable checkpoints
     log_every: int = 10  # steps between metrics.jsonl lines
     # steps between diagnostics lines (per-term gradient norms on the encoders, feature

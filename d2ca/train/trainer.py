@@ -39,6 +39,7 @@ from d2ca.train.data import SplitData, select_aus, split_rows
 from d2ca.train.diagnostics import FiniteGuard, feature_spreads, term_gradient_norms
 from d2ca.train.graphs import GraphedStep
 from d2ca.train.objective import discriminator_loss, generator_loss, rampup, weighted_terms
+from d2ca.train.optim import ClippedAdam
 from d2ca.train.run_folder import (
     METRICS_NAME,
     check_run_folder,
@@ -288,8 +289,9 @@ class Trainer:
                 )
             }
         fused = self.device.type == "cuda"  # one kernel per update instead of one per tensor
+        adam_cls = ClippedAdam if tc.update_clip else torch.optim.Adam
         self.optimizers = {
-            name: torch.optim.Adam(obj.parameters(), **adam, fused=fused, capturable=self.graphs)
+            name: adam_cls(obj.parameters(), **adam, fused=fused, capturable=self.graphs)
             for name, obj in objectives.items()
         }
         if tc.compile and self.device.type == "cuda":

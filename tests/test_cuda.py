@@ -27,6 +27,7 @@ from d2ca.hub import load_folder
 from d2ca.inference.pipeline import D2CA
 from d2ca.train import Trainer
 from d2ca.train.checkpoint import latest_checkpoint
+from d2ca.train.optim import ClippedAdam
 
 pytestmark = [
     pytest.mark.cuda,
@@ -193,6 +194,19 @@ def test_a_replayed_step_equals_the_eager_step(data, tmp_path) -> None:
             updates[name] = torch.cat([(a - b).float().flatten() for a, b in pairs])
     difference = (updates["replayed"] - updates["eager"]).norm() / updates["eager"].norm()
     assert updates["eager"].norm() > 0 and difference < REPLAY_UPDATE
+
+
+def test_update_clip_trains_fused_and_graphed(data, tmp_path) -> None:
+    """ClippedAdam over fused Adam, eagerly and replayed from a CUDA graph (capturable Adam
+    keeps its step count on the device: the clipping reads it there, without a host sync)."""
+    for graphs in (False, True):
+        out = tmp_path / f"graphs-{graphs}"
+        cfg = config(data, out, device="cuda", steps=8, log_every=1, diagnose_every=0,
+                     cuda_graphs=graphs, update_clip=True)  # fmt: skip
+        trainer = Trainer(cfg)
+        assert all(type(o) is ClippedAdam for o in trainer.optimizers.values())
+        assert trainer.train() is not None and len(_train_lines(out)) == 8
+        assert graphs == (trainer.graphed is not None and trainer.graphed.captured)
 
 
 def test_a_graphed_run_resumes_from_its_checkpoint(data, tmp_path) -> None:

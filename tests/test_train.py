@@ -27,6 +27,7 @@ from d2ca.io import OutputExistsError
 from d2ca.models import D2CAModel
 from d2ca.train import TrainConfig, Trainer, TrainingDivergedError, model_card
 from d2ca.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from d2ca.train.optim import ClippedAdam
 
 AUS = ("AU01", "AU02", "AU04", "AU06", "AU12")
 TINY = {  # a 32x32 D2CA small enough for CPU tests
@@ -221,6 +222,23 @@ def test_kill_and_resume_is_bit_exact(data, tmp_path):
     assert steps == list(range(2, 21, 2))
 
 
+def test_update_clip_trains_with_clipped_adam_and_resumes_exactly(data, tmp_path):
+    """update_clip: every optimiser is ClippedAdam; a run stopped and resumed ends with the
+    weights of one trained straight through, and not with plain Adam's (the clipping acts)."""
+    kw = dict(steps=6, checkpoint_every=3, update_clip=True)
+    straight = Trainer(config(data, tmp_path / "straight", **kw))
+    assert set(straight.optimizers) == {"generator", "discriminator"}
+    assert all(type(o) is ClippedAdam for o in straight.optimizers.values())
+    weights = load_file(str(straight.train() / "model.safetensors"))
+    cfg = config(data, tmp_path / "resumed", **kw)
+    assert Trainer(cfg).train(until=3) is None
+    again = load_file(str(Trainer(cfg, resume=True).train() / "model.safetensors"))
+    assert all(torch.equal(weights[k], again[k]) for k in weights)
+    plain = Trainer(config(data, tmp_path / "plain", **{**kw, "update_clip": False})).train()
+    adam = load_file(str(plain / "model.safetensors"))
+    assert any(not torch.equal(weights[k], adam[k]) for k in weights)
+
+
 def test_select_source_val_writes_the_best_evaluations_weights(data, tmp_path):
     """--select source-val: OUT/model holds the weights of the evaluation with the best
     average source-validation F1 (the first of equals), the same after a resume, and equal
@@ -383,6 +401,7 @@ def test_cli_end_to_end(data, tmp_path):
         x for k, v in TINY.items() if k != "image_size" for x in ("--set", f"{k}={json.dumps(v)}")
     ]
     options = ["--bf16", "--au-t-rampup", "7", "--beta1", "0.9", "--select", "source-val"]
+    options += ["--update-clip"]
     result = runner.invoke(app, [*args, *options])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out / "model")
@@ -391,7 +410,7 @@ def test_cli_end_to_end(data, tmp_path):
     assert model.config.au_names == AUS and not model.config.use_icl
     saved = TrainConfig.load(out)
     assert saved.steps == 3 and saved.method == "d2ca-no-icl-fcl" and saved.au_t_rampup == 7
-    assert saved.betas == (0.9, 0.999) and saved.select == "source-val"
+    assert saved.betas == (0.9, 0.999) and saved.select == "source-val" and saved.update_clip
 
     again = runner.invoke(app, [*args, "--au-t-rampup", "7"])
     assert again.exit_code == 1 and "--resume" in again.stderr

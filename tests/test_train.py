@@ -229,13 +229,16 @@ def test_update_clip_trains_with_clipped_adam_and_resumes_exactly(data, tmp_path
     straight = Trainer(config(data, tmp_path / "straight", **kw))
     assert set(straight.optimizers) == {"generator", "discriminator"}
     assert all(type(o) is ClippedAdam for o in straight.optimizers.values())
-    weights = load_file(str(straight.train() / "model.safetensors"))
+    folder = straight.train()
+    weights = load_file(str(folder / "model.safetensors"))
+    assert "(`--update-clip`; not in the paper" in (folder / "README.md").read_text()
     cfg = config(data, tmp_path / "resumed", **kw)
     assert Trainer(cfg).train(until=3) is None
     again = load_file(str(Trainer(cfg, resume=True).train() / "model.safetensors"))
     assert all(torch.equal(weights[k], again[k]) for k in weights)
     plain = Trainer(config(data, tmp_path / "plain", **{**kw, "update_clip": False})).train()
     adam = load_file(str(plain / "model.safetensors"))
+    assert "--update-clip" not in (plain / "README.md").read_text()
     assert any(not torch.equal(weights[k], adam[k]) for k in weights)
 
 

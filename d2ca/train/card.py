@@ -70,6 +70,14 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
         ),
         *(
             [
+                "- Optimiser: Adam with each tensor's step divided by max(1, RMS(g^2 / v)) "
+                "(`--update-clip`; not in the paper; docs/training.md, 'Stability')."
+            ]
+            if train_config.update_clip
+            else []
+        ),
+        *(
+            [
                 f"- Weights: those of step {prov['selected_step']}, the evaluation with the best "
                 "average source-validation F1 (`--select source-val`; no target label is read); "
                 "the evaluation below is that step's."

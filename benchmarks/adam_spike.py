@@ -270,23 +270,26 @@ def first_spike(au_loss: list, after: int = 100, factor: float = 10.0, span: int
 
 
 def variants_table(results: list[dict], early: int = 300) -> str:
-    """One row per variant: Adam's threshold, how many seeds spike (``first_spike``), each
-    seed's first spike (step: from the low to the peak), and the mean ``L_au^s`` logged at
-    step ``early`` and at the last step."""
+    """One row per method and variant: Adam's threshold, the steps, how many seeds spike
+    (``first_spike``), each seed's first spike (step: from the low to the peak), and the mean
+    ``L_au^s`` logged at step ``early`` and at the last step."""
     lines = [
-        f"| variant | threshold | seeds | spikes | first spike, per seed (step: L_au^s from "
-        f"→ to) | L_au^s at step {early}, mean | at the last step, mean |",
-        "|---|---|---|---|---|---|---|",
+        f"| method | variant | threshold | steps | seeds | spikes | first spike, per seed (step: "
+        f"L_au^s from → to) | L_au^s at step {early}, mean | at the last step, mean |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in VARIANTS:
-        runs = sorted((r for r in results if r["variant"] == name), key=lambda r: r["seed"])
+    methods = sorted({r["method"] for r in results}, key=lambda m: m != "source-only")
+    for method, name in ((m, v) for m in methods for v in VARIANTS):
+        runs = [r for r in results if (r["method"], r["variant"]) == (method, name)]
         if not runs:
             continue
+        runs.sort(key=lambda r: r["seed"])
         spikes = [first_spike(r["au_loss"]) for r in runs]
         cells = [f"{s[0]}: {s[1]:.4f} → {s[2]:.3f}" if s else "none" for s in spikes]
         lines.append(
-            f"| {name} | {runs[0]['threshold']:.0f} | {len(runs)} | "
-            f"{sum(s is not None for s in spikes)} of {len(runs)} | {'; '.join(cells)} | "
+            f"| {method} | {name} | {runs[0]['threshold']:.0f} | {runs[0]['au_loss'][-1][0]} | "
+            f"{len(runs)} | {sum(s is not None for s in spikes)} of {len(runs)} | "
+            f"{'; '.join(cells)} | "
             f"{statistics.fmean(dict(r['au_loss'])[early] for r in runs):.4f} | "
             f"{statistics.fmean(r['au_loss'][-1][1] for r in runs):.4f} |"
         )

@@ -103,16 +103,20 @@ def test_the_first_spike_is_10x_the_lowest_earlier_loss() -> None:
 
 
 def test_the_variants_table_counts_runs_that_spike() -> None:
-    def result(variant: str, seed: int, log: list) -> dict:
-        return {"variant": variant, "seed": seed, "threshold": 6000.0, "au_loss": log}
+    def result(variant: str, seed: int, log: list, method: str = "source-only") -> dict:
+        return {"variant": variant, "seed": seed, "threshold": 6000.0, "au_loss": log,
+                "method": method}  # fmt: skip
 
     spiking = [[100, 0.5], [200, 0.01], [300, 0.2], [310, 0.3], [600, 0.002]]
     calm = [[100, 0.5], [200, 0.01], [300, 0.02], [600, 0.004]]
     runs = [result("default", 1, calm), result("default", 0, spiking), result("lr-5e-4", 0, calm)]
+    runs.insert(0, result("default", 0, calm[:3], method="d2ca"))
     rows = adam_spike.variants_table(runs).splitlines()[2:]
     assert rows == [
-        "| default | 6000 | 2 | 1 of 2 | 300: 0.0100 → 0.300; none | 0.1100 | 0.0030 |",
-        "| lr-5e-4 | 6000 | 1 | 0 of 1 | none | 0.0200 | 0.0040 |",
+        "| source-only | default | 6000 | 600 | 2 | 1 of 2 | 300: 0.0100 → 0.300; none | 0.1100 "
+        "| 0.0030 |",
+        "| source-only | lr-5e-4 | 6000 | 600 | 1 | 0 of 1 | none | 0.0200 | 0.0040 |",
+        "| d2ca | default | 6000 | 300 | 1 | 0 of 1 | none | 0.0200 | 0.0200 |",
     ]
 
 

@@ -275,6 +275,15 @@ def test_beta1_reaches_the_runs_and_their_folders(root):
     assert scale.tag("d2ca").endswith("__beta1-0.9") and "beta1" not in tiny_scale(root).tag("d2ca")
     default = run_table.train_config(tiny_scale(root), root / "s", root / "t", "d2ca", 0, root)
     assert default.betas == (0.5, 0.999)  # TrainConfig's
+    assert not default.update_clip and "update-clip" not in tiny_scale(root).tag("d2ca")
+
+
+def test_update_clip_reaches_the_runs_and_their_folders(root):
+    scale = tiny_scale(root).with_options(beta1=0.9, update_clip=True)
+    config = run_table.train_config(scale, root / "s", root / "t", "dann", 0, root / "run")
+    assert config.update_clip and config.betas == (0.9, 0.999)
+    assert scale.tag("dann").endswith("__beta1-0.9__update-clip")
+    assert not tiny_scale(root).with_options(update_clip=None).update_clip
 
 
 def test_paper_network_reaches_the_runs_and_their_folders(tiny, root):

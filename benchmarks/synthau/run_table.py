@@ -124,6 +124,7 @@ def train_config(scale: Scale, source: Path, target: Path, method: str, seed: in
         eval_every=min(scale.eval_every, steps or scale.eval_every),
         checkpoint_every=scale.checkpoint_every or steps, log_every=10, out_dir=str(out),
         progress=False, device=scale.device, bf16=scale.bf16, cuda_graphs=scale.cuda_graphs,
+        update_clip=scale.update_clip,
     )  # fmt: skip
     if scale.beta1 is not None:
         config = dataclasses.replace(config, betas=(scale.beta1, config.betas[1]))
@@ -546,6 +547,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subjects", type=int, help="P subjects per source batch (default: "
                         "the scale's, 4 on the CPU)")  # fmt: skip
     parser.add_argument("--beta1", type=float, help="Adam's beta1 of every run (default 0.5)")
+    parser.add_argument("--update-clip", action="store_true", default=None,
+                        help="--update-clip in every run (Adam's update clipping)")  # fmt: skip
     parser.add_argument("--paper-network", action="store_true",
                         help="the default (paper's) network instead of the scale's")  # fmt: skip
     parser.add_argument("--device", default="auto", help="training device (auto: a GPU if any)")
@@ -576,7 +579,7 @@ def main(argv: list[str] | None = None) -> None:
     scale = SCALES[args.scale].with_options(
         steps=args.steps, epochs=args.epochs, batch=args.batch, sampler_subjects=args.subjects,
         warmup_steps=args.warmup_steps, beta1=args.beta1, paper_network=args.paper_network,
-        device=args.device,
+        device=args.device, update_clip=args.update_clip,
         cuda_graphs=args.cuda_graphs, checkpoint_every=args.checkpoint_every, work=args.work,
         results=args.results,
     )  # fmt: skip

@@ -63,6 +63,7 @@ class Scale:
     cuda_graphs: bool = False  # replay D2CA steps from a CUDA graph (CUDA only; same values)
     warmup_steps: int = 0  # D2CA source-AU warm-up steps (0: the paper's objective)
     beta1: float | None = None  # Adam's beta1 for every run (None: TrainConfig's, 0.5)
+    update_clip: bool = False  # TrainConfig.update_clip for every run (docs/training.md)
 
     @property
     def data(self) -> dict[str, int]:
@@ -86,7 +87,7 @@ class Scale:
     def tag(self, method: str) -> str:
         """What a run folder's name adds to the run's name: the scale (not for the CPU grid,
         whose folders predate scales), the budget, the warm-up, a non-default batch and P, the
-        paper's network on a scale with another, and a non-default beta1."""
+        paper's network on a scale with another, a non-default beta1 and update clipping."""
         (unit, n), = self.budget(method).items()  # fmt: skip
         tag = ("" if self.name == "cpu" else f"{self.name}__") + f"{unit}{n}"
         if self.warmup_steps and method in D2CA_VARIANTS:
@@ -97,7 +98,8 @@ class Scale:
         if self.sampler_subjects != default.sampler_subjects:
             tag += f"__P{self.sampler_subjects}"
         tag += "__paper-net" if self.model != default.model else ""
-        return tag + (f"__beta1-{self.beta1:g}" if self.beta1 is not None else "")
+        tag += f"__beta1-{self.beta1:g}" if self.beta1 is not None else ""
+        return tag + ("__update-clip" if self.update_clip else "")
 
     def with_options(
         self,
@@ -108,6 +110,7 @@ class Scale:
         sampler_subjects: int | None = None,
         warmup_steps: int | None = None,
         beta1: float | None = None,
+        update_clip: bool | None = None,
         paper_network: bool = False,
         device: str | None = None,
         cuda_graphs: bool | None = None,
@@ -124,7 +127,8 @@ class Scale:
         if epochs:
             changes |= {"steps": None, "epochs": epochs}
         named = {"batch": batch, "sampler_subjects": sampler_subjects, "warmup_steps": warmup_steps,
-                 "beta1": beta1, "device": device, "cuda_graphs": cuda_graphs,
+                 "beta1": beta1, "update_clip": update_clip, "device": device,
+                 "cuda_graphs": cuda_graphs,
                  "checkpoint_every": checkpoint_every,
                  "work": work and Path(work), "results": results and Path(results)}  # fmt: skip
         changes |= {k: v for k, v in named.items() if v is not None}

@@ -62,11 +62,12 @@ def f1_curve(out: Path, split: str, aus: list[str]) -> list[list[float]]:
 
 
 def adam_study(folder: Path) -> bool:
-    """A results folder of runs trained with other Adam betas than TrainConfig's (0.5,
-    0.999): a study of docs/training.md ("Stability"), not a section of the grid's page."""
+    """A results folder of runs trained with another optimiser than TrainConfig's (Adam,
+    betas (0.5, 0.999), no update clipping): a study of docs/training.md ("Stability"), not a
+    section of the grid's page."""
     runs, _ = load_results(folder)
     found = [r for p in runs.values() for rs in p.values() for r in rs]
-    return any(r.get("betas", [0.5, 0.999]) != [0.5, 0.999] for r in found)
+    return any(r.get("betas", [0.5, 0.999]) != [0.5, 0.999] or r.get("update_clip") for r in found)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

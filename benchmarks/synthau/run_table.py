@@ -189,6 +189,7 @@ def one_run(scale: Scale, config: TrainConfig, data: dict[str, Path], source: st
         "batch_size": config.batch_size,
         "subjects": config.subjects,
         "betas": list(config.betas),
+        "update_clip": config.update_clip,
         "bf16": config.bf16 and device.type == "cuda",
         "cuda_graphs": config.cuda_graphs and device.type == "cuda",
         "wall_time_s": wall,

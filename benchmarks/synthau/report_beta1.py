@@ -1,7 +1,8 @@
 """Adam's beta1 on the CPU grid (docs/training.md, "Stability"): the grid's runs of one
 method with another beta1 (``run_table.py --methods d2ca --subjects 8 --beta1 B --no-quality
---results docs/benchmark-synthetic/beta1-B``) against the same runs with the default 0.5
-(``docs/benchmark-synthetic/sampler-k2`` for D2CA, ``rerun`` for the baselines), seed by seed.
+--results docs/benchmark-synthetic/beta1-B``) or with update clipping (``--update-clip``)
+against the same runs with the default 0.5 (``docs/benchmark-synthetic/sampler-k2`` for D2CA,
+``rerun`` for the baselines and D2CA on today's code), seed by seed.
 
 Prints a markdown table: source-validation F1 by step and target-test F1 at the last step
 (mean ± std over the seeds both have), and each run's largest rise of the logged ``L_au^s``
@@ -34,6 +35,11 @@ def rise_of(result: dict, folder: Path) -> float | None:
     return au_loss_rise(folder) if (folder / "metrics.jsonl").is_file() else None
 
 
+def setting(result: dict) -> str:
+    """The run's Adam setting as the table's beta1 column prints it."""
+    return f"{result['betas'][0]:g}" + (" + update clipping" if result.get("update_clip") else "")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--other", type=Path, default=REPO / "docs/benchmark-synthetic/beta1-0.9")
@@ -47,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     found = [r for rs in other.values() for r in rs.get(method, [])]
     if not found:
         raise SystemExit(f"no {method} runs in {args.other}")
-    beta1, steps = found[0]["betas"][0], found[0]["steps"]
+    label, steps = setting(found[0]), found[0]["steps"]
     shown = STEPS if steps <= STEPS[-1] else range(steps // 4, steps + 1, steps // 4)
     lines = [
         "| pair | beta1 | seeds | " + " | ".join(f"source, step {s}" for s in shown)
@@ -56,23 +62,25 @@ def main(argv: list[str] | None = None) -> None:
     ]  # fmt: skip
     better = []
     for pair in sorted(set(other) & set(base), key=pair_name):
-        rows = {0.5: base[pair].get(method, []), beta1: other[pair].get(method, [])}
+        rows = {"0.5": base[pair].get(method, []), label: other[pair].get(method, [])}
         seeds = sorted(set.intersection(*({r["seed"] for r in rs} for rs in rows.values())))
         if not seeds:
             continue
         last = {b: _by_seed(rs, "target_curve") for b, rs in rows.items()}
         for b, rs in rows.items():
+            beta1 = rs[0]["betas"][0]
             scale = CPU.with_options(sampler_subjects=rs[0]["subjects"],
-                                     beta1=None if b == 0.5 else b)  # fmt: skip
+                                     beta1=None if beta1 == 0.5 else beta1,
+                                     update_clip=rs[0].get("update_clip"))  # fmt: skip
             rise = [rise_of(r, args.runs / run_dir(scale, *pair, method, r["seed"]).name)
                     for r in rs if r["seed"] in seeds]  # fmt: skip
             cells = " | ".join(_cell(_by_seed(rs, "source_curve"), seeds, s) for s in shown)
             rises = ", ".join("–" if r is None else f"{r:.1f}x" for r in rise)
-            lines.append(f"| {pair_name(pair)} | {b:g} | {len(seeds)} | {cells} | "
+            lines.append(f"| {pair_name(pair)} | {b} | {len(seeds)} | {cells} | "
                          f"{_cell(last[b], seeds, steps)} | {rises} |")  # fmt: skip
-        better += [last[beta1][s].get(steps, 0) >= last[0.5][s].get(steps, 0) for s in seeds]
+        better += [last[label][s].get(steps, 0) >= last["0.5"][s].get(steps, 0) for s in seeds]
     print("\n".join(lines))
-    print(f"\nTarget F1 at the last step with beta1 {beta1:g} at or above 0.5's: "
+    print(f"\nTarget F1 at the last step with beta1 {label} at or above 0.5's: "
           f"{sum(better)} of {len(better)} pair-seeds.")  # fmt: skip
 
 

@@ -20,7 +20,10 @@ suspect, with diagnostics (per-term gradient norms on the encoders, feature spre
   ``benchmarks/adam_spike.py``, docs/training.md "Stability");
 * ``no-au-t``: without ``L_au^t`` (Eq. 4 on the translated faces, the only term besides
   ``L_au^s`` that trains E_au and C under the default ``aux_grad_e_au = 0``);
-* ``no-adv``: ``gamma3 = 0`` (does the discriminator's win start it?).
+* ``no-adv``: ``gamma3 = 0`` (does the discriminator's win start it?);
+* ``update-clip``: ``--update-clip``, each tensor's Adam step divided by ``max(1, RMS(g^2 /
+  v_hat))``. On the CPU it kept Source only's spikes to a tenth of their height
+  (``benchmarks/adam_spike.py``, docs/training.md "Stability").
 
 Run on a GPU machine from the repository root (about 5 min on one H200)::
 
@@ -47,6 +50,7 @@ VARIANTS: dict[str, dict] = {
     "beta1-0.9": {"betas": [0.9, 0.999]},
     "no-au-t": {"model": {"use_au_t": False}},
     "no-adv": {"model": {"gamma3": 0.0}},
+    "update-clip": {"update_clip": True},
 }
 RENDER = {"subjects": 60, "frames_per_subject": 30, "size": 128}  # the data
 SEEDS = {"lab-b": 11, "lab-a": 12}  # other than the grid's render seeds (102, 101)

@@ -131,7 +131,7 @@ def _study(sub: str) -> dict[str, dict]:
 def test_training_md_carries_the_tables_of_the_committed_runs() -> None:
     doc = {line.strip() for line in (ROOT / "docs" / "training.md").read_text().splitlines()}
     rows = [x for x in adam_spike.report(STUDY).splitlines() if x.startswith("| ")]
-    assert len(rows) == 3 * 14 + 6
+    assert len(rows) == 3 * 14 + 1 + 6 + 2  # three steps tables; the variants table
     assert [row for row in rows if row not in doc] == []
 
 
@@ -151,15 +151,22 @@ def test_training_md_reads_the_committed_runs() -> None:
         assert {"default__source-only__s0": 491, "default__source-only__s1": 582,
                 "default__d2ca__s0": 475}[name] == first  # fmt: skip
     variants = _study("variants")
-    assert len(variants) == 15
+    assert len(variants) == 6 * 3 + 2 * 2
     spikes = {k: adam_spike.first_spike(r["au_loss"]) for k, r in variants.items()}
-    lows = [s[1] for s in spikes.values() if s]
-    peaks = [s[2] for s in spikes.values() if s]
+
+    def of(variant: str, method: str = "source-only") -> list:
+        return [s for k, s in spikes.items() if k.startswith(f"{variant}__{method}__")]
+
+    adam = [s for k, s in spikes.items() if "source-only" in k and "update-clip" not in k]
+    lows, peaks = [s[1] for s in adam if s], [s[2] for s in adam if s]
     assert f"fallen to {min(lows):.4f}-{max(lows):.4f}" in doc
     assert f"(peaks {min(peaks):.2f}-{max(peaks):.2f})" in doc
+    assert f"against {min(peaks):.2f}-{max(peaks):.2f} for every other setting" in doc
+    default = [s[2] for s in of("default")]
+    assert f"(the default's {min(default):.2f}-{max(default):.2f})" in doc
 
     def first_steps(variant: str) -> str:
-        found = sorted(s[0] for k, s in spikes.items() if k.startswith(variant + "__") and s)
+        found = sorted(s[0] for s in of(variant) if s)
         return f"{found[0]}-{found[-1]}"
 
     assert f"steps {first_steps('beta1-0.9')} (default {first_steps('default')})" in doc
@@ -168,8 +175,19 @@ def test_training_md_reads_the_committed_runs() -> None:
     assert f"in every seed too (steps {first_steps('eps-1e-6')})" in doc
     back = []
     for k, s in spikes.items():
-        if s:
+        if s and "source-only" in k and "update-clip" not in k:
             log = variants[k]["au_loss"]
             peak = max((st for st, _ in log if s[0] <= st < s[0] + 100), key=dict(log).get)
             back.append(next(st for st, v in log if st > peak and v < 0.05) - s[0])
     assert f"back under 0.05 {min(back)}-{max(back)} steps later" in doc
+    clipped = of("update-clip")
+    lo, hi = [s[1] for s in clipped], [s[2] for s in clipped]
+    assert (
+        f"over its lows ({min(lo):.4f}-{max(lo):.4f}), but only to {min(hi):.3f}-{max(hi):.3f}"
+        in doc
+    )
+    d2ca = {v: [variants[f"{v}__d2ca__s{i}"] for i in (0, 1)] for v in ("default", "update-clip")}
+    assert [s and s[0] for s in of("default", "d2ca")] == [490, 400]
+    assert of("update-clip", "d2ca") == [None, None]
+    rises = " and ".join(f"{r['au_loss_rise']:.1f}x" for r in d2ca["update-clip"])
+    assert f"(its largest rises {rises})" in doc

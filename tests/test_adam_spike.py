@@ -191,3 +191,32 @@ def test_training_md_reads_the_committed_runs() -> None:
     assert of("update-clip", "d2ca") == [None, None]
     rises = " and ".join(f"{r['au_loss_rise']:.1f}x" for r in d2ca["update-clip"])
     assert f"(its largest rises {rises})" in doc
+
+
+def test_training_md_reads_the_grid_with_update_clipping(capsys: pytest.CaptureFixture) -> None:
+    """The cost of update clipping on the CPU grid: report_beta1.py's table of the committed
+    JSONs, and the differences of the means quoted beside it."""
+    import statistics
+
+    sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
+    import report_beta1
+    from report_data import adam_study, load_results
+
+    grid = ROOT / "docs" / "benchmark-synthetic"
+    assert adam_study(grid / "update-clip") and not adam_study(grid / "rerun")
+    report_beta1.main(["--base", str(grid / "rerun"), "--other", str(grid / "update-clip"),
+                       "--method", "d2ca", "--runs", str(ROOT / "no-runs")])  # fmt: skip
+    out = capsys.readouterr().out
+    doc = (ROOT / "docs" / "training.md").read_text()
+    table = [ln for ln in out.splitlines() if ln.startswith("|")]
+    assert len(table) == 10 and all(ln in doc for ln in table)
+    assert "+ update clipping at or above 0.5's: 6 of 12 pair-seeds." in out
+    base, clipped = (load_results(grid / f)[0] for f in ("rerun", "update-clip"))
+    pairs = [("lab-b", "lab-a"), ("lab-b", "lab-c"), ("social", "lab-a"), ("wild", "lab-a")]
+    drops = [
+        100 * (statistics.fmean(r["avg_f1"] for r in base[p]["d2ca"])
+               - statistics.fmean(r["avg_f1"] for r in clipped[p]["d2ca"]))
+        for p in pairs
+    ]  # fmt: skip
+    quoted = ", ".join(f"{d:.1f}" for d in drops[:-1]) + f" and {drops[-1]:.1f}"
+    assert f"lower, by {quoted} points" in " ".join(doc.split())

@@ -51,6 +51,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "synthau"))
 from run_table import au_loss_log, au_loss_rise  # noqa: E402
+from scales import CPU  # noqa: E402
 
 from d2ca.data.synth import render_dataset  # noqa: E402
 from d2ca.io import atomic_path  # noqa: E402
@@ -60,14 +61,6 @@ from d2ca.train.baselines import supervised_loss  # noqa: E402
 from d2ca.train.trainer import Trainer  # noqa: E402
 
 RENDER = {"lab-b": 77, "lab-a": 78}  # docs/training.md's spike data: render seeds
-NARROW = {
-    "enc_widths": [12, 16, 24, 32, 48, 48, 64, 64],
-    "dec_widths": [32, 24, 16, 16, 8, 8],
-    "dec_aux_channels": 4,
-    "disc_widths": [8, 16, 32],
-    "proj_hidden": 32,
-    "proj_dim": 16,
-}
 VARIANTS: dict[str, dict] = {
     "default": {},
     "beta1-0.9": {"betas": (0.9, 0.999)},
@@ -198,7 +191,7 @@ def spike_config(folder: Path, data: Path, variant: str, method: str, seed: int,
     change = {k: v for k, v in VARIANTS[variant].items() if k not in OPTIMISER_CHANGES}
     return TrainConfig(
         source=f"synthau:{data / 'lab-b'}", target=f"synthau:{data / 'lab-a'}",
-        method=method, model=dict(NARROW, image_size=64), batch_size=16, subjects=4,
+        method=method, model=CPU.model_config(), batch_size=16, subjects=4,
         steps=steps, seed=seed, eval_every=100, log_every=10, diagnose_every=10,
         checkpoint_every=steps, device="cpu", threads=1, progress=False, out_dir=str(folder),
         **change,

@@ -191,6 +191,13 @@ def test_training_md_reads_the_committed_runs() -> None:
     assert of("update-clip", "d2ca") == [None, None]
     rises = " and ".join(f"{r['au_loss_rise']:.1f}x" for r in d2ca["update-clip"])
     assert f"(its largest rises {rises})" in doc
+    long = [_study("long")[f"update-clip__d2ca__s{i}"] for i in (0, 1)]
+    for run, short in zip(long, d2ca["update-clip"], strict=True):  # the same runs, longer
+        assert run["au_loss"][: len(short["au_loss"])] == short["au_loss"]
+        assert adam_spike.first_spike(run["au_loss"]) is None
+    rises = " and ".join(f"{r['au_loss_rise']:.1f}x" for r in long)
+    ends = " and ".join(f"{r['au_loss'][-1][1]:.4f}" for r in long)
+    assert f"(largest rises {rises}; `L_au^s` {ends} at step 1,500)" in doc
 
 
 def test_training_md_reads_the_grid_with_update_clipping(capsys: pytest.CaptureFixture) -> None:

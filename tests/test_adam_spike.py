@@ -191,6 +191,10 @@ def test_training_md_reads_the_committed_runs() -> None:
     assert of("update-clip", "d2ca") == [None, None]
     rises = " and ".join(f"{r['au_loss_rise']:.1f}x" for r in d2ca["update-clip"])
     assert f"(its largest rises {rises})" in doc
+    beta1 = [_study("long")[f"beta1-0.9__d2ca__s{i}"] for i in (0, 1)]
+    assert [adam_spike.first_spike(r["au_loss"]) for r in beta1] == [None, None]
+    rises = " and ".join(f"{r['au_loss_rise']:.1f}x" for r in beta1)
+    assert f"does not spike in either seed (largest rises {rises})" in doc
     long = [_study("long")[f"update-clip__d2ca__s{i}"] for i in (0, 1)]
     for run, short in zip(long, d2ca["update-clip"], strict=True):  # the same runs, longer
         assert run["au_loss"][: len(short["au_loss"])] == short["au_loss"]

@@ -11,8 +11,9 @@ statistics, as in training; one dropout mask per reading):
 
 * ``loss`` and the gradient's RMS;
 * Adam's state: the RMS and largest coordinate of the step Adam just took, in units of lr
-  (``m_hat / (sqrt(v_hat) + eps)``), the share of coordinates past 1 lr, and the share whose
-  current gradient exceeds 3 ``sqrt(v_hat)``: a second moment left small by a quiet past;
+  (``m_hat / (sqrt(v_hat) + eps)``; with ``update-clip``, before the clipping), the share
+  of coordinates past 1 lr, and the share whose current gradient exceeds 3 ``sqrt(v_hat)``:
+  a second moment left small by a quiet past;
 * the sharpness ``lambda(H)``, the largest eigenvalue of the loss's Hessian, and the
   preconditioned sharpness ``lambda(P^-1 H)`` with Adam's preconditioner ``P = diag(sqrt(v_hat)
   + eps)``, by power iteration, beside the stability threshold of Adam with momentum
@@ -66,10 +67,9 @@ VARIANTS: dict[str, dict] = {
     "beta1-0.9": {"betas": (0.9, 0.999)},
     "beta2-0.99": {"betas": (0.5, 0.99)},
     "lr-5e-4": {"lr": 5e-4},
-    "eps-1e-6": {"eps": 1e-6},  # not a TrainConfig field: set on the optimiser
+    "eps-1e-6": {"eps": 1e-6},  # not a TrainConfig field: set on the optimisers by run()
     "update-clip": {"update_clip": True},  # d2ca.train.optim.ClippedAdam
 }
-OPTIMISER_CHANGES = ("eps",)  # what a variant changes on the optimisers, not in TrainConfig
 
 
 def threshold(beta1: float, lr: float) -> float:
@@ -188,7 +188,7 @@ def measure(trainer: Trainer, batches: list, iters: int, vectors: dict) -> dict:
 def spike_config(folder: Path, data: Path, variant: str, method: str, seed: int,
                  steps: int) -> TrainConfig:  # fmt: skip
     """docs/training.md's spike run ("Stability") with ``variant``'s TrainConfig changes."""
-    change = {k: v for k, v in VARIANTS[variant].items() if k not in OPTIMISER_CHANGES}
+    change = {k: v for k, v in VARIANTS[variant].items() if k != "eps"}
     return TrainConfig(
         source=f"synthau:{data / 'lab-b'}", target=f"synthau:{data / 'lab-a'}",
         method=method, model=CPU.model_config(), batch_size=16, subjects=4,
@@ -203,24 +203,24 @@ def run(runs: Path, data: Path, variant: str, method: str, seed: int, steps: int
     """One run of ``variant``, read every ``every`` steps and at every step of ``window``."""
     folder = runs / f"{variant}__{method}__s{seed}"
     config = spike_config(folder, data, variant, method, seed, steps)
-    eps = VARIANTS[variant].get("eps")
     trainer = Trainer(config, overwrite=True)
-    for opt in trainer.optimizers.values():
-        for group in opt.param_groups:
-            group["eps"] = eps or group["eps"]
+    if "eps" in VARIANTS[variant]:
+        for opt in trainer.optimizers.values():
+            for group in opt.param_groups:
+                group["eps"] = VARIANTS[variant]["eps"]
     batches = probe_batches(trainer)
     readings, vectors, t0 = [], {}, time.time()
     for stop in sorted({*range(every, steps + 1, every), *window}):
         trainer.train(until=stop)
         readings.append(measure(trainer, batches, iters, vectors))
-    b1 = trainer.optimizers["generator"].param_groups[0]["betas"][0]
+    group = trainer.optimizers["generator"].param_groups[0]
     return {
         "variant": variant,
         "method": method,
         "seed": seed,
         "config": config.to_dict(),
-        "adam_eps": eps or 1e-8,
-        "threshold": threshold(b1, config.lr),
+        "adam_eps": group["eps"],
+        "threshold": threshold(group["betas"][0], config.lr),
         "au_loss_rise": round(au_loss_rise(folder), 2),
         "au_loss": au_loss_log(folder),
         "readings": readings,

@@ -17,6 +17,7 @@ suspect, with diagnostics (per-term gradient norms on the encoders, feature spre
   gradient moves a weight by up to ``lr * 0.5 / sqrt(0.001)``, 16 lr). On the CPU, with a
   small source memorised as fast, the spike reproduced with beta1 0.5 and did not come with
   0.9 within 450 steps; it came later (Source only, steps 990-1360 of 1,500 against 500-930;
+  D2CA, steps 1450 and 2040 of 2,400, a tenth as high as with 0.5;
   ``benchmarks/adam_spike.py``, docs/training.md "Stability");
 * ``no-au-t``: without ``L_au^t`` (Eq. 4 on the translated faces, the only term besides
   ``L_au^s`` that trains E_au and C under the default ``aux_grad_e_au = 0``);

@@ -215,10 +215,25 @@ def test_training_md_reads_the_committed_runs() -> None:
     long = [_study("long")[f"update-clip__d2ca__s{i}"] for i in (0, 1)]
     for run, short in zip(long, d2ca["update-clip"], strict=True):  # the same runs, longer
         assert run["au_loss"][: len(short["au_loss"])] == short["au_loss"]
-        assert adam_spike.first_spike(run["au_loss"]) is None
+        assert adam_spike.first_spike([x for x in run["au_loss"] if x[0] <= 1500]) is None
+    clip = [adam_spike.first_spike(r["au_loss"]) for r in long]
+    assert f"at steps {clip[0][0]} and {clip[1][0]}, from" in doc
+    lows = " and ".join(f"{s[1]:.4f}" for s in clip)
+    peaks = " and ".join(f"{s[2]:.4f}" for s in clip)
     rises = " and ".join(f"{r['au_loss_rise']:.1f}x" for r in long)
     ends = " and ".join(f"{r['au_loss'][-1][1]:.4f}" for r in long)
-    assert f"(largest rises {rises}; `L_au^s` {ends} at step 1,500)" in doc
+    assert (
+        f"from {lows} to peaks of {peaks} (largest rises {rises}; `L_au^s` {ends} at step 2,400)"
+        in doc
+    )
+    plain = of("default", "d2ca")
+    for name, found in (("delays the spike by", late), ("delays it by", clip)):
+        assert f"{name} {found[0][0] - plain[0][0]} and {found[1][0] - plain[1][0]} steps" in doc
+    for name, found in (("peak", late), ("lowers it", clip)):
+        times = [f"{p[2] / f[2]:.1f}" for p, f in zip(plain, found, strict=True)]
+        assert f"{name} {times[0]} and {times[1]} times" in doc
+    ratios = " and ".join(f"{b[2] / c[2]:.1f}" for b, c in zip(late, clip, strict=True))
+    assert f"its peaks {ratios} times higher" in doc
 
 
 def test_training_md_reads_the_grid_with_update_clipping(capsys: pytest.CaptureFixture) -> None:

@@ -23,8 +23,9 @@ suspect, with diagnostics (per-term gradient norms on the encoders, feature spre
   ``L_au^s`` that trains E_au and C under the default ``aux_grad_e_au = 0``);
 * ``no-adv``: ``gamma3 = 0`` (does the discriminator's win start it?);
 * ``update-clip``: ``--update-clip``, each tensor's Adam step divided by ``max(1, RMS(g^2 /
-  v_hat))``. On the CPU it kept Source only's spikes to a tenth of their height
-  (``benchmarks/adam_spike.py``, docs/training.md "Stability").
+  v_hat))``. On the CPU it kept Source only's spikes to a tenth of their height, and
+  D2CA's to under a 50th, at steps 2160-2240 of 2,400 (``benchmarks/adam_spike.py``,
+  docs/training.md "Stability").
 
 Run on a GPU machine from the repository root (about 5 min on one H200)::
 

@@ -26,7 +26,8 @@ time, top ops, host-device synchronisations per step).
 
 Run:  python benchmarks/train_step.py [--batch 32] [--steps 3] [--threads N] [--device auto]
           [--image-size 128] [--model '{"enc_widths": [12, 16, 24, 32, 48, 48, 64, 64]}']
-          [--bf16] [--compile] [--cuda-graphs] [--no-diagnostics] [--runs d2ca,source-only]
+          [--bf16] [--compile] [--cuda-graphs] [--update-clip] [--no-diagnostics]
+          [--runs d2ca,source-only]
           [--json OUT.json] [--profile PROFILE.json] [--count-ops OPS.json]
 Prints one JSON object (and writes it to ``--json``). Figures are medians over ``--steps``
 timed steps after ``--warmup`` steps; ``step_cpu_s`` is the process CPU time of a step
@@ -220,6 +221,9 @@ def main() -> None:
         help="replay D2CA steps as a CUDA graph (CUDA only; with --no-diagnostics)",
     )
     parser.add_argument(
+        "--update-clip", action="store_true", help="Adam with update clipping (TrainConfig)"
+    )
+    parser.add_argument(
         "--no-diagnostics",
         action="store_true",
         help="time ordinary steps (diagnose_every=0), not diagnostics steps",
@@ -275,6 +279,7 @@ def main() -> None:
             bf16=args.bf16,
             compile=args.compile,
             cuda_graphs=args.cuda_graphs,
+            update_clip=args.update_clip,
             progress=False,
             model={**args.model, "image_size": args.image_size},
         )
@@ -291,6 +296,7 @@ def main() -> None:
             "bf16": args.bf16 and cuda,
             "compile": args.compile and cuda,
             "cuda_graphs": args.cuda_graphs and cuda,
+            "update_clip": args.update_clip,
             "diagnostics_every_step": not args.no_diagnostics,
             "timed_steps": args.steps,
             "warmup_steps": args.warmup,  # at least 5 with --cuda-graphs

@@ -234,6 +234,13 @@ def test_training_md_reads_the_committed_runs() -> None:
         assert f"{name} {times[0]} and {times[1]} times" in doc
     ratios = " and ".join(f"{b[2] / c[2]:.1f}" for b, c in zip(late, clip, strict=True))
     assert f"its peaks {ratios} times higher" in doc
+    again = _study("foreach-check")["update-clip__d2ca__s0"]["au_loss"]  # the optimiser now
+    before = variants["update-clip__d2ca__s0"]["au_loss"]
+    diff = [abs(a[1] - b[1]) / b[1] for a, b in zip(again, before, strict=False)]
+    assert [a[0] for a in again] == [b[0] for b in before[: len(again)]] and again[-1][0] == 300
+    assert 0 < min(diff)  # not the same run to the bit: rounding differs
+    assert f"within {100 * max(diff):.1f} % of the committed run's" in doc
+    assert f"logged step, {100 * sum(diff) / len(diff):.1f} % on average" in doc
 
 
 def test_training_md_reads_the_grid_with_update_clipping(capsys: pytest.CaptureFixture) -> None:

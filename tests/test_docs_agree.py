@@ -218,6 +218,29 @@ class Quote:
     count: int = 1  # the doc quotes it this many times; a reworded one drops out of the count
 
 
+def _parameter_tensors() -> tuple[int, int, int]:
+    """The default network's parameter tensors: all, the generator's, the discriminator's."""
+    from d2ca.models import D2CAModel
+
+    model = D2CAModel(D2CAConfig())
+    every, disc = len(list(model.parameters())), len(model.discriminator_parameters())
+    return every, every - disc, disc
+
+
+def _update_clip(folder: str, name: str) -> Any:
+    return _json(f"docs/performance/step-ops/update-clip/{folder}{name}.json")
+
+
+def _update_clip_cpu() -> tuple[str, ...]:
+    """CPU seconds of a D2CA step, clipped then plain, three alternations, and the range of
+    the pairs' ratios."""
+    cpu = {k: [_update_clip("ab-cpu/", f"{k}-{i}")["d2ca"]["step_cpu_s"] for i in (1, 2, 3)]
+           for k in ("clip", "plain")}  # fmt: skip
+    ratios = [c / p for c, p in zip(cpu["clip"], cpu["plain"], strict=True)]
+    return (*(f"{s:.2f}" for s in cpu["clip"] + cpu["plain"]),
+            f"{min(ratios):.2f}", f"{max(ratios):.2f}")  # fmt: skip
+
+
 Q = Quote
 QUOTES = {
     # --- README.md -------------------------------------------------------------------
@@ -325,6 +348,32 @@ QUOTES = {
         "docs/performance.md",
         r"which is why `FaceDetector` defaults to (\d+)",
         lambda: _face_detector("min_face_size"),
+    ),
+    "performance-update-clip-tensors": Q(
+        "docs/performance.md",
+        r"each of the (\d+) parameter tensors \((\d+) in the generator's update, (\d+) in the "
+        r"discriminator's\)",
+        _parameter_tensors,
+    ),
+    **{
+        f"performance-update-clip-ops-{name}": Q(
+            "docs/performance.md",
+            rf"^\| {re.escape(row)} \| ([\d,]+) \|$",
+            lambda name=name: f"{_update_clip('', name)['fp32']['optimizer_ops_per_step']:,}",
+            str,
+        )
+        for name, row in (
+            ("plain-adam", "plain Adam (single-tensor on the CPU: 9 a tensor)"),
+            ("clipped-per-tensor", "`--update-clip`, tensor by tensor (before)"),
+            ("clipped-foreach", "`--update-clip`, multi-tensor (now)"),
+        )
+    },
+    "performance-update-clip-cpu": Q(
+        "docs/performance.md",
+        r"of a step ([\d.]+), ([\d.]+) and ([\d.]+) s clipped against ([\d.]+), ([\d.]+) and "
+        r"([\d.]+) s plain, pair by pair ratios ([\d.]+) to ([\d.]+)\.",
+        _update_clip_cpu,
+        str,
     ),
     # --- docs/training.md: the objective's weights and marked choices ------------------
     **{

@@ -26,3 +26,46 @@ def test_clipped_adam_divides_a_step_by_the_gradients_excess_over_the_second_mom
     rms = (1.0 / (v / (1 - b2**11))) ** 0.5
     assert rms > 3  # early, the bias correction weighs the kick by about 1/11
     torch.testing.assert_close(clip_w - before_clip, (plain_w - before_plain) / rms)
+
+
+def test_clipped_adam_clips_each_tensor_by_its_own_rms_in_one_group() -> None:
+    """Several tensors of different shapes in one group, one of them without Adam state at
+    first (no gradient on step 1): each tensor's step is Adam's divided by max(1, its own RMS
+    of g^2 / v_hat), computed here tensor by tensor."""
+    torch.manual_seed(0)
+    shapes = [(4, 3, 3, 3), (7,), (5, 2)]
+    plain_ws = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
+    clip_ws = [torch.nn.Parameter(w.detach().clone()) for w in plain_ws]
+    plain = torch.optim.Adam(plain_ws, lr=1e-3, betas=(0.5, 0.999))
+    clipped = ClippedAdam(clip_ws, lr=1e-3, betas=(0.5, 0.999))
+    b2, sq = 0.999, [torch.zeros(s) for s in shapes]
+    counts, cases = [0, 0, 0], set()
+    for t in range(1, 6):
+        kick = 50.0 if t == 5 else 1.0  # the second tensor is kicked on the last step
+        grads = [0.01 * torch.randn(s) * (kick if i == 1 else 1.0) for i, s in enumerate(shapes)]
+        rms = []
+        for i, g in enumerate(grads):
+            if t == 1 and i == 2:  # no gradient on step 1: no state yet on step 2
+                plain_ws[i].grad = clip_ws[i].grad = None
+                rms.append(None)
+                continue
+            plain_ws[i].grad, clip_ws[i].grad = g.clone(), g.clone()
+            sq[i] = b2 * sq[i] + (1 - b2) * g.square()
+            counts[i] += 1
+            rms.append((g.square() / (sq[i] / (1 - b2 ** counts[i]))).mean().sqrt().item())
+        before_plain = [w.detach().clone() for w in plain_ws]
+        before_clip = [w.detach().clone() for w in clip_ws]
+        plain.step()
+        clipped.step()
+        for i, r in enumerate(rms):
+            step_plain, step_clip = plain_ws[i] - before_plain[i], clip_ws[i] - before_clip[i]
+            if r is None:
+                assert torch.equal(step_clip, torch.zeros(shapes[i]))
+            elif r <= 1:
+                assert torch.equal(step_clip, step_plain)
+            else:
+                torch.testing.assert_close(step_clip, step_plain / r)
+            cases.add("none" if r is None else "kept" if r <= 1 else "clipped")
+        for a, b in zip(plain_ws, clip_ws, strict=True):  # the same start for the next step
+            b.data.copy_(a.data)
+    assert cases == {"none", "kept", "clipped"} and rms[1] > 2  # the kick is clipped

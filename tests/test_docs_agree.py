@@ -364,7 +364,7 @@ QUOTES = {
         )
         for name, row in (
             ("plain-adam", "plain Adam (single-tensor on the CPU: 9 a tensor)"),
-            ("clipped-per-tensor", "`--update-clip`, tensor by tensor (before)"),
+            ("clipped-per-tensor", "`--update-clip`, tensor by tensor (a4f7bfa)"),
             ("clipped-foreach", "`--update-clip`, multi-tensor (now)"),
         )
     },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from d2ca.train.optim import ClippedAdam
@@ -28,16 +29,18 @@ def test_clipped_adam_divides_a_step_by_the_gradients_excess_over_the_second_mom
     torch.testing.assert_close(clip_w - before_clip, (plain_w - before_plain) / rms)
 
 
-def test_clipped_adam_clips_each_tensor_by_its_own_rms_in_one_group() -> None:
+@pytest.mark.parametrize("fused", [False, True])
+def test_clipped_adam_clips_each_tensor_by_its_own_rms_in_one_group(fused: bool) -> None:
     """Several tensors of different shapes in one group, one of them without Adam state at
     first (no gradient on step 1): each tensor's step is Adam's divided by max(1, its own RMS
-    of g^2 / v_hat), computed here tensor by tensor."""
+    of g^2 / v_hat), computed here tensor by tensor. Over the CPU's loop and over fused Adam
+    (as on CUDA, whose step counts are tensors)."""
     torch.manual_seed(0)
     shapes = [(4, 3, 3, 3), (7,), (5, 2)]
     plain_ws = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
     clip_ws = [torch.nn.Parameter(w.detach().clone()) for w in plain_ws]
-    plain = torch.optim.Adam(plain_ws, lr=1e-3, betas=(0.5, 0.999))
-    clipped = ClippedAdam(clip_ws, lr=1e-3, betas=(0.5, 0.999))
+    plain = torch.optim.Adam(plain_ws, lr=1e-3, betas=(0.5, 0.999), fused=fused)
+    clipped = ClippedAdam(clip_ws, lr=1e-3, betas=(0.5, 0.999), fused=fused)
     b2, sq = 0.999, [torch.zeros(s) for s in shapes]
     counts, cases = [0, 0, 0], set()
     for t in range(1, 6):

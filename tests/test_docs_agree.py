@@ -368,6 +368,15 @@ QUOTES = {
             ("clipped-foreach", "`--update-clip`, multi-tensor (now)"),
         )
     },
+    "performance-update-clip-launches": Q(
+        "docs/performance.md",
+        r"for each of its (\d+) counted operators and (\d+) for the final scaling",
+        lambda: (
+            _update_clip("", "clipped-foreach")["fp32"]["optimizer_ops_per_step"]
+            - _update_clip("", "plain-adam")["fp32"]["optimizer_ops_per_step"],
+            _parameter_tensors()[0],
+        ),
+    ),
     "performance-update-clip-cpu": Q(
         "docs/performance.md",
         r"of a step ([\d.]+), ([\d.]+) and ([\d.]+) s clipped against ([\d.]+), ([\d.]+) and "

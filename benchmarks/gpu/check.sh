@@ -68,7 +68,7 @@ REPO=$(pwd)
 OUT_DIR=${1:-${OUT:-gpu-results}}
 mkdir -p "$OUT_DIR" && OUT_DIR=$(cd "$OUT_DIR" && pwd)
 PY=${PYTHON:-$(command -v python3 || command -v python)}
-[[ $PY == */* && $PY != /* ]] && PY="$REPO/$PY"  # a relative PYTHON: the steps that cd
+[[ $PY == */* && $PY != /* ]] && PY="$REPO/$PY"  # made absolute: the install checks run from /
 DEVICE=${D2CA_CHECK_DEVICE:-cuda}
 TINY=${D2CA_CHECK_TINY:-0}
 ONLY=${D2CA_CHECK_STEPS:-}

@@ -50,9 +50,11 @@ class ClippedAdam(torch.optim.Adam):
             ratio = torch._foreach_div(g2, v)
             torch._foreach_mul_(ratio, [1 / p.numel() for p in params])
             mean = torch.stack(torch._foreach_norm(ratio, 1))  # mean(g^2 / v), per tensor
-            zero = torch.zeros((), device=mean.device)
             t = torch.stack(
-                [(s["step"] if s else zero).to(mean.device, mean.dtype) for s in states]
+                [
+                    (s["step"] if s else mean.new_zeros(())).to(mean.device, mean.dtype)
+                    for s in states
+                ]
             )
             rms = (mean * (1 - b2 ** (t + 1))).sqrt()  # v_hat = v / (1 - b2^t)
             old = [torch.empty_like(p) for p in params]

@@ -1,6 +1,6 @@
 """Issue 18, part 3: what Adam does when a memorised source's ``L_au^s`` spikes.
 
-docs/training.md ("Stability") reproduces issue 18's spike on the CPU with a small source
+docs/stability.md reproduces issue 18's spike on the CPU with a small source
 (SynthAU ``lab-b``, 10 subjects x 20 frames, 64x64, 120 training faces) and the grid's narrow
 network. Source only spikes there too, at about 50 steps a second, so the AU path (``E_au``
 and ``C``, the only parameters ``L_au^s`` trains) can be watched closely. Every ``--every``
@@ -31,7 +31,7 @@ moment that follows the gradient ten times faster), ``lr-5e-4`` (the threshold d
 ``eps-1e-6`` (set on the optimiser: the library has no option for it) and ``update-clip``
 (``TrainConfig.update_clip``: each tensor's step divided by ``max(1, RMS(g^2 / v_hat))``).
 One JSON per run (variant, method, seed) in ``--out``, whose runs are skipped; the run
-folders go to ``--runs``. docs/training.md ("Stability") gives the commands of its tables, and::
+folders go to ``--runs``. docs/stability.md gives the commands of its tables, and::
 
     python benchmarks/adam_spike.py --out docs/training/adam-spike --report
 
@@ -61,7 +61,7 @@ from d2ca.train import TrainConfig  # noqa: E402
 from d2ca.train.baselines import supervised_loss  # noqa: E402
 from d2ca.train.trainer import Trainer  # noqa: E402
 
-RENDER = {"lab-b": 77, "lab-a": 78}  # docs/training.md's spike data: render seeds
+RENDER = {"lab-b": 77, "lab-a": 78}  # docs/stability.md's spike data: render seeds
 VARIANTS: dict[str, dict] = {
     "default": {},
     "beta1-0.9": {"betas": (0.9, 0.999)},
@@ -187,7 +187,7 @@ def measure(trainer: Trainer, batches: list, iters: int, vectors: dict) -> dict:
 
 def spike_config(folder: Path, data: Path, variant: str, method: str, seed: int,
                  steps: int) -> TrainConfig:  # fmt: skip
-    """docs/training.md's spike run ("Stability") with ``variant``'s TrainConfig changes."""
+    """docs/stability.md's spike run with ``variant``'s TrainConfig changes."""
     change = {k: v for k, v in VARIANTS[variant].items() if k != "eps"}
     return TrainConfig(
         source=f"synthau:{data / 'lab-b'}", target=f"synthau:{data / 'lab-a'}",
@@ -290,7 +290,7 @@ def variants_table(results: list[dict], early: int = 300) -> str:
 
 
 def report(folder: Path) -> str:
-    """docs/training.md's tables from the JSONs in ``folder`` (``steps/``, ``variants/``)."""
+    """docs/stability.md's tables from the JSONs in ``folder`` (``steps/``, ``variants/``)."""
     load = lambda sub: [json.loads(p.read_text()) for p in sorted((folder / sub).glob("*.json"))]  # noqa: E731
     parts = [f"{r['method']}, seed {r['seed']}:\n\n{window_table(r)}" for r in load("steps")]
     return "\n\n".join([*parts, variants_table(load("variants"))]) + "\n"

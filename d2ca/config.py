@@ -69,7 +69,7 @@ class D2CAConfig:
     au_thresholds: tuple[float, ...] | None = None  # per-AU decision threshold; None -> 0.5
     # --- objective (Eq. 9 and 12) ------------------------------------------------------
     # weight of L_au = L_au^s + L_au^t in Eq. 9: 1 in the paper. Marked choice, see
-    # docs/training.md "Why D2CA did not learn".
+    # docs/starvation.md.
     au_weight: float = 1.0
     lambda_: float = 0.1  # weight of L_icl + L_fcl
     gamma1: float = 1.0  # L_rep
@@ -84,7 +84,7 @@ class D2CAConfig:
     # parameters. 1 is the paper; 0 (our default) lets only L_au^s and L_au^t train E_au,
     # while the cyclic, adversarial, orthogonality and contrastive terms still train G,
     # E_dm^s, E_dm^t and P in full. Marked choice: with 1 the AU encoder does not learn at
-    # CPU budgets (docs/training.md "Why D2CA did not learn").
+    # CPU budgets (docs/starvation.md).
     aux_grad_e_au: float = 0.0
     use_au_t: bool = True  # L_au^t of Eq. 4 (off: an ablation, not in the paper)
     # L_au^t trains the classifier C too (the paper); False: C learns from real source faces
@@ -93,12 +93,12 @@ class D2CAConfig:
     # Features compared by L_ort (Eq. 1) and L_rep (Eq. 5, 6): "raw" (the paper) or "batch",
     # each element standardised over the faces of the batch (losses.batch_standardise), so
     # that features constant across faces do not satisfy them. Marked choice, see
-    # docs/training.md "Why D2CA did not learn".
+    # docs/starvation.md.
     feature_norm: str = "raw"
     # Whose statistics the batch-norm layers keep for eval mode: "real" (our default), only
     # the real faces' (E_au, E_dm on x_s and x_t; G on their features), or "all" (0.1.0),
     # also the synthesised faces' of the cyclic stages, which then outnumber the real ones
-    # 7 to 2 in E_au. The paper does not say. docs/training.md "Why D2CA did not learn".
+    # 7 to 2 in E_au. The paper does not say. docs/starvation.md.
     norm_stats: str = "real"
     # The norm of L_rec (Eq. 7): "l1" (the paper) or "l2" (mean squared error, an ablation of
     # docs/default-checkpoint.md "Against the ideal swaps": L1's gradient is the error's sign,

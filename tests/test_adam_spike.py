@@ -128,15 +128,15 @@ def _study(sub: str) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((STUDY / sub).glob("*.json"))}
 
 
-def test_training_md_carries_the_tables_of_the_committed_runs() -> None:
-    doc = {line.strip() for line in (ROOT / "docs" / "training.md").read_text().splitlines()}
+def test_stability_md_carries_the_tables_of_the_committed_runs() -> None:
+    doc = {line.strip() for line in (ROOT / "docs" / "stability.md").read_text().splitlines()}
     rows = [x for x in adam_spike.report(STUDY).splitlines() if x.startswith("| ")]
     assert len(rows) == 3 * 14 + 1 + 6 + 2  # three steps tables; the variants table
     assert [row for row in rows if row not in doc] == []
 
 
-def test_training_md_reads_the_committed_runs() -> None:
-    doc = " ".join((ROOT / "docs" / "training.md").read_text().split())
+def test_stability_md_reads_the_committed_runs() -> None:
+    doc = " ".join((ROOT / "docs" / "stability.md").read_text().split())
     steps = _study("steps")
     for name, result in steps.items():
         readings = result["readings"]
@@ -248,7 +248,7 @@ def test_training_md_reads_the_committed_runs() -> None:
     assert f"logged step, {100 * sum(diff) / len(diff):.1f} % on average" in doc
 
 
-def test_training_md_reads_the_grid_with_update_clipping(capsys: pytest.CaptureFixture) -> None:
+def test_stability_md_reads_the_grid_with_update_clipping(capsys: pytest.CaptureFixture) -> None:
     """The cost of update clipping on the CPU grid: report_beta1.py's table of the committed
     JSONs, and the differences of the means quoted beside it."""
     import statistics
@@ -262,7 +262,7 @@ def test_training_md_reads_the_grid_with_update_clipping(capsys: pytest.CaptureF
     report_beta1.main(["--base", str(grid / "rerun"), "--other", str(grid / "update-clip"),
                        "--method", "d2ca", "--runs", str(ROOT / "no-runs")])  # fmt: skip
     out = capsys.readouterr().out
-    doc = (ROOT / "docs" / "training.md").read_text()
+    doc = (ROOT / "docs" / "stability.md").read_text()
     table = [ln for ln in out.splitlines() if ln.startswith("|")]
     assert len(table) == 10 and all(ln in doc for ln in table)
     assert "+ update clipping at or above 0.5's: 6 of 12 pair-seeds." in out

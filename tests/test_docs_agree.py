@@ -407,25 +407,32 @@ QUOTES = {
         r"^\| `au_s` \|[^|\n]*\|[^|\n]*\| (\d+) \|$",
         lambda: MODEL.au_weight,
     ),
+    # the table of marked choices (training.md), and each fix (starvation.md)
     "training-choice-aux-grad": Q(
         "docs/training.md",
-        r"\| `aux_grad_e_au` \(model, `--set`\) \| (\S+) \||marked choice, `aux_grad_e_au`, "
-        r"default (\d+); paper 1",
+        r"\| `aux_grad_e_au` \(model, `--set`\) \| (\S+) \|",
         lambda: MODEL.aux_grad_e_au,
-        count=2,  # the table of marked choices, and the fix
+    ),
+    "starvation-fix-aux-grad": Q(
+        "docs/starvation.md",
+        r"marked choice, `aux_grad_e_au`, default (\d+); paper 1",
+        lambda: MODEL.aux_grad_e_au,
     ),
     "training-choice-norm-stats": Q(
         "docs/training.md",
-        r"\| `norm_stats` \(model, `--set`\) \| `(\"\w+\")` \||\(`norm_stats`, default `(\"\w+\")`",
+        r"\| `norm_stats` \(model, `--set`\) \| `(\"\w+\")` \|",
         lambda: MODEL.norm_stats,
-        count=2,
+    ),
+    "starvation-fix-norm-stats": Q(
+        "docs/starvation.md", r"\(`norm_stats`, default `(\"\w+\")`", lambda: MODEL.norm_stats
     ),
     "training-choice-rampup": Q(
         "docs/training.md",
-        r"\| `au_t_rampup` \(train, `--au-t-rampup`\) \| (\d+) \||`--au-t-rampup`, default "
-        r"(\d+) steps",
+        r"\| `au_t_rampup` \(train, `--au-t-rampup`\) \| (\d+) \|",
         lambda: TRAIN["au_t_rampup"],
-        count=2,
+    ),
+    "starvation-fix-rampup": Q(
+        "docs/starvation.md", r"`--au-t-rampup`, default (\d+) steps", lambda: TRAIN["au_t_rampup"]
     ),
     # --- docs/training.md: optimisation, warm-up, checkpoints, resume ------------------
     "training-lr": Q("docs/training.md", r"Adam, lr (\S+) \(paper\)", lambda: TRAIN["lr"]),
@@ -438,10 +445,10 @@ QUOTES = {
         lambda: (TRAIN["batch_size"], TRAIN["subjects"]),
     ),
     "training-subjects-default": Q(
-        "docs/training.md", r"So `--subjects` defaults to (\d+) since", lambda: TRAIN["subjects"]
+        "docs/starvation.md", r"So `--subjects` defaults to (\d+) since", lambda: TRAIN["subjects"]
     ),
     "training-shipped-subjects": Q(
-        "docs/training.md",
+        "docs/starvation.md",
         r"the shipped checkpoint were\s+trained with `--subjects (\d+)`",
         lambda: _shipped_train("subjects"),
     ),
@@ -479,7 +486,7 @@ QUOTES = {
     ),
     # --- docs/training.md: figures from the committed runs -----------------------------
     "training-gradients-step-1": Q(
-        "docs/training.md",
+        "docs/starvation.md",
         r"at step 1 of the paper's objective `L_au\^s` sends ([\d.]+), `L_au\^t` ([\d.]+), "
         r"`L_rep` ([\d.]+), `L_rec` ([\d.]+), ICL ([\d.]+), `L_ort` ([\d.]+), `L_adv` ([\d.]+);",
         lambda: tuple(
@@ -490,7 +497,7 @@ QUOTES = {
     ),
     **{
         f"training-starvation-{token}": Q(
-            "docs/training.md",
+            "docs/starvation.md",
             _starvation_row(token),
             lambda path=path: _starvation(path),
             str,
@@ -515,7 +522,7 @@ QUOTES = {
     },
     **{
         f"training-curve-{curve}": Q(
-            "docs/training.md",
+            "docs/starvation.md",
             rf"^\| {re.escape(pair)} \| {re.escape(method)} \| (.*)$",
             lambda curve=curve: _curve(curve),
             _cells,
@@ -791,23 +798,23 @@ def test_doc_quotes_the_code(name: str) -> None:
 
 
 # ------------------------------------------------------------------ L_au^t's ramp-up weights
-K_SENTENCE = r"At K = \d+ it is"  # training.md's weights at the default K
+K_SENTENCE = r"At K = \d+ it is"  # starvation.md's weights at the default K
 RAMP_QUOTES = {  # (doc, pattern): w, the weight quoted at step s
     "training-ramp-start": (
-        "docs/training.md",
+        "docs/starvation.md",
         r"from (?P<w>[\d.]+) at step (?P<s>0) to 1 at step K",
     ),
-    "training-ramp-a": ("docs/training.md", rf"{K_SENTENCE} (?P<w>[\d.]+) at step (?P<s>\d+),"),
+    "training-ramp-a": ("docs/starvation.md", rf"{K_SENTENCE} (?P<w>[\d.]+) at step (?P<s>\d+),"),
     "training-ramp-b": (
-        "docs/training.md",
+        "docs/starvation.md",
         rf"{K_SENTENCE} [\d.]+ at step \d+, (?P<w>[\d.]+) at (?P<s>\d+) and",
     ),
     "training-ramp-c": (
-        "docs/training.md",
+        "docs/starvation.md",
         rf"{K_SENTENCE} [\d.]+ at step \d+, [\d.]+ at \d+ and (?P<w>[\d.]+) at (?P<s>\d+):",
     ),
     "training-ramp-sampler": (
-        "docs/training.md",
+        "docs/starvation.md",
         r"At step (?P<s>\d+) `L_au\^t`'s ramp-up weight is (?P<w>[\d.]+)",
     ),
     "checkpoint-ramp-end": (
@@ -826,8 +833,8 @@ RAMP_QUOTES = {  # (doc, pattern): w, the weight quoted at step s
 
 
 def test_ramp_up_length_quoted_with_the_weights() -> None:
-    found = re.findall(r"At K = (\d+) it is", _doc("docs/training.md"))
-    assert len(found) == 1, "docs/training.md: the sentence 'At K = ... it is' changed"
+    found = re.findall(r"At K = (\d+) it is", _doc("docs/starvation.md"))
+    assert len(found) == 1, "docs/starvation.md: the sentence 'At K = ... it is' changed"
     assert int(found[0]) == TRAIN["au_t_rampup"] == _shipped_train("au_t_rampup")
 
 
@@ -857,7 +864,7 @@ def test_shipped_default_was_trained_with_the_default_objective() -> None:
     for key in SHIPPED_OBJECTIVE:
         assert _shipped(key) == getattr(MODEL, key), key
     # the sampler is not the objective: the shipped checkpoint's P x K (4 x 4) is quoted by
-    # training.md ("training-shipped-subjects"), the default changed to 8 x 2 after it
+    # starvation.md ("training-shipped-subjects"), the default changed to 8 x 2 after it
     for key in ("warmup_steps", "au_t_rampup", "lr", "batch_size", "method"):
         assert _shipped_train(key) == TRAIN[key], key
     assert tuple(_shipped_train("betas")) == TRAIN["betas"]
@@ -1239,7 +1246,7 @@ def test_the_lab_b_translation_reading_is_its_jsons():
 
 
 def test_the_baseline_spike_reading_is_the_rerun(capsys):
-    """The stability reading of the baselines (docs/training.md) quotes the rises of L_au^s
+    """The stability reading of the baselines (docs/stability.md) quotes the rises of L_au^s
     in the grid trained again on today's code, the spikes' steps and lows from the committed
     logs, report_beta1.py's tables for Source only and DANN, and their beta1 gains."""
     import statistics
@@ -1250,7 +1257,7 @@ def test_the_baseline_spike_reading_is_the_rerun(capsys):
     from report_data import SPIKE, load_results
     from run_table import au_loss_log
 
-    doc, grid = _doc("docs/training.md"), ROOT / "docs" / "benchmark-synthetic"
+    doc, grid = _doc("docs/stability.md"), ROOT / "docs" / "benchmark-synthetic"
     rerun, _ = load_results(grid / "rerun")
     other, _ = load_results(grid / "beta1-0.9")
     d2ca = [r["au_loss_rise"] for p in rerun.values() for r in p["d2ca"]]
@@ -1371,3 +1378,31 @@ def test_the_rerun_reading_is_the_jsons():
         f"a run lands {distance:.1f} points from its twin on average, as far as another seed "
         f"would ({100 * statistics.fmean(spread):.1f})" in doc
     )
+
+
+# ------------------------------------------------------------------ links between the pages
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading: lower case, punctuation dropped, spaces as -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", "CHANGELOG.md", *sorted(p.name for p in (ROOT / "docs").glob("*.md"))]
+)
+def test_relative_links_resolve(page: str) -> None:
+    """Every relative link of README, CHANGELOG and docs/*.md names a file of the repository
+    and, with ``#anchor``, a heading of that page (pages move: docs/training.md's studies)."""
+    path = ROOT / page if (ROOT / page).exists() else ROOT / "docs" / page
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        file, _, anchor = target.partition("#")
+        linked = path.parent / file if file else path
+        if not linked.exists():
+            broken.append(target)
+        elif anchor and linked.suffix == ".md":
+            headings = re.findall(r"^#+ (.*)$", linked.read_text(), re.M)
+            if anchor not in map(_anchor, headings):
+                broken.append(target)
+    assert not broken, f"{page}: links to nothing: {broken}"

@@ -18,14 +18,14 @@ suspect, with diagnostics (per-term gradient norms on the encoders, feature spre
   small source memorised as fast, the spike reproduced with beta1 0.5 and did not come with
   0.9 within 450 steps; it came later (Source only, steps 990-1360 of 1,500 against 500-930;
   D2CA, steps 1450 and 2040 of 2,400, a tenth as high as with 0.5;
-  ``benchmarks/adam_spike.py``, docs/training.md "Stability");
+  ``benchmarks/adam_spike.py``, docs/stability.md;
 * ``no-au-t``: without ``L_au^t`` (Eq. 4 on the translated faces, the only term besides
   ``L_au^s`` that trains E_au and C under the default ``aux_grad_e_au = 0``);
 * ``no-adv``: ``gamma3 = 0`` (does the discriminator's win start it?);
 * ``update-clip``: ``--update-clip``, each tensor's Adam step divided by ``max(1, RMS(g^2 /
   v_hat))``. On the CPU it kept Source only's spikes to a tenth of their height, and
   D2CA's to under a 50th, at steps 2160-2240 of 2,400 (``benchmarks/adam_spike.py``,
-  docs/training.md "Stability").
+  docs/stability.md).
 
 Run on a GPU machine from the repository root (about 5 min on one H200)::
 

@@ -4,7 +4,7 @@ Under ``norm_stats="all"`` (0.1.0) E_au's running statistics also average the sy
 faces of the cyclic stages. This script scores a model folder as trained, then again after
 re-estimating E_au's statistics on real train faces only, of both domains (what
 ``norm_stats="real"`` keeps) and of the source alone (what Source only keeps)
-(docs/training.md)::
+(docs/starvation.md)::
 
     python benchmarks/starvation/bn_probe.py RUN/model SOURCE_DIR TARGET_DIR
 """

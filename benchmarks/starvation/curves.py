@@ -1,7 +1,7 @@
 """D2CA against Source only, step by step: F1 curves of training runs, one JSON per run.
 
 Collect the evaluation lines of finished ``d2ca train`` runs (each run stays one JSON in
-``docs/starvation/curves/``), then print the markdown table of docs/training.md::
+``docs/starvation/curves/``), then print the markdown table of docs/starvation.md::
 
     python benchmarks/starvation/curves.py collect NAME=RUN_DIR ...
     python benchmarks/starvation/curves.py table --pair ab --pair ba

@@ -1,6 +1,6 @@
-"""Leave-one-in / leave-one-out studies of D2CA's objective (docs/training.md, "Why D2CA did
-not learn"). Each variant is one real training run (``d2ca.train.Trainer``) with the
-trainer's diagnostics on; one JSON per run, so the study resumes where it stopped::
+"""Leave-one-in / leave-one-out studies of D2CA's objective (docs/starvation.md).
+Each variant is one real training run (``d2ca.train.Trainer``) with the trainer's diagnostics
+on; one JSON per run, so the study resumes where it stopped::
 
     python benchmarks/starvation/run.py --variants full paper au-only --steps 200
     python benchmarks/starvation/run.py --render-only     # print the table from the JSONs

@@ -104,7 +104,7 @@ def render_document(folder: Path, expected: dict | None = None) -> str:
     batches = {p for p in extras if is_batch_folder(p)}
     for extra in sorted(extras, key=lambda p: (p in batches, p.name)):  # the batch last
         if adam_study(extra):
-            continue  # written up in docs/training.md, "Stability"
+            continue  # written up in docs/stability.md
         scaled = extra in batches or is_network_folder(extra)
         if scaled and is_equal_steps_folder(extra):
             continue  # read by the section of the folder it continues

@@ -1,4 +1,4 @@
-"""Adam's beta1 on the CPU grid (docs/training.md, "Stability"): the grid's runs of one
+"""Adam's beta1 on the CPU grid (docs/stability.md): the grid's runs of one
 method with another beta1 (``run_table.py --methods d2ca --subjects 8 --beta1 B --no-quality
 --results docs/benchmark-synthetic/beta1-B``) or with update clipping (``--update-clip``)
 against the same runs with the default 0.5 (``docs/benchmark-synthetic/sampler-k2`` for D2CA,

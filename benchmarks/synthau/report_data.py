@@ -63,7 +63,7 @@ def f1_curve(out: Path, split: str, aus: list[str]) -> list[list[float]]:
 
 def adam_study(folder: Path) -> bool:
     """A results folder of runs trained with another optimiser than TrainConfig's (Adam,
-    betas (0.5, 0.999), no update clipping): a study of docs/training.md ("Stability"), not a
+    betas (0.5, 0.999), no update clipping): a study of docs/stability.md, not a
     section of the grid's page."""
     runs, _ = load_results(folder)
     found = [r for p in runs.values() for rs in p.values() for r in rs]

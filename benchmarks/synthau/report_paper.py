@@ -200,7 +200,7 @@ def stability_section(runs: dict, grid: list) -> str:
     return "\n".join([
         "## Stability\n",
         "At this scale a D2CA run once lost what it had learnt: its source AU loss jumped from "
-        "0.002 to 0.34 (docs/training.md, \"Stability\"). For every run of the grid, the "
+        "0.002 to 0.34 (docs/stability.md). For every run of the grid, the "
         "largest rise of the logged source AU loss (a mean of 10 steps) after step 100 over the "
         f"lowest value logged before it; a rise of {SPIKE:g}x or more counts as a spike.\n",
         "| method | runs | runs with a spike | largest rise |",

@@ -153,7 +153,7 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   method on every pair, and Table VIII's order again holds on none. The runs also measured
   what the grid's JSONs lack, the largest rise of `L_au^s`: 7 of the 21 baseline runs spike
   late, all on the sources they memorise (`wild`, `social`), and none of the 36 runs of the
-  D2CA variants does (docs/training.md, "Stability").
+  D2CA variants does (docs/stability.md).
 - **At equal steps D2CA is level or ahead at step 500, level or behind at 2000.** At step
   500, D2CA's target F1 against Source only's: 8.8 / 5.1 (`wild`), 12.4 / 8.6 (`social`),
   32.3 / 32.1 (`lab-b → lab-a`), 35.6 / 34.5 (`lab-b → lab-c`) ("Does D2CA's AU encoder
@@ -294,7 +294,7 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
 - **The paper's routing into `E_au`, switched on once the AU path has learnt, costs target
   F1.** The default (`aux_grad_e_au=0`, a marked choice) lets only `L_au` train `E_au`, because
   from a random start the other terms hold the AU path at its base rate
-  ([training.md](training.md#why-d2ca-did-not-learn-from-a-random-start-and-the-fix)). That
+  ([starvation.md](starvation.md)). That
   was measured in the first 350-600 steps. Whether the paper's routing (`aux_grad_e_au=1`)
   still harms once the AU path has learnt, or then adapts `E_au` as the paper intends, was
   not. Forked at step 500 from D2CA runs trained again as the grid's (the `lab-b` pairs, 8 x 2
@@ -326,7 +326,7 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   (seeds 0-2; means -4.8 and -2.8), the source F1 by -4.3 to +1.8. The AU path does not
   starve, as it did from a random start, but the other terms get what they pull for: the
   spread of `a_s` across a batch falls to 0.11-0.12 (the control's: 0.52-0.56; the collapse
-  `L_rep` and `L_ort` reward, cause 3 in training.md), the logged `L_au^s` of steps 1550-2000
+  `L_rep` and `L_ort` reward, cause 3 in starvation.md), the logged `L_au^s` of steps 1550-2000
   ends 2.3-2.6 times the control's (0.10-0.12 against 0.04-0.05) and ICL lower (0.21-0.26
   against 0.31-0.36). The paper's routing pulls `E_au` towards what the contrastive and
   reconstruction terms ask, not towards AUs that transfer: on both pairs it costs 2.0-8.6

@@ -1,7 +1,7 @@
-"""``--select source-val`` on the CPU grid, from the runs' curves (docs/training.md,
-"Stability"): what the weights of each run's best source-validation evaluation would have
-scored on the target, against the last step's that the grid reports. No run is retrained:
-every grid run evaluated source validation and target test every 100 steps, and the trainer
+"""``--select source-val`` on the CPU grid, from the runs' curves (docs/stability.md):
+what the weights of each run's best source-validation evaluation would have scored on the
+target, against the last step's that the grid reports. No run is retrained: every grid run
+evaluated source validation and target test every 100 steps, and the trainer
 selects among exactly those evaluations (the first of equals). Target only is left out (its
 labels are the target's).
 

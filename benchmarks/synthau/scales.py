@@ -63,7 +63,7 @@ class Scale:
     cuda_graphs: bool = False  # replay D2CA steps from a CUDA graph (CUDA only; same values)
     warmup_steps: int = 0  # D2CA source-AU warm-up steps (0: the paper's objective)
     beta1: float | None = None  # Adam's beta1 for every run (None: TrainConfig's, 0.5)
-    update_clip: bool = False  # TrainConfig.update_clip for every run (docs/training.md)
+    update_clip: bool = False  # TrainConfig.update_clip for every run (docs/stability.md)
 
     @property
     def data(self) -> dict[str, int]:

@@ -94,7 +94,7 @@ def train_command(
             min=0.0,
             max=0.999,
             help="Adam's beta1 for every optimiser: 0.5 unless given, beta2 stays 0.999 "
-            "(the paper gives neither; docs/training.md, 'Stability').",
+            "(the paper gives neither; docs/stability.md).",
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
@@ -131,7 +131,7 @@ def train_command(
         str | None,
         typer.Option(
             help="Weights written to OUT/model: last (default, the paper) or source-val (the "
-            "evaluation with the best source-validation F1; docs/training.md, 'Stability').",
+            "evaluation with the best source-validation F1; docs/stability.md).",
         ),
     ] = None,
     checkpoint_every: CheckpointEveryOption = None,
@@ -149,7 +149,7 @@ def train_command(
         typer.Option(
             "--update-clip",
             help="Divide Adam's step of each tensor by max(1, RMS(g^2 / v)) (not in the paper; "
-            "docs/training.md, 'Stability').",
+            "docs/stability.md).",
         ),
     ] = False,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast (CUDA only).")] = False,

@@ -71,7 +71,7 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
         *(
             [
                 "- Optimiser: Adam with each tensor's step divided by max(1, RMS(g^2 / v)) "
-                "(`--update-clip`; not in the paper; docs/training.md, 'Stability')."
+                "(`--update-clip`; not in the paper; docs/stability.md)."
             ]
             if train_config.update_clip
             else []

@@ -66,7 +66,7 @@ class TrainConfig:
     batch_size: int = 16  # images per domain per step and process (paper N = 128)
     # P subjects per source batch, K = batch_size / P images each. 8 (K = 2 at batch 16, the
     # fewest faces per subject FCL needs): the SynthAU grid rerun with 8 x 2 learnt the source
-    # AUs faster than with 4 x 4 (docs/training.md, "The sampler"; 4 until 2026-12-04)
+    # AUs faster than with 4 x 4 (docs/starvation.md, the sampler study; 4 until 2026-12-04)
     subjects: int = 8
     lr: float = 1e-3  # Adam, paper
     betas: tuple[float, float] = (0.5, 0.999)  # not in the paper: the usual GAN choice
@@ -83,12 +83,12 @@ class TrainConfig:
     eval_every: int | None = None  # steps between evaluations (None: once per epoch)
     # the weights written to OUT/model: "last" (the paper: the last step's) or "source-val"
     # (those of the evaluation with the best average source-validation F1; no target label is
-    # read). Marked choice against a run that loses what it learned, docs/training.md
-    # "Stability"; it cannot change on --resume (only a "source-val" run keeps the best).
+    # read). Marked choice against a run that loses what it learned, docs/stability.md;
+    # it cannot change on --resume (only a "source-val" run keeps the best).
     select: str = "last"
     # Adam's step of each tensor divided by max(1, RMS(g^2 / v_hat)) (d2ca/train/optim.py;
     # False = plain Adam, the paper's). Marked choice against the spike of a memorised
-    # source, docs/training.md "Stability"
+    # source, docs/stability.md
     update_clip: bool = False
     checkpoint_every: int = 500  # steps between resumable checkpoints
     log_every: int = 10  # steps between metrics.jsonl lines

@@ -1,6 +1,6 @@
 """Adam with Adafactor's update clipping: ``TrainConfig.update_clip`` (not in the paper).
 
-Marked choice against the spike of a memorised source (docs/training.md, "Stability"):
+Marked choice against the spike of a memorised source (docs/stability.md):
 there, a batch whose gradient is several times what Adam's second moment remembers gets a
 step of several lr on most coordinates, and the run crosses Adam's stability threshold.
 Dividing each tensor's step by ``max(1, RMS(g^2 / v_hat))`` caps that step, as StableAdamW

@@ -9,7 +9,7 @@ Everything after ``--`` goes to ``d2ca``; resume a copy of a finished run to for
     python benchmarks/rec_au_weighted.py --weight 10 --like RUN/model --domain lab-b -- \\
         train --out /tmp/fork --resume --steps 1000 --threads 1 --no-progress
 
-Measured (docs/default-checkpoint.md, "Against the ideal swaps"): it does not, so the library
+Measured (docs/synthesis.md, "Against the ideal swaps"): it does not, so the library
 has no such option.
 """
 

@@ -2,7 +2,7 @@
 # What D2CA's synthesis carries as one run trains on: a copy of a finished run resumed to
 # each step count given, benchmarks/synthesis_quality.py on its weights at every count (the
 # run's own steps first), one JSON a count. Issue 18, part 5: is the decoder's fidelity, which
-# bounds the AUs a swap carries (docs/default-checkpoint.md), still rising with the budget?
+# bounds the AUs a swap carries (docs/synthesis.md), still rising with the budget?
 #
 #     bash benchmarks/synthesis_budget.sh RUN OUT_DIR SOURCE_PRESET TARGET_PRESET STEPS...
 #

@@ -101,7 +101,7 @@ class D2CAConfig:
     # 7 to 2 in E_au. The paper does not say. docs/starvation.md.
     norm_stats: str = "real"
     # The norm of L_rec (Eq. 7): "l1" (the paper) or "l2" (mean squared error, an ablation of
-    # docs/default-checkpoint.md "Against the ideal swaps": L1's gradient is the error's sign,
+    # docs/synthesis.md "Against the ideal swaps": L1's gradient is the error's sign,
     # so where other errors outweigh the AUs' small change it does not follow that change).
     rec_loss: str = "l1"
     # --- provenance: training data, pair, steps, seed, version, metrics ----------------

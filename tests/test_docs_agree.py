@@ -889,7 +889,7 @@ def test_cli_help_quotes_the_config_defaults(command: str) -> None:
 
 # ------------------------------------------------------------------ swaps against the ideal ones
 IDEAL = "docs/benchmark-synthetic/synthesis-ideal"
-# the run each row label of default-checkpoint.md's table names: its folder's prefix
+# the run each row label of synthesis.md's table names: its folder's prefix
 IDEAL_RUNS = (("five times", "adv5-"), ("aux_grad_e_au", "aux1-"), ("decoder widths", "widedec-"),
               ("gamma3", "noadv-"),
               ("gamma2", "l2g15-"), ("rec_loss", "l2-"), ("gamma1", "g1x5-"),
@@ -909,7 +909,7 @@ def _ideal_cells(figures: dict) -> list[str]:
 
 
 def test_the_ideal_swap_table_is_the_jsons():
-    doc = (ROOT / "docs/default-checkpoint.md").read_text()
+    doc = (ROOT / "docs/synthesis.md").read_text()
     start = doc.index("| run | step | swapped F1 | swap error |")
     rows = doc[start : doc.index("\n\n", start)].splitlines()[2:]
     assert len(rows) == 24
@@ -922,7 +922,7 @@ def test_the_ideal_swap_table_is_the_jsons():
 
 
 def test_the_band_table_is_the_jsons():
-    doc = (ROOT / "docs/default-checkpoint.md").read_text()
+    doc = (ROOT / "docs/synthesis.md").read_text()
     start = doc.index("  | decoder | faces | content made, per band")
     rows = doc[start : doc.index("\n\n", start)].splitlines()[2:]
     runs = {"D2CA's": "seed", "2,000": "probe-fresh-seed", "8,000": "probe-fresh-s8000-seed",

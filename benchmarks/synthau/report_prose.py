@@ -192,7 +192,7 @@ The tables above are regenerated from whatever JSONs exist; this reading is not.
   the source F1 by -4.0 to +4.3: within the seeds' spread, down on one pair and up on the
   other. At this scale the term that adapts D2CA buys no measured target F1; its translated
   faces carry about half of the donors' AU change
-  ([default-checkpoint.md](default-checkpoint.md), "Against the ideal swaps"), so what `C`
+  ([synthesis.md](synthesis.md), "Against the ideal swaps"), so what `C`
   learns on them is no better than what it learns from the source.
 
   On `wild → lab-a`, the pair whose shift is pose, light and camera, the same leave-one-out

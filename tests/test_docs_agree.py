@@ -203,6 +203,7 @@ def _agrees(quoted: Any, value: Any) -> bool:
             and all(_agrees(q, v) for q, v in zip(quoted, value, strict=True))
         )
     if isinstance(quoted, str) and isinstance(value, int | float) and not isinstance(value, bool):
+        quoted = quoted.replace(",", "")  # thousands: "5,731"
         decimals = len(quoted.partition(".")[2])
         return abs(float(quoted) - value) <= 0.5 * 10**-decimals + 1e-9
     return quoted == value
@@ -239,6 +240,19 @@ def _update_clip_cpu() -> tuple[str, ...]:
     ratios = [c / p for c, p in zip(cpu["clip"], cpu["plain"], strict=True)]
     return (*(f"{s:.2f}" for s in cpu["clip"] + cpu["plain"]),
             f"{min(ratios):.2f}", f"{max(ratios):.2f}")  # fmt: skip
+
+
+def _gpu(path: str) -> dict:
+    """A JSON of the lent H200 runs: ``gpu-h200/`` (the first), ``gpu-h200-graphs/``."""
+    return _json(f"docs/performance/gpu-h200{path}.json")
+
+
+def _gpu_step(path: str, key: str = "step_s", run: str = "d2ca") -> float:
+    return _gpu(f"{path}")[run][key]
+
+
+def _detect_ops(key: str, run: str) -> float:
+    return _json("docs/performance/detect_ops_cpu.json")[run][key]
 
 
 Q = Quote
@@ -382,6 +396,232 @@ QUOTES = {
         r"of a step ([\d.]+), ([\d.]+) and ([\d.]+) s clipped against ([\d.]+), ([\d.]+) and "
         r"([\d.]+) s plain, pair by pair ratios ([\d.]+) to ([\d.]+)\.",
         _update_clip_cpu,
+        str,
+    ),
+    # --- docs/performance.md and training.md: the GPU runs' prose (JSONs, lent H200) -------
+    "performance-h200-first-profile": Q(
+        "docs/performance.md",
+        r"([\d,]+) kernel launches per step, the GPU busy (\d+) ms of each (\d+) ms profiled step "
+        r"\(idle (\d+)% of the time\)",
+        lambda: (
+            *(
+                _gpu("/profile_bf16")[k]
+                for k in ("kernel_launches_per_step", "device_busy_ms_per_step", "wall_ms_per_step")
+            ),
+            100 * _gpu("/profile_bf16")["gpu_idle_share"],
+        ),
+        str,
+    ),
+    "performance-h200-first-rate": Q(
+        "docs/performance.md",
+        r"\(`step_cpu_s` ([\d.]+) s\): the step is bound by launching kernels, not by arithmetic\. "
+        r"It does ([\d.]+) TFLOP, (\d+) TFLOP/s, ([\d.]+)% of the (\d+) TFLOP/s a bf16",
+        lambda: (
+            _gpu_step("/train_step_bf16_nodiag", "step_cpu_s"),
+            _gpu_step("/train_step_bf16_nodiag", "gflop_per_step") / 1000,
+            _gpu_step("/train_step_bf16_nodiag", "gflop_per_s") / 1000,
+            100 * _gpu("/train_step_bf16_nodiag")["d2ca_fraction_of_bf16_matmul"],
+            _gpu("/train_step_bf16_nodiag")["matmul_bf16_gflop_per_s"] / 1000,
+        ),
+        str,
+    ),
+    "performance-h200-first-reads": Q(
+        "docs/performance.md",
+        r"The host reads (\d+) scalars and waits for the GPU (\d+) times a step",
+        lambda: (
+            _gpu("/profile_bf16")["host_scalar_reads_per_step"],
+            _gpu("/profile_bf16")["host_device_syncs_per_step"],
+        ),
+        str,
+    ),
+    "performance-h200-first-bf16": Q(
+        "docs/performance.md",
+        r"(\d+)% faster with diagnostics on both \(([\d.]+) against ([\d.]+) s\)",
+        lambda: (
+            100 * (_gpu_step("/train_step_fp32") / _gpu_step("/train_step_bf16") - 1),
+            _gpu_step("/train_step_bf16"),
+            _gpu_step("/train_step_fp32"),
+        ),
+        str,
+    ),
+    "performance-h200-graphs-flop": Q(
+        "docs/performance.md",
+        r"The step does ([\d,]+) GFLOP \(FlopCounterMode, the same with and without graphs\), and "
+        r"a bf16 `torch.mm` of 8192x8192 ran at (\d+) TFLOP/s in the same run\. Source-only "
+        r"steps: ([\d.]+) s fp32, ([\d.]+) s bf16\.",
+        lambda: (
+            _gpu_step("-graphs/train_step_bf16_nodiag", "gflop_per_step"),
+            _gpu("-graphs/train_step_bf16_graphs")["matmul_bf16_gflop_per_s"] / 1000,
+            _gpu_step("-graphs/train_step_fp32_nodiag", run="source-only"),
+            _gpu_step("-graphs/train_step_bf16_nodiag", run="source-only"),
+        ),
+        str,
+    ),
+    "performance-h200-graphs-idle": Q(
+        "docs/performance.md",
+        r"eager, ([\d,]+) launches and the GPU idle (\d+)% of the step; graphed, (\d+) launches "
+        r"\(one `cudaGraphLaunch` and the input copies\) and the GPU idle ([\d.]+)%",
+        lambda: (
+            _gpu("-graphs/profile_bf16")["kernel_launches_per_step"],
+            100 * _gpu("-graphs/profile_bf16")["gpu_idle_share"],
+            _gpu("-graphs/profile_bf16_graphs")["kernel_launches_per_step"],
+            100 * _gpu("-graphs/profile_bf16_graphs")["gpu_idle_share"],
+        ),
+        str,
+    ),
+    "performance-h200-graphs-busy": Q(
+        "docs/performance.md",
+        r"the GPU is busy ([\d.]+) ms of a ([\d.]+) ms profiled step: \*\*the step is now bound "
+        r"by its kernels\*\*, ([\d,]+) of them, (\d+) µs each on average, at (\d+) TFLOP/s",
+        lambda: (
+            lambda p, flop: (
+                p["device_busy_ms_per_step"],
+                p["wall_ms_per_step"],
+                p["device_kernels_per_step"],
+                1000 * p["kernel_ms_per_step"] / p["device_kernels_per_step"],
+                flop / p["device_busy_ms_per_step"],
+            )
+        )(
+            _gpu("-graphs/profile_bf16_graphs"),
+            _gpu_step("-graphs/train_step_bf16_nodiag", "gflop_per_step"),
+        ),
+        str,
+    ),
+    "performance-h200-graphs-speedup": Q(
+        "docs/performance.md",
+        r"Graphs made the bf16 step ([\d.]+)x faster and the fp32 step ([\d.]+)x\.",
+        lambda: (
+            _gpu_step("-graphs/train_step_bf16_nodiag")
+            / _gpu_step("-graphs/train_step_bf16_graphs"),
+            _gpu_step("-graphs/train_step_fp32_nodiag")
+            / _gpu_step("-graphs/train_step_fp32_graphs"),
+        ),
+        str,
+    ),
+    "performance-h200-graphs-bf16": Q(
+        "docs/performance.md",
+        r"([\d.]+)x faster with graphs \(([\d.]+) against ([\d.]+) s\); ([\d.]+)x eagerly",
+        lambda: (
+            _gpu_step("-graphs/train_step_fp32_graphs")
+            / _gpu_step("-graphs/train_step_bf16_graphs"),
+            _gpu_step("-graphs/train_step_bf16_graphs"),
+            _gpu_step("-graphs/train_step_fp32_graphs"),
+            _gpu_step("-graphs/train_step_fp32_nodiag")
+            / _gpu_step("-graphs/train_step_bf16_nodiag"),
+        ),
+        str,
+    ),
+    "performance-h200-graphs-bar": Q(
+        "docs/performance.md",
+        r"\(([\d.]+) s, ([\d,]+) images/s: ([\d.]+)x the 840 images/s the issue started from",
+        lambda: (
+            _gpu_step("-graphs/train_step_bf16_graphs"),
+            _gpu_step("-graphs/train_step_bf16_graphs", "images_per_s"),
+            _gpu_step("-graphs/train_step_bf16_graphs", "images_per_s") / 840,
+        ),
+        str,
+    ),
+    "performance-h200-resize": Q(
+        "docs/performance.md",
+        r"([\d.]+)x faster than `F.interpolate` in fp32 \(([\d.]+) against ([\d.]+) ms for forward "
+        r"and backward of the four resizes at batch 128\), ([\d.]+)x in bf16",
+        lambda: (
+            *(
+                _gpu("-graphs/resize_fp32")[k]
+                for k in ("interpolate_over_matmul", "matmul_ms", "interpolate_ms")
+            ),
+            _gpu("-graphs/resize_bf16")["interpolate_over_matmul"],
+        ),
+        str,
+    ),
+    "training-h200-graphs": Q(
+        "docs/training.md",
+        r"an ordinary bf16 step took ([\d.]+) s with graphs against ([\d.]+) s without "
+        r"\(([\d.]+)x; fp32: ([\d.]+) against ([\d.]+) s\), with the GPU idle (\d+)% of a graphed "
+        r"step against (\d+)% of an eager one",
+        lambda: (
+            _gpu_step("-graphs/train_step_bf16_graphs"),
+            _gpu_step("-graphs/train_step_bf16_nodiag"),
+            _gpu_step("-graphs/train_step_bf16_nodiag")
+            / _gpu_step("-graphs/train_step_bf16_graphs"),
+            _gpu_step("-graphs/train_step_fp32_graphs"),
+            _gpu_step("-graphs/train_step_fp32_nodiag"),
+            100 * _gpu("-graphs/profile_bf16_graphs")["gpu_idle_share"],
+            100 * _gpu("-graphs/profile_bf16")["gpu_idle_share"],
+        ),
+        str,
+    ),
+    "usage-h200-tracking": Q(
+        "docs/usage.md",
+        r"on one H200, (\d+) frames/s against (\d+) for per-frame detection",
+        lambda: (
+            _gpu("-graphs/detect_video_realistic")["track_k5_per_s"],
+            _gpu("-graphs/detect_video_realistic")["pipeline_per_s"],
+        ),
+        str,
+    ),
+    # --- docs/performance.md: the CPU's detection prose (JSONs) ------------------------------
+    "performance-cpu-resize": Q(
+        "docs/performance.md",
+        r"On the CPU the resize as matmuls is ([\d.]+)x faster than `F.interpolate` "
+        r"\((\d+) against (\d+) ms at batch 32",
+        lambda: tuple(
+            _json("docs/performance/decoder_resize_cpu.json")[k]
+            for k in ("interpolate_over_matmul", "interpolate_ms", "matmul_ms")
+        ),
+        str,
+    ),
+    "performance-phases": Q(
+        "docs/performance.md",
+        r"Importing facenet-pytorch costs ([\d.]+) s,.* full MTCNN took ([\d.]+) s of the video's "
+        r"([\d.]+) s, O-Net's stretches ([\d.]+), the AU network ([\d.]+), alignment ([\d.]+), and "
+        r"waiting for decoded frames ([\d.]+)\.",
+        lambda: (
+            lambda d: (
+                d["first_row"]["phases_s"]["detector_built"]
+                - d["first_row"]["phases_s"]["model_loaded"],
+                *(
+                    d["stages_s"][k]
+                    for k in (
+                        "full_mtcnn",
+                        "detect_aus",
+                        "onet_stretches",
+                        "au_network",
+                        "alignment",
+                        "waiting_for_frames",
+                    )
+                ),
+            )
+        )(_json("docs/performance/detect_phases_cpu.json")),
+        str,
+    ),
+    "performance-mtcnn-candidates": Q(
+        "docs/performance.md",
+        r"\*\*Candidates:\*\* ([\d.]+) crops a frame for R-Net and ([\d.]+) for O-Net",
+        lambda: tuple(
+            _json("docs/performance/mtcnn_stages_cpu.json")[k]
+            for k in ("rnet_crops_per_frame", "onet_crops_per_frame")
+        ),
+        str,
+    ),
+    "performance-mtcnn-cpu-ratio": Q(
+        "docs/performance.md",
+        r"\(([\d.]+)x for the batched stages",
+        lambda: _json("docs/performance/mtcnn_stages_cpu.json")["batched_over_facenet_per_s"],
+        str,
+    ),
+    "performance-ops-waits": Q(
+        "docs/performance.md",
+        r"The batched crops wait ([\d.]+) times a frame, ([\d.]+) with tracking: (\d+)x and (\d+)x "
+        r"fewer\.",
+        lambda: (
+            _detect_ops("host_reads_per_frame", "batched_per_frame"),
+            _detect_ops("host_reads_per_frame", "batched_tracked_k5"),
+            _detect_ops("host_reads_per_frame", "loop_per_frame")
+            / _detect_ops("host_reads_per_frame", "batched_per_frame"),
+            _detect_ops("host_reads_per_frame", "loop_tracked_k5")
+            / _detect_ops("host_reads_per_frame", "batched_tracked_k5"),
+        ),
         str,
     ),
     # --- docs/training.md: the objective's weights and marked choices ------------------
@@ -1406,3 +1646,107 @@ def test_relative_links_resolve(page: str) -> None:
             if anchor not in map(_anchor, headings):
                 broken.append(target)
     assert not broken, f"{page}: links to nothing: {broken}"
+
+
+# ------------------------------------------------------------------ performance.md's tables
+PERF = "docs/performance/"
+H200, GRAPHS = f"{PERF}gpu-h200/", f"{PERF}gpu-h200-graphs/"
+
+
+def _table_after(marker: str, doc: str = "docs/performance.md") -> dict[str, tuple[str, ...]]:
+    """The table whose header is ``marker``, or else the first one after it: its rows' cells,
+    keyed by the first cell, with bold, thousands separators, ``%`` and a trailing ``x``
+    dropped (``"**1,839**"`` -> ``"1839"``)."""
+    text = (ROOT / doc).read_text()
+    start = text.index(marker)
+    start = start if marker.startswith("|") else text.index("\n|", start) + 1
+    rows = text[start : text.index("\n\n", start)].splitlines()[2:]
+    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
+    clean = lambda c: re.sub(r"(?<=\d)x$", "", re.sub(r"[*,%]| %", "", c)).strip()  # noqa: E731
+    return {c[0]: tuple(map(clean, c[1:])) for c in cells}
+
+
+def _assert_row(table: dict, label: str, expected: tuple) -> None:
+    """The row's first cells agree with ``expected``, each to the precision it is printed to."""
+    quoted = table[label][: len(expected)]
+    assert _agrees(quoted, expected), f"{label!r}: the doc says {quoted}, the JSONs {expected}"
+
+
+@pytest.mark.parametrize("video", ["realistic", "rendered_drift"])
+def test_the_tracking_tables_are_the_jsons(video: str) -> None:
+    d = _json(f"{PERF}detect_video_{video}_cpu.json")
+    table = _table_after(f"`docs/performance/detect_video_{video}_cpu.json`):")
+    assert len(table) == 5
+    _assert_row(table, "bare MTCNN, 8 frames per call",
+                (d["mtcnn_b8_per_s"], d["mtcnn_b8_per_cpu_s"], 1, 1))  # fmt: skip
+    _assert_row(table, "`detect_aus`, per-frame detection",
+                (d["pipeline_per_s"], d["pipeline_per_cpu_s"], d["ratio_per_s"],
+                 d["ratio_per_cpu_s"], *(100 * x for x in d["per_frame_truth"])))  # fmt: skip
+    for k in (5, 10, 25):
+        label = next(r for r in table if re.search(rf"tracking, K = {k}\b", r))
+        t = f"track_k{k}_"
+        _assert_row(table, label,
+                    (d[f"{t}per_s"], d[f"{t}per_cpu_s"], d[f"{t}ratio_per_s"],
+                     d[f"{t}ratio_per_cpu_s"], *(100 * x for x in d[f"{t}truth"]),
+                     *(100 * x for x in d[f"{t}per_frame"])))  # fmt: skip
+
+
+def test_the_h200_detection_table_is_the_json() -> None:
+    d = _json(f"{GRAPHS}detect_video_realistic.json")
+    assert d["gpu_name"] == "NVIDIA H200"
+    table = _table_after("### On a GPU: one NVIDIA H200\n\n`benchmarks/detect_video.py")
+    bare = d["mtcnn_b32_per_s"]
+    _assert_row(table, "bare facenet-pytorch MTCNN, 32 frames a call", (bare, 1))
+    _assert_row(table, "bare MTCNN, `min_face_size=20`, 32 frames a call",
+                (d["mtcnn_min20_per_s"], d["mtcnn_min20_per_s"] / bare))  # fmt: skip
+    _assert_row(table, "`detect_aus`, per-frame detection", (d["pipeline_per_s"], d["ratio_per_s"]))
+    _assert_row(table, "`detect_aus`, tracking, K = 5 (default)",
+                (d["track_k5_per_s"], d["track_k5_ratio_per_s"]))  # fmt: skip
+    for batch in (64, 1):
+        label = f"AU network alone, {batch} face{'s' * (batch > 1)} a call"
+        assert table[label][0] == f"{d[f'au_net_b{batch}_per_s']:.0f} faces/s", label
+
+
+def test_the_h200_step_tables_are_the_jsons() -> None:
+    """The two training-step tables of the H200 runs, and the share of the bf16 matmul rate."""
+    first = _table_after("| `benchmarks/train_step.py --device cuda --batch 128 ...` |")
+    for label, name in (("fp32, diagnostics on every timed step", "fp32"),
+                        ("`--bf16`, diagnostics on every timed step", "bf16"),
+                        ("`--bf16 --no-diagnostics`", "bf16_nodiag")):  # fmt: skip
+        d = _json(f"{H200}train_step_{name}.json")
+        step, so = d["d2ca"], d["source-only"]
+        row = next(r for r in first if r.startswith(label))
+        _assert_row(first, row, (step["step_s"], step["images_per_s"], step["peak_gib"],
+                                 so["step_s"], step["step_s"] / so["step_s"]))  # fmt: skip
+    graphs = _table_after("| `benchmarks/train_step.py --device cuda --batch 128 --no-diagnostics")
+    gflop = _json(f"{GRAPHS}train_step_bf16_nodiag.json")["d2ca"]["gflop_per_step"]
+    for label, name in (("fp32, eager", "fp32_nodiag"), ("`--bf16`, eager", "bf16_nodiag"),
+                        ("fp32, `--cuda-graphs`", "fp32_graphs"),
+                        ("`--bf16 --cuda-graphs`", "bf16_graphs")):  # fmt: skip
+        d = _json(f"{GRAPHS}train_step_{name}.json")
+        s = d["d2ca"]
+        share = 100 * gflop / s["step_s"] / d["matmul_bf16_gflop_per_s"]
+        _assert_row(graphs, label, (s["step_s"], s["images_per_s"], s["peak_gib"], share))
+
+
+def test_the_cpu_detection_tables_are_the_jsons() -> None:
+    """Time to the first row, MTCNN's batched stages, and the operators counted a frame."""
+    phases = _json(f"{PERF}detect_phases_cpu.json")["first_row"]["phases_s"]
+    table = _table_after("| phase | s since launch |")
+    assert len(table) == 6
+    for label, key in zip(table, list(phases)[1:], strict=True):
+        _assert_row(table, label, (phases[key],))
+    m = _json(f"{PERF}mtcnn_stages_cpu.json")
+    table = _table_after("| | frames/s, wall | frames per CPU s |")
+    _assert_row(
+        table, "facenet-pytorch `MTCNN.detect`", (m["facenet_per_s"], m["facenet_per_cpu_s"])
+    )
+    _assert_row(
+        table, "batched stages (`detect_faces`)", (m["batched_per_s"], m["batched_per_cpu_s"])
+    )
+    ops = _json(f"{PERF}detect_ops_cpu.json")
+    table = _table_after("| per frame | operators | host reads |")
+    for key, row in zip(("batched_per_frame", "batched_tracked_k5", "loop_per_frame",
+                         "loop_tracked_k5"), table, strict=True):  # fmt: skip
+        quoted = (table[row][0], table[row][1].split()[0])  # "1.3 (`nonzero`: ...)" -> "1.3"
+        assert _agrees(quoted, (ops[key]["ops_per_frame"], ops[key]["host_reads_per_frame"])), row

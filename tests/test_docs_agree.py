@@ -247,12 +247,29 @@ def _gpu(path: str) -> dict:
     return _json(f"docs/performance/gpu-h200{path}.json")
 
 
+def _gpu_fields(path: str, *keys: str) -> tuple:
+    return tuple(_gpu(path)[key] for key in keys)
+
+
 def _gpu_step(path: str, key: str = "step_s", run: str = "d2ca") -> float:
     return _gpu(f"{path}")[run][key]
 
 
 def _detect_ops(key: str, run: str) -> float:
     return _json("docs/performance/detect_ops_cpu.json")[run][key]
+
+
+def _loop_rates(folder: str) -> tuple[float, ...]:
+    """The real run's logged steps/s after step 20, lowest and highest, and as seconds a step."""
+    path = f"docs/performance/gpu-h200{folder}/train_run_metrics.jsonl"
+    rows = [json.loads(line) for line in (ROOT / path).read_text().splitlines()]
+    rates = [r["steps_per_s"] for r in rows if r.get("kind") == "train" and r["step"] > 20]
+    return min(rates), max(rates), 1 / max(rates), 1 / min(rates)
+
+
+def _cpu_step_ab() -> tuple[float, ...]:
+    return tuple(_json(f"docs/performance/step-ab-cpu/ab_{tree}_{i}.json")["d2ca"]["step_cpu_s"]
+                 for tree in ("main", "old") for i in (1, 2, 3))  # fmt: skip
 
 
 Q = Quote
@@ -428,9 +445,8 @@ QUOTES = {
     "performance-h200-first-reads": Q(
         "docs/performance.md",
         r"The host reads (\d+) scalars and waits for the GPU (\d+) times a step",
-        lambda: (
-            _gpu("/profile_bf16")["host_scalar_reads_per_step"],
-            _gpu("/profile_bf16")["host_device_syncs_per_step"],
+        lambda: _gpu_fields(
+            "/profile_bf16", "host_scalar_reads_per_step", "host_device_syncs_per_step"
         ),
         str,
     ),
@@ -554,9 +570,39 @@ QUOTES = {
     "usage-h200-tracking": Q(
         "docs/usage.md",
         r"on one H200, (\d+) frames/s against (\d+) for per-frame detection",
-        lambda: (
-            _gpu("-graphs/detect_video_realistic")["track_k5_per_s"],
-            _gpu("-graphs/detect_video_realistic")["pipeline_per_s"],
+        lambda: _gpu_fields("-graphs/detect_video_realistic", "track_k5_per_s", "pipeline_per_s"),
+        str,
+    ),
+    "performance-h200-loop": Q(
+        "docs/performance.md",
+        r"logged ([\d.]+)-([\d.]+) steps/s after its first 20 steps \(`train_run_metrics.jsonl`\), "
+        r"([\d.]+)-([\d.]+) s a step",
+        lambda: _loop_rates(""),
+        str,
+    ),
+    "performance-h200-graphs-loop": Q(
+        "docs/performance.md",
+        r"logged ([\d.]+)-([\d.]+) steps/s between its logs after step 20 "
+        r"\(`train_run_metrics.jsonl`; [\d.]+-[\d.]+ without graphs above\), ([\d.]+)-([\d.]+) "
+        r"s a step",
+        lambda: _loop_rates("-graphs"),
+        str,
+    ),
+    "performance-cpu-step-ab": Q(
+        "docs/performance.md",
+        r"medians of 3 steps: ([\d.]+), ([\d.]+), ([\d.]+) s after the changes against ([\d.]+), "
+        r"([\d.]+), ([\d.]+) s before",
+        _cpu_step_ab,
+        str,
+    ),
+    "performance-tracking-batches": Q(
+        "docs/performance.md",
+        r"K = 5 went from ([\d.]+)x to ([\d.]+)x bare MTCNN by wall clock \(([\d.]+)x to "
+        r"([\d.]+)x per CPU second\), per-frame `detect_aus` from ([\d.]+)x to ([\d.]+)x",
+        lambda: tuple(
+            _json(f"docs/performance/tracking-batches-cpu/{run}.json")[key]
+            for key in ("track_k5_ratio_per_s", "track_k5_ratio_per_cpu_s", "ratio_per_s")
+            for run in ("before", "after")
         ),
         str,
     ),

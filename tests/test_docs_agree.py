@@ -267,6 +267,10 @@ def _loop_rates(folder: str) -> tuple[float, ...]:
     return min(rates), max(rates), 1 / max(rates), 1 / min(rates)
 
 
+def _prepare(run: str, key: str = "ms_per_frame") -> float:
+    return _json("docs/performance/prepare_cpu.json")["runs"][run][key]
+
+
 def _cpu_step_ab() -> tuple[float, ...]:
     return tuple(_json(f"docs/performance/step-ab-cpu/ab_{tree}_{i}.json")["d2ca"]["step_cpu_s"]
                  for tree in ("main", "old") for i in (1, 2, 3))  # fmt: skip
@@ -603,6 +607,34 @@ QUOTES = {
             _json(f"docs/performance/tracking-batches-cpu/{run}.json")[key]
             for key in ("track_k5_ratio_per_s", "track_k5_ratio_per_cpu_s", "ratio_per_s")
             for run in ("before", "after")
+        ),
+        str,
+    ),
+    **{
+        f"prepare-box-{doc}": Q(
+            f"docs/{doc}.md",
+            r"MTCNN's box (\d+) x (\d+) px",
+            lambda: tuple(_json("docs/performance/prepare_cpu.json")["face_box_px"]),
+        )
+        for doc in ("performance", "datasets")
+    },
+    "prepare-min-face-size": Q(
+        "docs/performance.md",
+        r"is ([\d.]+)x faster\. \(The figures this replaced",
+        lambda: _prepare("workers=1") / _prepare("workers=1, min_face_size=80"),
+        str,
+    ),
+    "datasets-prepare-speed": Q(
+        "docs/datasets.md",
+        r"took ([\d.]+) ms a frame in one process and ([\d.]+) ms with `--workers 2`.* pyramid "
+        r"levels of MTCNN, ([\d.]+) ms a frame \(([\d.]+)x faster\); keep 40 for Aff-Wild2\. A "
+        r"rerun on the finished folder took ([\d.]+) s\.",
+        lambda: (
+            _prepare("workers=1"),
+            _prepare("workers=2"),
+            _prepare("workers=1, min_face_size=80"),
+            _prepare("workers=1") / _prepare("workers=1, min_face_size=80"),
+            _prepare("rerun on the finished folder", "seconds"),
         ),
         str,
     ),
@@ -1796,3 +1828,15 @@ def test_the_cpu_detection_tables_are_the_jsons() -> None:
                          "loop_tracked_k5"), table, strict=True):  # fmt: skip
         quoted = (table[row][0], table[row][1].split()[0])  # "1.3 (`nonzero`: ...)" -> "1.3"
         assert _agrees(quoted, (ops[key]["ops_per_frame"], ops[key]["host_reads_per_frame"])), row
+
+
+def test_the_prepare_table_is_the_json() -> None:
+    table = _table_after("| run | s | ms a frame |")
+    rows = {"one process (torch's 2 threads)": "workers=1",
+            "`--workers 2` (one thread each)": "workers=2",
+            "one process, `--min-face-size 80`": "workers=1, min_face_size=80"}  # fmt: skip
+    for label, run in rows.items():
+        _assert_row(table, label, (_prepare(run, "seconds"), _prepare(run)))
+    rerun = _json(f"{PERF}prepare_cpu.json")["runs"]["rerun on the finished folder"]
+    assert rerun["computed"] == 0 and rerun["reused"] == 1000
+    _assert_row(table, "again on the finished folder (nothing left to do)", (rerun["seconds"],))

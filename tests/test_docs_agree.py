@@ -855,6 +855,12 @@ QUOTES = {
         )
     },
     # --- docs/default-checkpoint.md ------------------------------------------------------
+    "checkpoint-size": Q(
+        "docs/default-checkpoint.md",
+        r"`d2ca/pretrained/default/` \(([\d.]+) MiB:",
+        lambda: sum(f.stat().st_size for f in (ROOT / "d2ca/pretrained/default").iterdir()) / 2**20,
+        str,
+    ),
     "checkpoint-batch": Q(
         "docs/default-checkpoint.md",
         r"batch (\d+) per domain \((\d+) subjects x (\d+) faces\)",

@@ -1846,3 +1846,25 @@ def test_the_prepare_table_is_the_json() -> None:
     rerun = _json(f"{PERF}prepare_cpu.json")["runs"]["rerun on the finished folder"]
     assert rerun["computed"] == 0 and rerun["reused"] == 1000
     _assert_row(table, "again on the finished folder (nothing left to do)", (rerun["seconds"],))
+
+
+def test_the_detection_pipeline_section_is_the_json() -> None:
+    d = _json(f"{PERF}detect_pipeline_cpu.json")
+    table = _table_after("| mode | frames/s, wall | frames per CPU s |\n")
+    rows = {
+        "`detect_aus`, full MTCNN on every frame": "pipeline",
+        "bare MTCNN, 1 frame a call": "mtcnn",
+        "bare MTCNN, 8 frames a call (the pipeline's)": "mtcnn_b8",
+        "bare MTCNN at its default `min_face_size=20`, 1 frame a call": "mtcnn_min20",
+    }
+    assert list(table) == list(rows)
+    for label, key in rows.items():
+        _assert_row(table, label, (d[f"{key}_per_s"], d[f"{key}_per_cpu_s"]))
+    doc = _doc("docs/performance.md")
+    m = re.search(r"The pipeline runs at ([\d.]+) of the faster bare MTCNN's frame rate by wall "
+                  r"clock \(([\d.]+) per CPU second\)", doc)  # fmt: skip
+    assert m and _agrees(m.groups(), (d["ratio_per_s"], d["ratio_per_cpu_s"]))
+    m = re.search(r"takes (\d+) faces/s one at a time and (\d+) faces/s at batch 64", doc)
+    assert m and _agrees(m.groups(), (d["au_net_b1_per_s"], d["au_net_b64_per_s"]))
+    m = re.search(r"`ru_maxrss`: (\d+) MiB for the 90 frames and (\d+) MiB for a video ten", doc)
+    assert m and _agrees(m.groups(), (d["peak_rss_mib"], d["peak_rss_mib_10x"]))

@@ -1868,3 +1868,16 @@ def test_the_detection_pipeline_section_is_the_json() -> None:
     assert m and _agrees(m.groups(), (d["au_net_b1_per_s"], d["au_net_b64_per_s"]))
     m = re.search(r"`ru_maxrss`: (\d+) MiB for the 90 frames and (\d+) MiB for a video ten", doc)
     assert m and _agrees(m.groups(), (d["peak_rss_mib"], d["peak_rss_mib_10x"]))
+
+
+def test_the_corpus_section_is_the_json() -> None:
+    d, short = _json(f"{PERF}corpus_cpu.json"), _json(f"{PERF}corpus_short_cpu.json")
+    assert (d["videos"], d["frames_per_video"], short["frames_per_video"]) == (20, 150, 30)
+    table = _table_after("| workers | threads each | frames/s (wall) |")
+    for w in (1, 2):
+        _assert_row(table, str(w), (d[f"workers{w}_threads"], d[f"workers{w}_frames_per_s"]))
+    m = re.search(r"Two workers are ([\d.]+)x one on two cores.* two workers ran at ([\d.]+) "
+                  r"frames/s against one's ([\d.]+)\.", _doc("docs/performance.md"))  # fmt: skip
+    assert _agrees(re.search(r"\(two workers: ([\d.]+)x", _doc("docs/usage.md"))[1], d["scaling"])
+    assert m and _agrees(m.groups(), (d["scaling"], short["workers2_frames_per_s"],
+                                      short["workers1_frames_per_s"]))  # fmt: skip

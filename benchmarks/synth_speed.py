@@ -1,7 +1,7 @@
 """SynthAU rendering speed per preset and size, and the figures of docs/synthau.md.
 
 Usage:
-    python benchmarks/synth_speed.py                       # speed table (markdown) on stdout
+    python benchmarks/synth_speed.py [--json OUT.json]     # speed table (markdown) on stdout
     python benchmarks/synth_speed.py --sheet docs/img/synthau_presets.png \
         --aus docs/img/synthau_aus.png --no-speed          # regenerate the figures
 
@@ -13,6 +13,8 @@ and the manifest).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from d2ca.aus import AU_DESCRIPTIONS
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_step import write_json  # noqa: E402
+
+from d2ca.aus import AU_DESCRIPTIONS  # noqa: E402
 from d2ca.data.synth import (
     AUS,
     PRESETS,
@@ -45,10 +50,12 @@ def _render_all(items: list, size: int) -> None:
         render_face(identity, aus, scene, size)
 
 
-def speed(n: int, sizes: list[int]) -> None:
-    """Print a markdown table; CPU-time rates do not depend on other load on the machine."""
+def speed(n: int, sizes: list[int]) -> list[dict]:
+    """Print a markdown table and return its rows; CPU-time rates depend less than wall-clock
+    ones on other load on the machine."""
     print("| preset | size | render_face img/s (wall / CPU) | render_dataset img/s (wall / CPU) |")
     print("|---|---|---|---|")
+    rows = []
     for size in sizes:
         for name in PRESETS:
             rng = np.random.default_rng(0)
@@ -75,6 +82,10 @@ def speed(n: int, sizes: list[int]) -> None:
                 f"| {dataset[0]:.0f} / {dataset[1]:.0f} |",
                 flush=True,
             )
+            rows.append({"preset": name, "size": size, "render_face_per_s": faces[0],
+                         "render_face_per_cpu_s": faces[1], "render_dataset_per_s": dataset[0],
+                         "render_dataset_per_cpu_s": dataset[1]})  # fmt: skip
+    return rows
 
 
 def _label(img: np.ndarray, text: str, scale: float = 0.4) -> np.ndarray:
@@ -138,13 +149,19 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, help="write the preset contact sheet here")
     parser.add_argument("--aus", type=Path, help="write the AU effect figure here")
     parser.add_argument("--no-speed", action="store_true", help="only write the figures")
+    parser.add_argument("--json", type=Path, help="also write the speed table to this file")
     args = parser.parse_args()
     if args.sheet:
         sheet(args.sheet)
     if args.aus:
         au_figure(args.aus)
     if not args.no_speed:
-        speed(args.n, args.sizes)
+        rows = speed(args.n, args.sizes)
+        if args.json:
+            write_json(args.json, {
+                "command": "python benchmarks/synth_speed.py " + " ".join(sys.argv[1:]),
+                "cores": os.cpu_count(), "load_average": os.getloadavg()[0], "faces": args.n,
+                "rows": rows})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import functools
 import inspect
 import json
 import re
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1470,7 +1471,6 @@ def test_the_wild_leave_one_out_reading_is_the_fork_logs():
     quotes, seed by seed, the forks' target F1 at step 2000 and averaged from step 1500 to
     2000 against their unchanged controls', the same average on the `lab-b` pairs, and L_au^t's
     pull on E_au against L_au^s's in the controls, from the committed logs."""
-    import statistics
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
@@ -1573,7 +1573,6 @@ def test_the_baseline_spike_reading_is_the_rerun(capsys):
     """The stability reading of the baselines (docs/stability.md) quotes the rises of L_au^s
     in the grid trained again on today's code, the spikes' steps and lows from the committed
     logs, report_beta1.py's tables for Source only and DANN, and their beta1 gains."""
-    import statistics
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
@@ -1655,7 +1654,6 @@ def test_the_rerun_reading_is_the_jsons():
     """The reading of the grid trained again on today's code (docs/benchmark-synthetic.md)
     quotes its commit, the mean distance of a run from its twin against the seeds' spread,
     and D2CA's share of each gap both ways, from the committed JSONs."""
-    import statistics
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks" / "synthau"))
@@ -1881,3 +1879,61 @@ def test_the_corpus_section_is_the_json() -> None:
     assert _agrees(re.search(r"\(two workers: ([\d.]+)x", _doc("docs/usage.md"))[1], d["scaling"])
     assert m and _agrees(m.groups(), (d["scaling"], short["workers2_frames_per_s"],
                                       short["workers1_frames_per_s"]))  # fmt: skip
+
+
+def test_the_rendering_section_is_the_json() -> None:
+    rows = _json(f"{PERF}synth_speed_cpu.json")["rows"]
+    text = (ROOT / "docs/performance.md").read_text()
+    start = text.index("| preset | size | render_face img/s (wall / CPU) |")
+    table = text[start : text.index("\n\n", start)].splitlines()[2:]
+    assert len(table) == len(rows)
+    for line, r in zip(table, rows, strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[:2] == [r["preset"], str(r["size"])]
+        quoted = tuple(x.strip() for c in cells[2:] for x in c.split("/"))
+        assert _agrees(quoted, tuple(r[f"render_{k}"] for k in
+                                     ("face_per_s", "face_per_cpu_s", "dataset_per_s",
+                                      "dataset_per_cpu_s"))), line  # fmt: skip
+    ms = {size: 1000 * statistics.fmean(1 / r["render_face_per_cpu_s"] for r in rows
+                                        if r["size"] == size) for size in (64, 128)}  # fmt: skip
+    dataset = 600 * statistics.fmean(1 / r["render_dataset_per_cpu_s"] for r in rows
+                                     if r["size"] == 128)  # fmt: skip
+    m = re.search(r"About (\d+) ms of CPU per 64x64 face and (\d+) ms per 128x128 face.* "
+                  r"takes about (\d+) s of CPU", _doc("docs/performance.md"))  # fmt: skip
+    assert m and _agrees(m.groups(), (ms[64], ms[128], dataset))
+
+
+def test_the_cpu_step_section_is_the_json() -> None:
+    d, diag = _json(f"{PERF}train_step_cpu.json"), _json(f"{PERF}train_step_cpu_diagnostics.json")
+    assert not d["diagnostics_every_step"] and diag["diagnostics_every_step"]
+    table = _table_after("| ordinary step (49 of every 50 in training) |")
+    for label, run in (("D2CA step (G update + D update, 2 x 32 images), channels_last (default)",
+                        "d2ca"),
+                       ("the same D2CA step, NCHW (`--no-channels-last`)", "d2ca_nchw"),
+                       ("source-only step (32 images), channels_last", "source-only")):  # fmt: skip
+        r = d[run]
+        _assert_row(table, label, (r["step_s"], r["step_cpu_s"], r["images_per_s"]))
+    s, g = d["d2ca"], diag["d2ca"]
+    ratio = d["d2ca_vs_source_only_step_time"]
+    expected = {
+        r"An ordinary D2CA step is ([\d.]+) GFLOP": s["gflop_per_step"],
+        r"It ran at ([\d.]+) GFLOP/s, against ([\d.]+) GFLOP/s": (s["gflop_per_s"],
+                                                                d["matmul_gflop_per_s"]),
+        r"\*\*([\d.]+) of the matmul rate\*\*": d["d2ca_fraction_of_matmul"],
+        r"channels_last saves (\d+)% of the CPU time of a D2CA step \(NCHW / channels_last = "
+        r"([\d.]+) in CPU time\)": (100 * (1 - 1 / d["nchw_vs_channels_last_cpu_time"]),
+                                   d["nchw_vs_channels_last_cpu_time"]),
+        r"A D2CA step costs (\d+)x a source-only step of the same batch \((\d+)x per image\)":
+            (ratio, ratio / 2),
+        r"took ([\d.]+) s and ([\d.]+) GFLOP in the same conditions": (g["step_cpu_s"],
+                                                                     g["gflop_per_step"]),
+        r"\): ([\d.]+)x an ordinary step, (\d+)% of a run's time at the default": (
+            g["step_cpu_s"] / s["step_cpu_s"],
+            100 * ((49 * s["step_cpu_s"] + g["step_cpu_s"]) / 50 / s["step_cpu_s"] - 1)),
+    }  # fmt: skip
+    doc = _doc("docs/performance.md")
+    for pattern, value in expected.items():
+        m = re.search(pattern, doc)
+        assert m, pattern
+        found = m.groups() if len(m.groups()) > 1 else m[1]
+        assert _agrees(found, value), (pattern, found, value)

@@ -1748,6 +1748,16 @@ def _table_after(marker: str, doc: str = "docs/performance.md") -> dict[str, tup
     return {c[0]: tuple(map(clean, c[1:])) for c in cells}
 
 
+def _assert_sentences(doc: str, expected: dict[str, Any]) -> None:
+    """Each pattern is found in ``doc`` and its groups agree with the value beside it."""
+    text = _doc(doc)
+    for pattern, value in expected.items():
+        m = re.search(pattern, text)
+        assert m, f"{doc}: no sentence matches {pattern!r}"
+        found = m.groups() if len(m.groups()) > 1 else m[1]
+        assert _agrees(found, value), (pattern, found, value)
+
+
 def _assert_row(table: dict, label: str, expected: tuple) -> None:
     """The row's first cells agree with ``expected``, each to the precision it is printed to."""
     quoted = table[label][: len(expected)]
@@ -1931,9 +1941,54 @@ def test_the_cpu_step_section_is_the_json() -> None:
             g["step_cpu_s"] / s["step_cpu_s"],
             100 * ((49 * s["step_cpu_s"] + g["step_cpu_s"]) / 50 / s["step_cpu_s"] - 1)),
     }  # fmt: skip
-    doc = _doc("docs/performance.md")
-    for pattern, value in expected.items():
-        m = re.search(pattern, doc)
-        assert m, pattern
-        found = m.groups() if len(m.groups()) > 1 else m[1]
-        assert _agrees(found, value), (pattern, found, value)
+    _assert_sentences("docs/performance.md", expected)
+
+
+def test_the_tracking_prose_is_the_jsons() -> None:
+    """The bullets under the tracking tables: goals, error against the truth, unstable and
+    blurred frames, landmarks, full detections, lost tracks."""
+    r = _json(f"{PERF}detect_video_realistic_cpu.json")
+    d = _json(f"{PERF}detect_video_rendered_drift_cpu.json")
+    pct = lambda x: 100 * x  # noqa: E731
+    span = lambda xs: (pct(min(xs)), pct(max(xs)))  # noqa: E731
+    ks = (5, 10, 25)
+    ratio = {k: r[f"track_k{k}_ratio_per_cpu_s"] for k in ks}
+    vs_per_frame = {k: pct(r[f"track_k{k}_per_frame"][0]) for k in ks}
+    since = r["track_k25_truth_by_since_keyframe"]
+    lm_track, lm_frame = r["track_k5_truth_by_landmark"], r["per_frame_truth_by_landmark"]
+    expected = {
+        r"on the realistic one with ([\d.]+)x \(CPU; ([\d.]+)x wall\) and ([\d.]+) %, and there "
+        r"also at K = 10 and 25 \(([\d.]+)x and ([\d.]+) %, ([\d.]+)x and ([\d.]+) %\)":
+            (ratio[5], r["track_k5_ratio_per_s"], vs_per_frame[5], ratio[10], vs_per_frame[10],
+             ratio[25], vs_per_frame[25]),
+        r"K = 25 misses the 2 % narrowly \(([\d.]+) %\)": pct(d["track_k25_per_frame"][0]),
+        r"\(realistic: ([\d.]+)-([\d.]+) % against ([\d.]+) %; drift: ([\d.]+)-([\d.]+) % "
+        r"against ([\d.]+) %\)":
+            (*span([r[f"track_k{k}_truth"][0] for k in ks]), pct(r["per_frame_truth"][0]),
+             *span([d[f"track_k{k}_truth"][0] for k in ks]), pct(d["per_frame_truth"][0])),
+        r"K = 25: ([\d.]+) % on the fully detected frames, ([\d.]+)-([\d.]+) % on each of the "
+        r"(\d+) followed frames": (pct(since[0]), *span(since[1:]), len(since) - 1),
+        r"it lies ([\d.]+) % from the truth and ([\d.]+) % from itself":
+            (pct(r["per_frame_truth"][0]), pct(r["per_frame_renoised"][0])),
+        r"That difference grows with K \(([\d.]+), ([\d.]+), ([\d.]+) %\)":
+            tuple(vs_per_frame[k] for k in ks),
+        r"\((\d+) frames\) it lies ([\d.]+) % from the truth, and tracking at K = 5 ([\d.]+) %; on "
+        r"the (\d+) motion-blurred frames of the quick moves, ([\d.]+) % and ([\d.]+) %":
+            (r["unstable_frames"], pct(r["per_frame_truth_unstable"][0]),
+             pct(r["track_k5_truth_unstable"][0]), r["fast_frames"],
+             pct(r["per_frame_truth_fast"][0]), pct(r["track_k5_truth_fast"][0])),
+        r"furthest off \(tracked ([\d.]+)-([\d.]+) %, per-frame ([\d.]+)-([\d.]+) %\), the eyes "
+        r"the closest \(([\d.]+)-([\d.]+) %, ([\d.]+)-([\d.]+) %\)":
+            (*span(lm_track[2:]), *span(lm_frame[2:]), *span(lm_track[:2]), *span(lm_frame[:2])),
+        r"\(realistic, K = 5\): (\d+) of the (\d+) frames get a full detection":
+            (r["track_k5_full_frames"], r["frames"]),
+        r"keeps the error from the truth \(([\d.]+) % at K = 10, ([\d.]+) % at 25 on the realistic "
+        r"video\) and buys speed \(([\d.]+)x, ([\d.]+)x\)":
+            (pct(r["track_k10_truth"][0]), pct(r["track_k25_truth"][0]), ratio[10], ratio[25]),
+        r"below both videos here \(([\d.]+)x, ([\d.]+)x\)":
+            (ratio[5], d["track_k5_ratio_per_cpu_s"]),
+        r"\((\d+) frames of the rendered drift at K = 5, none of the realistic video\)":
+            d["track_k5_fallback_frames"],
+    }  # fmt: skip
+    assert r["track_k5_fallback_frames"] == 0
+    _assert_sentences("docs/performance.md", expected)

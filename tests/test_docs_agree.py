@@ -639,6 +639,19 @@ QUOTES = {
         ),
         str,
     ),
+    "training-channels-last": Q(
+        "docs/training.md",
+        r"the same computation up to float rounding, about (\d+)% less CPU time per step here",
+        lambda: (
+            100
+            * (
+                1
+                - 1
+                / _json("docs/performance/train_step_cpu.json")["nchw_vs_channels_last_cpu_time"]
+            )
+        ),
+        str,
+    ),
     # --- docs/performance.md: the CPU's detection prose (JSONs) ------------------------------
     "performance-cpu-resize": Q(
         "docs/performance.md",

@@ -9,7 +9,9 @@ results (budget, pictures, discussion) has no counterpart here until there are r
 
 from __future__ import annotations
 
+import json
 import statistics
+from pathlib import Path
 
 from report import (
     ablation_section,
@@ -64,6 +66,44 @@ run in [benchmark-synthetic-paper/screen/](benchmark-synthetic-paper/screen/)). 
 """
 
 
+CPU_TEXT = """\
+Runs of this scale trained on the CPU while no GPU was lent: the same computation in float32
+(`run_table.py --scale paper --device cpu --no-quality` on 2 cores, one run with two threads
+or two with one each; one JSON per run in
+[benchmark-synthetic-paper/cpu/](benchmark-synthetic-paper/cpu/)). They answer the screen's
+first question early, which targets are learnable (Target only at 60 or more); the grid's own
+runs are the GPU's. Average F1 ×100 on the target's test split at each evaluation (every 5
+epochs):
+"""
+
+
+def cpu_section(folder: Path) -> str:
+    """The runs of this scale trained on the CPU (``folder``'s JSONs), with their curves."""
+    results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    rows = [
+        f"| {r['source']} → {r['target']} | {LABELS[r['method']]} | {r['seed']} | "
+        + ", ".join(f"{100 * f:.1f}" for _, f in r["target_curve"])
+        + f" | {100 * max(f for _, f in r['target_curve']):.1f} | {r['wall_time_s'] / 60:.0f} min |"
+        for r in results
+    ]
+    if not rows:
+        return ""
+    best = {r["target"]: 100 * max(f for _, f in r["target_curve"]) for r in results
+            if r["method"] == "target-only"}  # fmt: skip
+    verdicts = [f"- `{t}`: Target only at best {f:.1f}, "
+                + ("learnable at this scale." if f >= 60 else "not learnable at this scale.")
+                for t, f in sorted(best.items())]  # fmt: skip
+    return "\n".join([
+        "## Measured on the CPU at this scale\n",
+        CPU_TEXT,
+        "| pair | method | seed | target F1, evaluation by evaluation | best | wall time |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        *verdicts,
+    ]) + "\n"  # fmt: skip
+
+
 def render_paper_document(scale: Scale, expected: dict) -> str:
     """The whole markdown page of ``scale`` (its JSONs in ``scale.results``).
 
@@ -81,8 +121,9 @@ def render_paper_document(scale: Scale, expected: dict) -> str:
         "script, not this file -->\n",
         scale_section(CPU, scale),
     ]
+    cpu = cpu_section(scale.results / "cpu")
     if any_run is None:
-        return "\n".join([*out, NO_RUNS])
+        return "\n".join(s for s in [*out, NO_RUNS, cpu] if s)
     out += [
         INTRO,
         setup_section(runs, any_run),
@@ -97,6 +138,7 @@ def render_paper_document(scale: Scale, expected: dict) -> str:
         quality_section(runs, refs, grid),
         findings_section(runs, grid),
         missing_section(runs, expected),
+        cpu,
     ]
     return "\n".join(section for section in out if section)
 

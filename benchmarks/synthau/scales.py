@@ -204,9 +204,12 @@ PAPER = Scale(
     checkpoint_every=100,  # 15-30 s of a D2CA run on one H200 shared by two or three runs
     oracle_budget={"epochs": 50},  # the AU oracle: a Target only run of its own seed
     oracle={"id_steps": 1500, "pairs": 256, "seed": 1000},
-    # lab-a -> wild (pose, light and camera) if wild is learnable at this scale (the screen)
-    pairs=(("lab-a", "wild"), ("wild", "lab-a"), ("lab-b", "lab-a"), ("social", "lab-a")),
-    screen=(("lab-a", "lab-b"), ("lab-a", "social"), ("lab-b", "lab-c")),
+    # lab-a -> wild, the default's own pair, is left out: Target only on wild reached at best
+    # 21.0 F1 at this scale (trained on the CPU, docs/benchmark-synthetic-paper/cpu/), far
+    # from the screen's bar of 60. wild -> lab-a keeps a shift of pose, light and camera in
+    # the grid; lab-b -> lab-c takes the place, as on the CPU grid
+    pairs=(("wild", "lab-a"), ("lab-b", "lab-a"), ("social", "lab-a"), ("lab-b", "lab-c")),
+    screen=(("lab-a", "lab-b"), ("lab-a", "social")),
     # estimates from docs/performance.md (one H200, bf16, batch 128): a bare D2CA step 0.139 s
     # and the real loop 0.23-0.26 s alone; Source only 0.01 s; with two or three runs sharing
     # the GPU. Replace with the paper grid's own wall times once it has some.

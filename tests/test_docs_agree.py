@@ -1881,14 +1881,14 @@ def test_the_detection_pipeline_section_is_the_json() -> None:
     assert list(table) == list(rows)
     for label, key in rows.items():
         _assert_row(table, label, (d[f"{key}_per_s"], d[f"{key}_per_cpu_s"]))
-    doc = _doc("docs/performance.md")
-    m = re.search(r"The pipeline runs at ([\d.]+) of the faster bare MTCNN's frame rate by wall "
-                  r"clock \(([\d.]+) per CPU second\)", doc)  # fmt: skip
-    assert m and _agrees(m.groups(), (d["ratio_per_s"], d["ratio_per_cpu_s"]))
-    m = re.search(r"takes (\d+) faces/s one at a time and (\d+) faces/s at batch 64", doc)
-    assert m and _agrees(m.groups(), (d["au_net_b1_per_s"], d["au_net_b64_per_s"]))
-    m = re.search(r"`ru_maxrss`: (\d+) MiB for the 90 frames and (\d+) MiB for a video ten", doc)
-    assert m and _agrees(m.groups(), (d["peak_rss_mib"], d["peak_rss_mib_10x"]))
+    _assert_sentences("docs/performance.md", {
+        r"The pipeline runs at ([\d.]+) of the faster bare MTCNN's frame rate by wall clock "
+        r"\(([\d.]+) per CPU second\)": (d["ratio_per_s"], d["ratio_per_cpu_s"]),
+        r"takes (\d+) faces/s one at a time and (\d+) faces/s at batch 64":
+            (d["au_net_b1_per_s"], d["au_net_b64_per_s"]),
+        r"`ru_maxrss`: (\d+) MiB for the 90 frames and (\d+) MiB for a video ten":
+            (d["peak_rss_mib"], d["peak_rss_mib_10x"]),
+    })  # fmt: skip
 
 
 def test_the_corpus_section_is_the_json() -> None:
@@ -1897,11 +1897,12 @@ def test_the_corpus_section_is_the_json() -> None:
     table = _table_after("| workers | threads each | frames/s (wall) |")
     for w in (1, 2):
         _assert_row(table, str(w), (d[f"workers{w}_threads"], d[f"workers{w}_frames_per_s"]))
-    m = re.search(r"Two workers are ([\d.]+)x one on two cores.* two workers ran at ([\d.]+) "
-                  r"frames/s against one's ([\d.]+)\.", _doc("docs/performance.md"))  # fmt: skip
-    assert _agrees(re.search(r"\(two workers: ([\d.]+)x", _doc("docs/usage.md"))[1], d["scaling"])
-    assert m and _agrees(m.groups(), (d["scaling"], short["workers2_frames_per_s"],
-                                      short["workers1_frames_per_s"]))  # fmt: skip
+    _assert_sentences("docs/performance.md", {
+        r"Two workers are ([\d.]+)x one on two cores.* two workers ran at ([\d.]+) frames/s "
+        r"against one's ([\d.]+)\.": (d["scaling"], short["workers2_frames_per_s"],
+                                      short["workers1_frames_per_s"]),
+    })  # fmt: skip
+    _assert_sentences("docs/usage.md", {r"\(two workers: ([\d.]+)x": d["scaling"]})
 
 
 def test_the_rendering_section_is_the_json() -> None:

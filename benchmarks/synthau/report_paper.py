@@ -67,32 +67,38 @@ run in [benchmark-synthetic-paper/screen/](benchmark-synthetic-paper/screen/)). 
 
 
 CPU_TEXT = """\
-Runs of this scale trained on the CPU while no GPU was lent: the same computation in float32
-(`run_table.py --scale paper --device cpu --no-quality` on 2 cores, one run with two threads
-or two with one each; one JSON per run in
-[benchmark-synthetic-paper/cpu/](benchmark-synthetic-paper/cpu/)). They answer the screen's
-first question early, which targets are learnable (Target only at 60 or more); the grid's own
-runs are the GPU's. Average F1 ×100 on the target's test split at each evaluation (every 5
-epochs):
+Runs of this scale trained on the CPU while no GPU was lent: the same computation in float32,
+on 2 cores (one JSON per run in [benchmark-synthetic-paper/cpu/](benchmark-synthetic-paper/cpu/)):
+
+```bash
+R="python benchmarks/synthau/run_table.py --scale paper --device cpu --methods target-only \\
+   --seeds 0 --no-quality --results docs/benchmark-synthetic-paper/cpu"
+$R --pairs lab-a:wild --workers 1 --threads 2
+$R --pairs lab-a:lab-b lab-a:social --workers 2 --threads 1
+```
+
+They answer the screen's first question early, which targets are learnable (Target only at
+60 or more); the grid's own runs are the GPU's. Average F1 ×100 on the target's test split at
+each evaluation (every 5 epochs):
 """
 
 
 def cpu_section(folder: Path) -> str:
     """The runs of this scale trained on the CPU (``folder``'s JSONs), with their curves."""
     results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    if not results:
+        return ""
+    best = [100 * max(f for _, f in r["target_curve"]) for r in results]
     rows = [
         f"| {r['source']} → {r['target']} | {LABELS[r['method']]} | {r['seed']} | "
         + ", ".join(f"{100 * f:.1f}" for _, f in r["target_curve"])
-        + f" | {100 * max(f for _, f in r['target_curve']):.1f} | {r['wall_time_s'] / 60:.0f} min |"
-        for r in results
+        + f" | {b:.1f} | {r['wall_time_s'] / 60:.0f} min |"
+        for r, b in zip(results, best, strict=True)
     ]
-    if not rows:
-        return ""
-    best = {r["target"]: 100 * max(f for _, f in r["target_curve"]) for r in results
-            if r["method"] == "target-only"}  # fmt: skip
-    verdicts = [f"- `{t}`: Target only at best {f:.1f}, "
-                + ("learnable at this scale." if f >= 60 else "not learnable at this scale.")
-                for t, f in sorted(best.items())]  # fmt: skip
+    verdicts = [f"- `{r['target']}`: Target only at best {b:.1f}, "
+                + ("learnable at this scale." if b >= 60 else "not learnable at this scale.")
+                for r, b in sorted(zip(results, best, strict=True), key=lambda x: x[0]["target"])
+                if r["method"] == "target-only"]  # fmt: skip
     return "\n".join([
         "## Measured on the CPU at this scale\n",
         CPU_TEXT,

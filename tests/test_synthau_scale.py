@@ -182,6 +182,36 @@ def test_paper_page_without_runs_says_so(tmp_path):
     assert "No runs yet: they need a GPU." in text and "| faces | 64×64 | 128×128 |" in text
 
 
+def test_cpu_runs_read_each_pairs_gap_from_both_splits(tmp_path):
+    """A CPU run's model read on its source's validation split is half of another pair's
+    real-gap test: Target only of a -> b is Source only of b -> a; Source only of a -> b is
+    Target only into a. Only readings of one split are compared."""
+    import report_paper
+
+    def run(method, source, target, tgt, src):
+        steps = [100, 200, 300, 400, 500]
+        return {"method": method, "source": source, "target": target, "seed": 0,
+                "steps": 500, "wall_time_s": 60.0,
+                "target_curve": [[s, f] for s, f in zip(steps, tgt, strict=True)],
+                "source_curve": [[s, f] for s, f in zip(steps, src, strict=True)]}  # fmt: skip
+
+    folder = tmp_path / "cpu"
+    runs = [  # b learnable; a model of b reads 0.70 on a; a model of a reads 0.50 / 0.90
+        run("target-only", "a", "b", [0.6, 0.8, 0.8, 0.8, 0.81], [0.6, 0.7, 0.7, 0.7, 0.70]),
+        run("source-only", "a", "b", [0.4, 0.5, 0.5, 0.5, 0.50], [0.8, 0.9, 0.9, 0.9, 0.90]),
+        run("target-only", "a", "c", [0.1, 0.2, 0.2, 0.2, 0.20], [0.2, 0.3, 0.4, 0.5, 0.60]),
+    ]
+    for i, r in enumerate(runs):
+        run_table.write_json(folder / f"{i}.json", r)
+    text = report_paper.cpu_section(folder, [("b", "a"), ("a", "b"), ("c", "a"), ("a", "c")])
+    assert "| b → a | validation | 70.0 | 90.0 | +20.0 | 0.0 | yes |" in text
+    assert "| a → b | test | 50.0 | 81.0 | +31.0 | 0.0 | yes |" in text
+    # c's model is still rising on a (0.5 -> 0.6 over the last fifth): no plateau
+    assert "| c → a | validation | 60.0 | 90.0 | +30.0 | 10.0 | **no** |" in text
+    assert "Not yet readable from these runs: `a → c`." in text  # no model of a read on c
+    assert "- `c`: Target only at best 20.0, not learnable at this scale." in text
+
+
 def test_a_stopped_run_resumes_where_it_stopped(root, one_thread):
     """Stopped at the deadline after its first stretch, resumed, equal to an unbroken run."""
     scale = tiny_scale(root, steps=dict.fromkeys(METHODS, 6))

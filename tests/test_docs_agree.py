@@ -272,6 +272,10 @@ def _prepare(run: str, key: str = "ms_per_frame") -> float:
     return _json("docs/performance/prepare_cpu.json")["runs"][run][key]
 
 
+def _reader(dataset: str, key: str = "bytes_per_record") -> int:
+    return _json("docs/performance/reader_memory.json")[dataset][key]
+
+
 def _cpu_step_ab() -> tuple[float, ...]:
     return tuple(_json(f"docs/performance/step-ab-cpu/ab_{tree}_{i}.json")["d2ca"]["step_cpu_s"]
                  for tree in ("main", "old") for i in (1, 2, 3))  # fmt: skip
@@ -623,6 +627,20 @@ QUOTES = {
         "docs/performance.md",
         r"is ([\d.]+)x faster\. \(The figures this replaced",
         lambda: _prepare("workers=1") / _prepare("workers=1, min_face_size=80"),
+        str,
+    ),
+    "datasets-reader-memory": Q(
+        "docs/datasets.md",
+        r"about (\d+) bytes each[\s\S]*?on ([\d,]+) and ([\d,]+) fixture records,\s+(\d+) and "
+        r"(\d+) bytes;[\s\S]*?roughly ([\d.]+) GB",
+        lambda: (
+            round((_reader("bp4d") + _reader("affwild2")) / 2, -1),
+            _reader("bp4d", "records"),
+            _reader("affwild2", "records"),
+            _reader("bp4d"),
+            _reader("affwild2"),
+            _json("docs/performance/reader_memory.json")["affwild2_full_gb"],
+        ),
         str,
     ),
     "datasets-prepare-speed": Q(
@@ -1867,6 +1885,17 @@ def test_the_prepare_table_is_the_json() -> None:
     rerun = _json(f"{PERF}prepare_cpu.json")["runs"]["rerun on the finished folder"]
     assert rerun["computed"] == 0 and rerun["reused"] == 1000
     _assert_row(table, "again on the finished folder (nothing left to do)", (rerun["seconds"],))
+
+
+def test_the_reader_memory_table_is_the_json() -> None:
+    table = _table_after("| reader | records | bytes a record (held) |")
+    for label, reader in {"BP4D": "bp4d", "Aff-Wild2": "affwild2"}.items():
+        keys = ("records", "bytes_per_record", "peak_bytes_per_record")
+        _assert_row(table, label, tuple(_reader(reader, k) for k in keys))
+    _assert_sentences("docs/performance.md", {
+        r"labelled frames need about ([\d.]+) GB of records":
+            _json(f"{PERF}reader_memory.json")["affwild2_full_gb"],
+    })  # fmt: skip
 
 
 def test_the_detection_pipeline_section_is_the_json() -> None:

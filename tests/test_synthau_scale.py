@@ -203,13 +203,17 @@ def test_cpu_runs_read_each_pairs_gap_from_both_splits(tmp_path):
     ]
     for i, r in enumerate(runs):
         run_table.write_json(folder / f"{i}.json", r)
+    for run, f1 in {"a_to_b__target-only": 0.72, "a_to_b__source-only": 0.88}.items():
+        run_table.write_json(folder / "final-on-test" / f"{run}.json", {  # d2ca evaluate --json
+            "model": f"/w/runs/{run}__seed0__paper__epochs50/model",
+            "data": "/w/data/a/manifest.csv", "avg_f1": f1})  # fmt: skip
     pairs = [("b", "a"), ("a", "b"), ("c", "a"), ("a", "c"), ("c", "b")]
     text = report_paper.cpu_section(folder, pairs)
-    assert "| b → a | validation | 70.0 | 90.0 | +20.0 | 0.0 | yes |" in text
-    assert "| a → b | test | 50.0 | 81.0 | +31.0 | 0.0 | yes |" in text
+    assert "| b → a | validation | 70.0 | 90.0 | +20.0 | 0.0 | yes | 72.0 / 88.0 (+16.0) |" in text
+    assert "| a → b | test | 50.0 | 81.0 | +31.0 | 0.0 | yes | 50.0 / 81.0 (+31.0) |" in text
     # c's model is still rising on a (0.5 -> 0.6 over the last fifth): no plateau
-    assert "| c → a | validation | 60.0 | 90.0 | +30.0 | 10.0 | **no** |" in text
-    assert "| a → c | test | – | 20.0 | – | – | **no** |" in text  # c is not learnable
+    assert "| c → a | validation | 60.0 | 90.0 | +30.0 | 10.0 | **no** | – |" in text
+    assert "| a → c | test | – | 20.0 | – | – | **no** | – |" in text  # c is not learnable
     assert "Not yet readable from these runs: `c → b`." in text  # no model of c read on b
     assert "- `c`: Target only at best 20.0, not learnable at this scale." in text
 

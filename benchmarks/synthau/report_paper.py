@@ -95,7 +95,16 @@ candidates: Target only leads by at least {gap:.0f} F1 points and reaches {targe
 Source only moved less than {plateau:.0f} point over the last fifth of its training (one seed
 here, so the move is that run's). F1 ×100 at the last evaluation, both models read on the
 same split of the target (the validation split for a pair into `lab-a`, else the test split);
-a pair whose Target only is under {target:.0f} fails without its Source only (–):
+a pair whose Target only is under {target:.0f} fails without its Source only (–). The last
+column reads the final models (the last evaluation's weights) on the target's test split,
+for the pairs into `lab-a` with `d2ca evaluate` (`WORK`: `run_table.py`'s `--work` folder):
+
+```bash
+for run in lab-a_to_lab-b__source-only lab-a_to_{{lab-b,social,wild}}__target-only; do
+  d2ca evaluate WORK/runs/${{run}}__seed0__paper__epochs50/model --split test --json \\
+    --data WORK/data/lab-a/manifest.csv > docs/benchmark-synthetic-paper/cpu/final-on-test/$run.json
+done
+```
 """
 
 
@@ -118,16 +127,34 @@ def cpu_readings(results: list[dict]) -> dict[tuple[str, str], tuple[str, dict]]
     return out
 
 
-def cpu_gap_lines(readings: dict, pairs: list[tuple[str, str]]) -> list[str]:
+def cpu_finals(readings: dict, folder: Path) -> dict[tuple[str, str], float]:
+    """``(trained on, read on) -> F1`` of the CPU runs' final models on the test split: the
+    test readings' last evaluations, and ``d2ca evaluate --json`` of a final model on
+    another domain's test split (``folder``'s JSONs, the run and domain read off the model's
+    and the data's paths)."""
+    out = {k: run["target_curve"][-1][1] for k, (split, run) in readings.items()
+           if split == "test"}  # fmt: skip
+    for path in sorted(folder.glob("*.json")):
+        d = json.loads(path.read_text())
+        pair, method = Path(d["model"]).parent.name.split("__")[:2]
+        source, target = pair.split("_to_")
+        out[(target if method == "target-only" else source, Path(d["data"]).parent.name)] = d[
+            "avg_f1"
+        ]
+    return out
+
+
+def cpu_gap_lines(readings: dict, finals: dict, pairs: list[tuple[str, str]]) -> list[str]:
     """The real-gap test of the grid's page on each pair the CPU runs can read: Source only
     is a model trained on the source read on the target, Target only one trained on the
-    target, both on the same split of the target."""
+    target, both on the same split of the target; beside it, the final models on the test
+    split where ``finals`` has both."""
     rows, missing = [], []
     for s, t in pairs:
         src, tgt = readings.get((s, t)), readings.get((t, t))
         if tgt is not None and tgt[1]["target_curve"][-1][1] < TARGET_MIN:  # fails already
             hi = tgt[1]["target_curve"][-1][1]
-            rows.append(f"| {s} → {t} | {tgt[0]} | – | {100 * hi:.1f} | – | – | **no** |")
+            rows.append(f"| {s} → {t} | {tgt[0]} | – | {100 * hi:.1f} | – | – | **no** | – |")
             continue
         if src is None or tgt is None or src[0] != tgt[0]:
             missing.append(f"`{s} → {t}`")
@@ -136,16 +163,21 @@ def cpu_gap_lines(readings: dict, pairs: list[tuple[str, str]]) -> list[str]:
         moved = plateau([src[1]])[0]
         ok = hi - lo >= GAP_MIN and hi >= TARGET_MIN and moved < PLATEAU
         verdict = "yes" if ok else "**no**"
-        rows.append(f"| {s} → {t} | {src[0]} | {100 * lo:.1f} | {100 * hi:.1f} | "
-                    f"{100 * (hi - lo):+.1f} | {100 * moved:.1f} | {verdict} |")  # fmt: skip
+        final = "–"
+        if (s, t) in finals and (t, t) in finals:
+            f_lo, f_hi = finals[(s, t)], finals[(t, t)]
+            final = f"{100 * f_lo:.1f} / {100 * f_hi:.1f} ({100 * (f_hi - f_lo):+.1f})"
+        cells = [f"{100 * lo:.1f}", f"{100 * hi:.1f}", f"{100 * (hi - lo):+.1f}",
+                 f"{100 * moved:.1f}", verdict, final]  # fmt: skip
+        rows.append(f"| {s} → {t} | {src[0]} | " + " | ".join(cells) + " |")
     if not rows:
         return []
     return [
         "",
         CPU_GAP_TEXT.format(gap=100 * GAP_MIN, target=100 * TARGET_MIN, plateau=100 * PLATEAU),
         "| pair | target's split | Source only | Target only | gap | Source only, last fifth "
-        "| counts? |",
-        "|---|---|---|---|---|---|---|",
+        "| counts? | test split, final models: Source / Target only (gap) |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         *([f"\nNot yet readable from these runs: {', '.join(missing)}."] if missing else []),
     ]
@@ -164,6 +196,7 @@ def cpu_section(folder: Path, pairs: list[tuple[str, str]]) -> str:
         + f" | {b:.1f} | {r['wall_time_s'] / 60:.0f} min |"
         for r, b in zip(results, best, strict=True)
     ]
+    readings = cpu_readings(results)
     verdicts = [f"- `{r['target']}`: Target only at best {b:.1f}, "
                 + ("" if b >= 100 * TARGET_MIN else "not ") + "learnable at this scale."
                 for r, b in sorted(zip(results, best, strict=True), key=lambda x: x[0]["target"])
@@ -176,7 +209,7 @@ def cpu_section(folder: Path, pairs: list[tuple[str, str]]) -> str:
         *rows,
         "",
         *verdicts,
-        *cpu_gap_lines(cpu_readings(results), pairs),
+        *cpu_gap_lines(readings, cpu_finals(readings, folder / "final-on-test"), pairs),
     ]) + "\n"  # fmt: skip
 
 

@@ -188,9 +188,9 @@ def test_cpu_runs_read_each_pairs_gap_from_both_splits(tmp_path):
     Target only into a. Only readings of one split are compared."""
     import report_paper
 
-    def run(method, source, target, tgt, src):
+    def run(method, source, target, tgt, src, seed=0):
         steps = [100, 200, 300, 400, 500]
-        return {"method": method, "source": source, "target": target, "seed": 0,
+        return {"method": method, "source": source, "target": target, "seed": seed,
                 "steps": 500, "wall_time_s": 60.0,
                 "target_curve": [[s, f] for s, f in zip(steps, tgt, strict=True)],
                 "source_curve": [[s, f] for s, f in zip(steps, src, strict=True)]}  # fmt: skip
@@ -200,6 +200,8 @@ def test_cpu_runs_read_each_pairs_gap_from_both_splits(tmp_path):
         run("target-only", "a", "b", [0.6, 0.8, 0.8, 0.8, 0.81], [0.6, 0.7, 0.7, 0.7, 0.70]),
         run("source-only", "a", "b", [0.4, 0.5, 0.5, 0.5, 0.50], [0.8, 0.9, 0.9, 0.9, 0.90]),
         run("target-only", "a", "c", [0.1, 0.2, 0.2, 0.2, 0.20], [0.2, 0.3, 0.4, 0.5, 0.60]),
+        run("target-only", "a", "b", [0.6, 0.8, 0.8, 0.8, 0.84], [0.6, 0.7, 0.7, 0.7, 0.70], 1),
+        run("source-only", "a", "b", [0.4, 0.5, 0.5, 0.7, 0.74], [0.8, 0.9, 0.9, 0.9, 0.90], 1),
     ]
     for i, r in enumerate(runs):
         run_table.write_json(folder / f"{i}.json", r)
@@ -209,11 +211,16 @@ def test_cpu_runs_read_each_pairs_gap_from_both_splits(tmp_path):
             "data": "/w/data/a/manifest.csv", "avg_f1": f1})  # fmt: skip
     pairs = [("b", "a"), ("a", "b"), ("c", "a"), ("a", "c"), ("c", "b")]
     text = report_paper.cpu_section(folder, pairs)
-    assert "| b → a | validation | 70.0 | 90.0 | +20.0 | 0.0 | yes | 72.0 / 88.0 (+16.0) |" in text
-    assert "| a → b | test | 50.0 | 81.0 | +31.0 | 0.0 | yes | 50.0 / 81.0 (+31.0) |" in text
+    assert (
+        "| b → a | 0 | validation | 70.0 | 90.0 | +20.0 | 0.0 | yes | 72.0 / 88.0 (+16.0) |" in text
+    )  # a's model read on a is Target only (the final models: d2ca evaluate's JSONs)
+    assert "| a → b | 0 | test | 50.0 | 81.0 | +31.0 | 0.0 | yes | 50.0 / 81.0 (+31.0) |" in text
+    # seed 1 has its own row: its gap is under the bar and its Source only still moved
+    assert "| a → b | 1 | test | 74.0 | 84.0 | +10.0 | 4.0 | **no** | 74.0 / 84.0 (+10.0) |" in text
+    assert "| b → a | 1 | validation | 70.0 | 90.0 | +20.0 | 0.0 | yes | – |" in text
     # c's model is still rising on a (0.5 -> 0.6 over the last fifth): no plateau
-    assert "| c → a | validation | 60.0 | 90.0 | +30.0 | 10.0 | **no** | – |" in text
-    assert "| a → c | test | – | 20.0 | – | – | **no** | – |" in text  # c is not learnable
+    assert "| c → a | 0 | validation | 60.0 | 90.0 | +30.0 | 10.0 | **no** | – |" in text
+    assert "| a → c | 0 | test | – | 20.0 | – | – | **no** | – |" in text  # c is not learnable
     assert "Not yet readable from these runs: `c → b`." in text  # no model of c read on b
     assert "- `c`: Target only at best 20.0, not learnable at this scale." in text
 

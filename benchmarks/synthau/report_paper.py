@@ -108,76 +108,81 @@ done
 """
 
 
-def cpu_readings(results: list[dict]) -> dict[tuple[str, str], tuple[str, dict]]:
-    """``(trained on, read on) -> (split, run)`` of the CPU runs. A run reads its model on its
-    target's test split (``target_curve``) and on its source's validation split
+Reading = tuple[str, str, int]  # (trained on, read on, seed)
+
+
+def cpu_readings(results: list[dict]) -> dict[Reading, tuple[str, dict]]:
+    """``(trained on, read on, seed) -> (split, run)`` of the CPU runs. A run reads its model
+    on its target's test split (``target_curve``) and on its source's validation split
     (``source_curve``); Target only trains on the target, the other methods on the source.
     ``run`` is ``{"target_curve": ..., "steps": ...}`` for :func:`plateau`; a test reading
     wins over a validation reading of the same model and domain."""
-    out: dict[tuple[str, str], tuple[str, dict]] = {}
-    for r in results:
-        trained = r["target"] if r["method"] == "target-only" else r["source"]
-        out[(trained, r["target"])] = ("test", {"target_curve": r["target_curve"],
-                                                "steps": r["steps"]})  # fmt: skip
-    for r in results:
-        trained = r["target"] if r["method"] == "target-only" else r["source"]
-        if r["method"] in ("source-only", "target-only") and r.get("source_curve"):
-            curve = {"target_curve": r["source_curve"], "steps": r["steps"]}
-            out.setdefault((trained, r["source"]), ("validation", curve))
+    out: dict[Reading, tuple[str, dict]] = {}
+    for split, curve, read in (("test", "target_curve", "target"),
+                               ("validation", "source_curve", "source")):  # fmt: skip
+        for r in results:
+            trained = r["target"] if r["method"] == "target-only" else r["source"]
+            if r["method"] in ("source-only", "target-only") and r.get(curve):
+                run = {"target_curve": r[curve], "steps": r["steps"]}
+                out.setdefault((trained, r[read], r["seed"]), (split, run))
     return out
 
 
-def cpu_finals(readings: dict, folder: Path) -> dict[tuple[str, str], float]:
-    """``(trained on, read on) -> F1`` of the CPU runs' final models on the test split: the
-    test readings' last evaluations, and ``d2ca evaluate --json`` of a final model on
-    another domain's test split (``folder``'s JSONs, the run and domain read off the model's
-    and the data's paths)."""
+def cpu_finals(readings: dict, folder: Path) -> dict[Reading, float]:
+    """``(trained on, read on, seed) -> F1`` of the CPU runs' final models on the test split:
+    the test readings' last evaluations, and ``d2ca evaluate --json`` of a final model on
+    another domain's test split (``folder``'s JSONs; the run, its seed and the domain read off
+    the model's and the data's paths)."""
     out = {k: run["target_curve"][-1][1] for k, (split, run) in readings.items()
            if split == "test"}  # fmt: skip
     for path in sorted(folder.glob("*.json")):
         d = json.loads(path.read_text())
-        pair, method = Path(d["model"]).parent.name.split("__")[:2]
+        pair, method, seed = Path(d["model"]).parent.name.split("__")[:3]
         source, target = pair.split("_to_")
-        out[(target if method == "target-only" else source, Path(d["data"]).parent.name)] = d[
-            "avg_f1"
-        ]
+        trained = target if method == "target-only" else source
+        out[(trained, Path(d["data"]).parent.name, int(seed.removeprefix("seed")))] = d["avg_f1"]
     return out
 
 
+def cpu_gap_row(readings: dict, finals: dict, s: str, t: str, seed: int) -> str | None:
+    """One pair's real-gap test on one seed (None when the runs cannot read it): Source only
+    is a model trained on ``s`` read on ``t``, Target only one trained on ``t``, both on the
+    same split of ``t``; then the final models on the test split where ``finals`` has both."""
+    src, tgt = readings.get((s, t, seed)), readings.get((t, t, seed))
+    head = f"| {s} → {t} | {seed} |"
+    if tgt is not None and tgt[1]["target_curve"][-1][1] < TARGET_MIN:  # fails already
+        hi = tgt[1]["target_curve"][-1][1]
+        return f"{head} {tgt[0]} | – | {100 * hi:.1f} | – | – | **no** | – |"
+    if src is None or tgt is None or src[0] != tgt[0]:
+        return None
+    lo, hi = src[1]["target_curve"][-1][1], tgt[1]["target_curve"][-1][1]
+    moved = plateau([src[1]])[0]
+    ok = hi - lo >= GAP_MIN and hi >= TARGET_MIN and moved < PLATEAU
+    final = "–"
+    if (s, t, seed) in finals and (t, t, seed) in finals:
+        f_lo, f_hi = finals[(s, t, seed)], finals[(t, t, seed)]
+        final = f"{100 * f_lo:.1f} / {100 * f_hi:.1f} ({100 * (f_hi - f_lo):+.1f})"
+    cells = [src[0], f"{100 * lo:.1f}", f"{100 * hi:.1f}", f"{100 * (hi - lo):+.1f}",
+             f"{100 * moved:.1f}", "yes" if ok else "**no**", final]  # fmt: skip
+    return f"{head} " + " | ".join(cells) + " |"
+
+
 def cpu_gap_lines(readings: dict, finals: dict, pairs: list[tuple[str, str]]) -> list[str]:
-    """The real-gap test of the grid's page on each pair the CPU runs can read: Source only
-    is a model trained on the source read on the target, Target only one trained on the
-    target, both on the same split of the target; beside it, the final models on the test
-    split where ``finals`` has both."""
+    """The real-gap test of the grid's page on each pair and seed the CPU runs can read."""
+    seeds = sorted({seed for _, _, seed in readings})
     rows, missing = [], []
     for s, t in pairs:
-        src, tgt = readings.get((s, t)), readings.get((t, t))
-        if tgt is not None and tgt[1]["target_curve"][-1][1] < TARGET_MIN:  # fails already
-            hi = tgt[1]["target_curve"][-1][1]
-            rows.append(f"| {s} → {t} | {tgt[0]} | – | {100 * hi:.1f} | – | – | **no** | – |")
-            continue
-        if src is None or tgt is None or src[0] != tgt[0]:
-            missing.append(f"`{s} → {t}`")
-            continue
-        lo, hi = src[1]["target_curve"][-1][1], tgt[1]["target_curve"][-1][1]
-        moved = plateau([src[1]])[0]
-        ok = hi - lo >= GAP_MIN and hi >= TARGET_MIN and moved < PLATEAU
-        verdict = "yes" if ok else "**no**"
-        final = "–"
-        if (s, t) in finals and (t, t) in finals:
-            f_lo, f_hi = finals[(s, t)], finals[(t, t)]
-            final = f"{100 * f_lo:.1f} / {100 * f_hi:.1f} ({100 * (f_hi - f_lo):+.1f})"
-        cells = [f"{100 * lo:.1f}", f"{100 * hi:.1f}", f"{100 * (hi - lo):+.1f}",
-                 f"{100 * moved:.1f}", verdict, final]  # fmt: skip
-        rows.append(f"| {s} → {t} | {src[0]} | " + " | ".join(cells) + " |")
+        found = [row for seed in seeds if (row := cpu_gap_row(readings, finals, s, t, seed))]
+        rows += found
+        missing += [] if found else [f"`{s} → {t}`"]
     if not rows:
         return []
     return [
         "",
         CPU_GAP_TEXT.format(gap=100 * GAP_MIN, target=100 * TARGET_MIN, plateau=100 * PLATEAU),
-        "| pair | target's split | Source only | Target only | gap | Source only, last fifth "
-        "| counts? | test split, final models: Source / Target only (gap) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pair | seed | target's split | Source only | Target only | gap | Source only, last "
+        "fifth | counts? | test split, final models: Source / Target only (gap) |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         *([f"\nNot yet readable from these runs: {', '.join(missing)}."] if missing else []),
     ]

@@ -26,7 +26,8 @@ LOG=$OUT_DIR/screen.log
 T0=$(date +%s)
 # shellcheck disable=SC2086
 timeout -s TERM -k 30 $((BUDGET + 30)) "$PY" benchmarks/synthau/run_table.py --scale paper \
-    --pairs lab-b:lab-a wild:lab-a social:lab-a lab-b:lab-c --methods source-only target-only \
+    --pairs wild:lab-a social:lab-a lab-a:lab-b lab-b:lab-a lab-b:lab-c \
+    --methods source-only target-only \
     --seeds 0 --no-quality --workers 8 --budget-s "$BUDGET" ${D2CA_SCREEN_ARGS:-} >>"$LOG" 2>&1
 echo "run_table rc=$? after $(($(date +%s) - T0)) s" >>"$LOG"
 nvidia-smi --query-gpu=memory.used --format=csv >>"$LOG" 2>&1

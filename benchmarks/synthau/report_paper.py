@@ -104,9 +104,9 @@ column reads the final models (the last evaluation's weights) on the target's te
 for the pairs into `lab-a` with `d2ca evaluate` (`WORK`: `run_table.py`'s `--work` folder):
 
 ```bash
-for run in lab-a_to_lab-b__source-only lab-a_to_{{lab-b,social,wild}}__target-only; do
-  d2ca evaluate WORK/runs/${{run}}__seed0__paper__epochs50/model --split test --json \\
-    --data WORK/data/lab-a/manifest.csv > docs/benchmark-synthetic-paper/cpu/final-on-test/$run.json
+for run in WORK/runs/lab-a_to_*-only__seed*__paper__epochs50; do
+  d2ca evaluate $run/model --split test --json --data WORK/data/lab-a/manifest.csv \\
+    > docs/benchmark-synthetic-paper/cpu/final-on-test/$(basename $run).json
 done
 ```
 """

@@ -222,7 +222,8 @@ def test_cpu_runs_read_each_pairs_gap_from_both_splits(tmp_path):
     assert "| c → a | 0 | validation | 60.0 | 90.0 | +30.0 | 10.0 | **no** | – |" in text
     assert "| a → c | 0 | test | – | 20.0 | – | – | **no** | – |" in text  # c is not learnable
     assert "Not yet readable from these runs: `c → b`." in text  # no model of c read on b
-    assert "- `c`: Target only at best 20.0, not learnable at this scale." in text
+    assert "- `c`: Target only at best 20.0 (seed 0): not learnable at this scale." in text
+    assert "- `b`: Target only at best 81.0 (seed 0), 84.0 (seed 1): learnable" in text
 
 
 def test_a_stopped_run_resumes_where_it_stopped(root, one_thread):

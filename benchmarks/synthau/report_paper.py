@@ -118,19 +118,24 @@ done
 Reading = tuple[str, str, int]  # (trained on, read on, seed)
 
 
+def trained_on(method: str, source: str, target: str) -> str:
+    """The domain a run's model trains on: Target only the target's, the others the source's."""
+    return target if method == "target-only" else source
+
+
 def cpu_readings(results: list[dict]) -> dict[Reading, tuple[str, dict]]:
     """``(trained on, read on, seed) -> (split, run)`` of the CPU runs. A run reads its model
     on its target's test split (``target_curve``) and on its source's validation split
-    (``source_curve``); Target only trains on the target, the other methods on the source.
-    ``run`` is ``{"target_curve": ..., "steps": ...}`` for :func:`plateau`; a test reading
-    wins over a validation reading of the same model and domain."""
+    (``source_curve``), whichever domain it trained on (:func:`trained_on`). ``run`` is
+    ``{"target_curve": ..., "steps": ...}`` for :func:`plateau`; a test reading wins over a
+    validation reading of the same model and domain."""
     out: dict[Reading, tuple[str, dict]] = {}
     for split, curve, read in (("test", "target_curve", "target"),
                                ("validation", "source_curve", "source")):  # fmt: skip
         for r in results:
-            trained = r["target"] if r["method"] == "target-only" else r["source"]
             if r["method"] in ("source-only", "target-only") and r.get(curve):
                 run = {"target_curve": r[curve], "steps": r["steps"]}
+                trained = trained_on(r["method"], r["source"], r["target"])
                 out.setdefault((trained, r[read], r["seed"]), (split, run))
     return out
 
@@ -145,8 +150,7 @@ def cpu_finals(readings: dict, folder: Path) -> dict[Reading, float]:
     for path in sorted(folder.glob("*.json")):
         d = json.loads(path.read_text())
         pair, method, seed = Path(d["model"]).parent.name.split("__")[:3]
-        source, target = pair.split("_to_")
-        trained = target if method == "target-only" else source
+        trained = trained_on(method, *pair.split("_to_"))
         out[(trained, Path(d["data"]).parent.name, int(seed.removeprefix("seed")))] = d["avg_f1"]
     return out
 

@@ -2037,3 +2037,47 @@ def test_the_tracking_prose_is_the_jsons() -> None:
     }  # fmt: skip
     assert r["track_k5_fallback_frames"] == 0
     _assert_sentences("docs/performance.md", expected)
+
+
+def _fenced(text: str) -> list[tuple[str, str]]:
+    """``(info string, body)`` of every top-level fenced block of a page."""
+    return re.findall(r"^```(\w*)\n(.*?)^```$", text, flags=re.M | re.S)
+
+
+def _console_runs(text: str) -> list[tuple[str, str]]:
+    """``(command, output)`` of every ``$`` line of the page's top-level console blocks (a
+    command continued with ``\\`` joined into one line)."""
+    runs: list[tuple[str, list[str]]] = []
+    for info, block in _fenced(text):
+        lines = iter(block.splitlines() if info == "console" else ())
+        for line in lines:
+            if not line.startswith("$ "):
+                runs[-1][1].append(line)
+                continue
+            command = line[2:]
+            while command.endswith(" \\"):
+                command = command[:-1] + next(lines).strip()
+            runs.append((command, []))
+    return [(command, "\n".join(output)) for command, output in runs]
+
+
+def test_your_data_pastes_what_the_walkthrough_printed() -> None:
+    """docs/your-data.md's outputs, report table, card and F1 blocks and times are those
+    ``examples/your_data_walkthrough.py`` recorded, and it runs the page's commands."""
+    record = _json("docs/your-data/walkthrough.json")
+    raw = (ROOT / "docs/your-data.md").read_text()
+    steps = {step["command"]: step for step in record["steps"]}
+    assert [command for command, _ in _console_runs(raw)] == list(steps)
+    for command, output in _console_runs(raw):
+        assert output == steps[command]["output"], command
+    pasted = [block for info, block in _fenced(raw) if not info]
+    assert any(block.startswith("## Adaptation") and block in record["card"] for block in pasted)
+    assert any(block.startswith("## F1") and block in record["report"] for block in pasted)
+    rows = re.findall(r"^\| AU\d\d \| \d+% \|.*$", raw, flags=re.M)
+    assert len(rows) == 12 and all(row in record["report"].splitlines() for row in rows)
+    seconds = {command.split()[1]: step["seconds"] for command, step in steps.items()}
+    expected = {
+        r"\((\d+) s here, most of it loading MTCNN": round(seconds["prepare"]),
+        r"\((\d+) s here: rendering the source, 20 steps": round(seconds["adapt"]),
+    }
+    _assert_sentences("docs/your-data.md", expected)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -158,3 +161,16 @@ def test_image_over_the_decompression_bomb_limit(files, monkeypatch) -> None:
     result = invoke("detect", files["face"], "--model", files["model"])
     assert result.exit_code == 1
     assert "too large to decode safely" in result.stderr
+
+
+def test_the_console_script_keeps_ffmpeg_quiet_on_a_broken_video(tmp_path) -> None:
+    """FFmpeg's own complaint ("moov atom not found") does not precede d2ca's one line."""
+    broken = tmp_path / "cut-short.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))  # as make_demo_footage.py
+    d2ca = Path(sys.executable).with_name("d2ca")
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    run = subprocess.run([d2ca, "detect", broken], capture_output=True, text=True, env=env)
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"error: {broken}: not a readable video (corrupt or unsupported)"
+    ]

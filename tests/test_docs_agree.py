@@ -2081,3 +2081,42 @@ def test_your_data_pastes_what_the_walkthrough_printed() -> None:
         r"\((\d+) s here: rendering the source, 20 steps": round(seconds["adapt"]),
     }
     _assert_sentences("docs/your-data.md", expected)
+
+
+GRID64 = {  # performance.md's row label -> the JSON of benchmarks/train_step.py at 64x64
+    "8, 8, 16, 16, 24, 24, 32, 32 (0.1.0's grid)": "enc_8-8-16-16-24-24-32-32",
+    "12, 16, 24, 32, 48, 48, 64, 64 (the grid)": "enc_12-16-24-32-48-48-64-64",
+    "16, 24, 32, 48, 96, 96, 96, 128 (default)": "enc_16-24-32-48-96-96-96-128",
+}
+
+
+def test_the_grid_network_step_table_is_the_jsons() -> None:
+    """performance.md's 64x64 table and its prose, and benchmark-synthetic.md's step-time
+    column, are ``docs/performance/grid64/``'s ordinary steps."""
+    runs = {label: _json(f"{PERF}grid64/{name}.json") for label, name in GRID64.items()}
+    table = _table_after("| encoder widths | D2CA step, CPU s |")
+    budget = _table_after(
+        "| encoder widths | Target only F1 on `lab-a`, by step |", "docs/benchmark-synthetic.md"
+    )
+    for (label, d), widths in zip(runs.items(), budget, strict=True):
+        assert not d["diagnostics_every_step"] and d["image_size"] == 64
+        assert label.split(" (")[0] == widths.split(" (")[0]
+        d2ca, so = d["d2ca"]["step_cpu_s"], d["source-only"]["step_cpu_s"]
+        ratio = d2ca / so
+        cells = (d2ca, d["nchw_vs_channels_last_cpu_time"], so, ratio,
+                 d["d2ca"]["gflop_per_step"], d["d2ca_fraction_of_matmul_cpu"])  # fmt: skip
+        _assert_row(table, label, cells)
+        assert _agrees(tuple(budget[widths][1].split(" / ")), (d2ca, so))
+    old, grid, _ = runs.values()
+    ratios = [r["d2ca"]["step_cpu_s"] / r["source-only"]["step_cpu_s"] for r in runs.values()]
+    flop = lambda r: r["d2ca"]["gflop_per_step"]  # noqa: E731
+    cpu = lambda r: r["d2ca"]["step_cpu_s"]  # noqa: E731
+    expected = {
+        r"\(([\d.]+) to ([\d.]+) GFLOP\) but saves (\d+)% of the time": (
+            flop(grid), flop(old), 100 * (1 - cpu(old) / cpu(grid))),
+        r"widened from 0.1.0's for ([\d.]+)x the step time": cpu(grid) / cpu(old),
+        r"\(([\d.]+) of it on the grid's network\)": grid["d2ca_fraction_of_matmul_cpu"],
+    }  # fmt: skip
+    _assert_sentences("docs/performance.md", expected)
+    pattern = r"a D2CA step costs (\d+), (\d+) and (\d+) Source only steps at the three widths"
+    _assert_sentences("docs/benchmark-synthetic.md", {pattern: tuple(ratios)})

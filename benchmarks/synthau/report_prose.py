@@ -25,15 +25,16 @@ All numbers below come from
 """
 
 
-# Target only on lab-a (12-AU average F1 x100 by step) and one-thread step times (s) of D2CA /
-# Source only, per encoder width; measured before choosing the grid (see BUDGET's commands)
+# Target only on lab-a (12-AU average F1 x100 by step), measured before choosing the grid, and
+# one-thread step times (s) of D2CA / Source only, per encoder width (see BUDGET's commands;
+# docs/performance/grid64/, tested against this page)
 WIDTH_SCREEN = (
     ("8, 8, 16, 16, 24, 24, 32, 32 (0.1.0's grid)",
-     "22.7 at 250, 40.8 at 500, 56.9 at 1000, 59.4 at 1250, 55.2 at 2000", "0.73 / 0.013"),
+     "22.7 at 250, 40.8 at 500, 56.9 at 1000, 59.4 at 1250, 55.2 at 2000", "0.34 / 0.010"),
     ("12, 16, 24, 32, 48, 48, 64, 64 (**this grid**)",
-     "17.1 at 100, 27.3 at 200, 51.9 at 300, 52.2 at 400, 63.0 at 500", "1.07 / 0.024"),
+     "17.1 at 100, 27.3 at 200, 51.9 at 300, 52.2 at 400, 63.0 at 500", "0.43 / 0.016"),
     ("16, 24, 32, 48, 96, 96, 96, 128 (`D2CAConfig` default)",
-     "55.7 at 250, 65.2 at 500", "1.48 / 0.070"),
+     "55.7 at 250, 65.2 at 500", "0.67 / 0.040"),
 )  # fmt: skip
 
 BUDGET = (
@@ -46,8 +47,10 @@ cores. Measured before choosing (seed 0, one thread per run, `lab-a` test split 
 said; F1 from `d2ca train --method target-only --image-size 64 --steps N --eval-every 100
 --set enc_widths=[...]` with the decoder, discriminator and projection widths of the setup
 above; step times from `python benchmarks/train_step.py --batch 16 --steps 4 --threads 1
---image-size 64 --model '{"enc_widths": [...], ...}'` with the same widths, the process CPU
-time of `Trainer.train_step` on random 64×64 faces, median of 4 steps):
+--image-size 64 --no-diagnostics --model '{"enc_widths": [...], ...}'` with the same widths,
+the process CPU time of `Trainer.train_step` on random 64×64 faces, median of 4 steps;
+[performance.md](performance.md#the-synthau-grids-networks-64x64) has the commands and
+JSONs):
 
 | encoder widths | Target only F1 on `lab-a`, by step | D2CA step / Source only step (s) |
 |---|---|---|
@@ -57,7 +60,10 @@ time of `Trainer.train_step` on random 64×64 faces, median of 4 steps):
 
 (F1 here averages all 12 AUs; the tables below score each pair's AUs. The three step-time
 rows were measured one after another, one process on an otherwise idle 2-core machine; a
-D2CA step costs 56, 44 and 21 Source only steps at the three widths.)
+D2CA step costs 34, 27 and 17 Source only steps at the three widths. They were measured
+again after the choice, with the code of a later release and ordinary steps; the figures the
+choice was made on timed the diagnostics steps of their code, 0.73, 1.07 and 1.48 s, in the
+same order.)
 
 - **Of the paper-like domains, only `lab-a` is learnable as a target in this budget.**
   Target only on `lab-b` levels off at 44-49 F1 from step 1000 to 2000 (its AU02 and AU10

@@ -212,10 +212,16 @@ def test_cpu_runs_read_each_pairs_gap_from_both_splits(tmp_path):
     pairs = [("b", "a"), ("a", "b"), ("c", "a"), ("a", "c"), ("c", "b")]
     text = report_paper.cpu_section(folder, pairs)
     # a's model read on a is Target only; the final models (d2ca evaluate's JSONs): seed 0 only
-    row = "| b → a | 2 | validation | 70.0 | 90.0 | +20.0 | 0.0 (0.0) | yes | 72.0 / 88.0 (+16.0) |"
+    row = (
+        "| b → a | 2 | validation | 70.0 | 90.0 | +20.0 (+20.0, +20.0) | 0.0 (0.0) | yes | "
+        "72.0 / 88.0 (+16.0) |"
+    )
     assert row in text
     # seed means; seed 1's Source only still moved 4 points, the mean 2: no plateau
-    row = "| a → b | 2 | test | 57.0 | 83.0 | +26.0 | 2.0 (4.0) | **no** | 57.0 / 83.0 (+26.0) |"
+    row = (
+        "| a → b | 2 | test | 57.0 | 83.0 | +26.0 (+31.0, +21.0) | 2.0 (4.0) | **no** | "
+        "57.0 / 83.0 (+26.0) |"
+    )
     assert row in text
     # c's model is still rising on a (0.5 -> 0.6 over the last fifth); only seed 0 reads it
     assert "| c → a | 1 | validation | 60.0 | 90.0 | +30.0 | 10.0 (10.0) | **no** | – |" in text

@@ -184,8 +184,12 @@ def cpu_gap_row(readings: dict, finals: dict, s: str, t: str, seeds: list[int]) 
         f_lo = statistics.fmean(finals[(s, t, x)] for x in fin)
         f_hi = statistics.fmean(finals[(t, t, x)] for x in fin)
         final = f"{100 * f_lo:.1f} / {100 * f_hi:.1f} ({100 * (f_hi - f_lo):+.1f})"
-    cells = [str(len(both)), src[0][0], f"{100 * lo:.1f}", f"{100 * hi:.1f}",
-             f"{100 * (hi - lo):+.1f}", f"{100 * moved:.1f} ({100 * worst:.1f})",
+    gap = f"{100 * (hi - lo):+.1f}"
+    if len(both) > 1:  # each seed's, in the order of ``both``
+        each = (last([b]) - last([a]) for a, b in zip(src, tgt, strict=True))
+        gap += f" ({', '.join(f'{100 * g:+.1f}' for g in each)})"
+    cells = [str(len(both)), src[0][0], f"{100 * lo:.1f}", f"{100 * hi:.1f}", gap,
+             f"{100 * moved:.1f} ({100 * worst:.1f})",
              "yes" if ok else "**no**", final]  # fmt: skip
     return f"| {s} → {t} | " + " | ".join(cells) + " |"
 
@@ -203,8 +207,9 @@ def cpu_gap_lines(readings: dict, finals: dict, pairs: list[tuple[str, str]]) ->
     return [
         "",
         CPU_GAP_TEXT.format(gap=100 * GAP_MIN, target=100 * TARGET_MIN, plateau=100 * PLATEAU),
-        "| pair | seeds | target's split | Source only | Target only | gap | Source only, last "
-        "fifth (worst seed) | counts? | test split, final models: Source / Target only (gap) |",
+        "| pair | seeds | target's split | Source only | Target only | gap (each seed) | Source "
+        "only, last fifth (worst seed) | counts? | test split, final models: Source / Target "
+        "only (gap) |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         *([f"\nNot yet readable from these runs: {', '.join(missing)}."] if missing else []),

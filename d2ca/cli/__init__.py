@@ -8,7 +8,8 @@ from d2ca.cli.app import app
 
 def main() -> None:
     # FFmpeg, inside OpenCV, prints its own complaint about a broken video ("moov atom not
-    # found") beside d2ca's one-line report of the same file; setting the variable shows it.
+    # found") beside d2ca's one-line report of the same file. Quiet unless the user set the
+    # variable (24 shows FFmpeg's warnings).
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     app()
 

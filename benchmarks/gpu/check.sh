@@ -9,6 +9,9 @@
 # budget (less 20 s to pack); a step with under 30 s left is skipped and recorded so.
 # Order and caps (typical times on one H200 in brackets; measured at c88d0e2 where given):
 #   1 install          60 s  (10)  facenet-pytorch from .whl/, d2ca from the tree, if missing
+#                                  (.whl/ is ignored by git: make it here first with
+#                                  `pip download --no-deps -d .whl facenet-pytorch==2.5.3`
+#                                  and name it in the device call's carry)
 #   2 env              30 s   (5)  nvidia-smi, python, torch, CUDA, cuDNN -> env.json
 #   3 cuda-tests      170 s (125)  pytest -m cuda -> cuda-tests.xml (123 s at 838c22d)
 #   4 fp32_nodiag      75 s  (35)  train_step.py --no-diagnostics, batch 128/domain, 128 px

@@ -89,6 +89,10 @@ $R --seeds 2 --methods target-only --pairs lab-b:lab-c --workers 1 --threads 1 &
 $R --seeds 2 --methods source-only --pairs lab-b:lab-c --workers 1 --threads 1; wait
 $R --seeds 2 --methods target-only --pairs lab-a:wild --workers 1 --threads 1 &
 $R --seeds 2 --methods target-only --pairs lab-a:social --workers 1 --threads 1; wait
+$R --seeds 3 --methods target-only --pairs lab-a:lab-b --workers 1 --threads 1 &
+$R --seeds 3 --methods source-only --pairs lab-a:lab-b --workers 1 --threads 1; wait
+$R --seeds 3 --methods target-only --pairs lab-b:lab-c --workers 1 --threads 1 &
+$R --seeds 3 --methods source-only --pairs lab-b:lab-c --workers 1 --threads 1; wait
 ```
 
 (Given both methods, `run_table.py` also screens the scale's candidate pairs on the first

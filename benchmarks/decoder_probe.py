@@ -7,7 +7,8 @@ of ``synthesis_quality.py``'s renders of the source domain (subjects no checkpoi
 result is written as a checkpoint for ``synthesis_quality.py``, whose share of the AUs' change
 made (``benchmarks/ideal_swaps.py``) then says how much of the AUs the frozen features let a
 decoder render. ``--fresh`` starts the decoder from a new initialisation instead of the
-checkpoint's; ``--au-from`` takes ``E_au`` and ``C`` from another checkpoint of the same network
+checkpoint's, ``--decoder '{"dec_aux_au": true}'`` a new one of another structure (config
+overrides); ``--au-from`` takes ``E_au`` and ``C`` from another checkpoint of the same network
 (an AU oracle, say), to compare what another encoder's AU features hold::
 
     python benchmarks/decoder_probe.py --model RUN/model --domain lab-b --out /tmp/probe/model
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -132,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--model", type=Path, required=True, help="a D2CA checkpoint folder")
     p.add_argument("--loss", choices=("l1", "l2"), default="l1")
     p.add_argument("--fresh", action="store_true", help="a newly initialised decoder")
+    p.add_argument("--decoder", type=json.loads, default=None,
+                   help='a new decoder, these config overrides: {"dec_aux_au": true}')  # fmt: skip
     p.add_argument("--au-from", type=Path, default=None, help="E_au and C from this checkpoint")
     p.add_argument("--au-map", type=float, default=0.0,
                    help="W: each pixel's error weighed by 1 + W m, m: au_map")  # fmt: skip
@@ -147,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     with torch.no_grad():  # the frozen halves, computed once
         a = torch.cat([model.encode_au(x[i : i + 64]) for i in range(0, len(x), 64)])
         d = torch.cat([model.encode_dm(x[i : i + 64], "source") for i in range(0, len(x), 64)])
-    if args.fresh:
+    if args.decoder:
+        cfg = model.config = D2CAConfig.from_dict(cfg.to_dict() | args.decoder)
+    if args.fresh or args.decoder:
         model.decoder = Decoder(cfg)
     decoder = model.decoder.train()
 
@@ -156,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
         return rec_loss(x[idx], decoder(a[idx], d[idx]), args.loss)
 
-    probe = {"from": str(args.model), "loss": args.loss, "fresh": args.fresh,
+    probe = {"from": str(args.model), "loss": args.loss, "fresh": bool(args.fresh or args.decoder),
+             "decoder": args.decoder,
              "au_from": None if args.au_from is None else str(args.au_from),
              "au_map": args.au_map}  # fmt: skip
     probe |= fit(list(decoder.parameters()), loss_of, len(x), args)

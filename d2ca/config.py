@@ -59,6 +59,9 @@ class D2CAConfig:
     # eight decodes of a step cost about as much as its sixteen encodes (CPU training).
     dec_widths: tuple[int, ...] = (128, 64, 48, 32, 16, 8)  # layers 1-6; layer 7 -> RGB
     dec_aux_channels: int = 8  # d projected and re-injected at each upsampled scale
+    # The auxiliary branch re-injects d (the paper, Fig. 7) or [a, d]: the AU features too,
+    # so that the fine layers see them (not in the paper; docs/synthesis.md).
+    dec_aux_au: bool = False
     # --- discriminators D_s, D_t: multi-scale PatchGAN --------------------------------
     disc_widths: tuple[int, ...] = (32, 64, 128)
     disc_scales: int = 2

@@ -84,19 +84,22 @@ def test_the_resize_matrix_is_bilinear_interpolation(n_in, n_out):
     torch.testing.assert_close(u @ x @ u.T, want)
 
 
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_the_decoder_resizes_d_as_interpolate_did_and_keeps_the_layout(channels_last):
-    """The decoder's resize by matrices equals 0.1.0's F.interpolate, layer by layer."""
+@pytest.mark.parametrize(("channels_last", "aux_au"), [(False, False), (True, False), (True, True)])
+def test_the_decoder_resizes_d_as_interpolate_did_and_keeps_the_layout(channels_last, aux_au):
+    """The decoder's resize by matrices equals 0.1.0's F.interpolate, layer by layer; with
+    ``dec_aux_au`` the auxiliary branch re-injects ``[a, d]``, not ``d``."""
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = D2CAModel(tiny_config()).to(memory_format=fmt)
+    model = D2CAModel(tiny_config(dec_aux_au=aux_au)).to(memory_format=fmt)
     dec = model.decoder
     a, d = (torch.randn(2, 16, 2, 2).contiguous(memory_format=fmt) for _ in range(2))
     h, aux = torch.cat([a, d], dim=1), iter(dec.aux)
+    side = h if aux_au else d
     for i, layer in enumerate(dec.layers):  # the reference: F.interpolate of each aux map
         if i in dec.UPSAMPLE_BEFORE:
             h = torch.nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")
-            d_i = torch.nn.functional.interpolate(next(aux)(d), size=h.shape[-2:], mode="bilinear")
+            d_i = next(aux)(side)
+            d_i = torch.nn.functional.interpolate(d_i, size=h.shape[-2:], mode="bilinear")
             h = layer(torch.cat([h, d_i], dim=1))
         else:
             h = layer(h)

@@ -75,8 +75,9 @@ def bilinear_matrix(n_in: int, n_out: int) -> torch.Tensor:
 class Decoder(nn.Module):
     """G: seven conv layers over ``[a, d]`` with an auxiliary branch re-injecting ``d`` (Fig. 7).
 
-    The auxiliary branch projects ``d`` to a few channels and concatenates it, bilinearly
-    resized (:func:`bilinear_matrix`), before every layer that follows an upsampling.
+    The auxiliary branch projects ``d`` (``[a, d]`` with ``dec_aux_au``) to a few channels and
+    concatenates it, bilinearly resized (:func:`bilinear_matrix`), before every layer that
+    follows an upsampling.
     ``(B,128,8,8), (B,128,8,8) -> (B,3,128,128)`` in [-1, 1].
     """
 
@@ -86,9 +87,9 @@ class Decoder(nn.Module):
         super().__init__()
         w = config.dec_widths
         aux = config.dec_aux_channels
-        self.aux = nn.ModuleList(
-            nn.Conv2d(config.dm_channels, aux, 1) for _ in self.UPSAMPLE_BEFORE
-        )
+        self.aux_au = config.dec_aux_au
+        aux_in = config.dm_channels + (config.au_channels if self.aux_au else 0)
+        self.aux = nn.ModuleList(nn.Conv2d(aux_in, aux, 1) for _ in self.UPSAMPLE_BEFORE)
         c_in = config.au_channels + config.dm_channels
         layers = []
         for i, width in enumerate(w):
@@ -104,6 +105,7 @@ class Decoder(nn.Module):
 
     def forward(self, a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         h = torch.cat([a, d], dim=1)
+        side = h if self.aux_au else d  # what the auxiliary branch re-injects
         fmt = memory_format_of(h)  # d's resized maps keep h's layout
         k = 0
         for i, layer in enumerate(self.layers):
@@ -113,7 +115,7 @@ class Decoder(nn.Module):
                 with torch.autocast(h.device.type, enabled=False):
                     h = F.interpolate(h, scale_factor=2.0, mode="nearest")
                 up = getattr(self, f"resize{k}")
-                d_i = (up @ self.aux[k](d) @ up.T).contiguous(memory_format=fmt)
+                d_i = (up @ self.aux[k](side) @ up.T).contiguous(memory_format=fmt)
                 h = torch.cat([h, d_i], dim=1)
                 k += 1
             h = layer(h)

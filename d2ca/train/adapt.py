@@ -36,7 +36,7 @@ ADAPT_NAME = "adapt.json"
 # the objective's weights are not among them: they stay the trainer's defaults.
 ARCHITECTURE = (
     "image_size", "in_channels", "mean", "std", "enc_widths", "enc_strides", "dec_widths",
-    "dec_aux_channels", "disc_widths", "disc_scales", "proj_hidden", "proj_dim",
+    "dec_aux_channels", "dec_aux_au", "disc_widths", "disc_scales", "proj_hidden", "proj_dim",
 )  # fmt: skip
 
 

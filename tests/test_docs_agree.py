@@ -1304,6 +1304,41 @@ def test_the_band_table_is_the_jsons():
         ], name
 
 
+@pytest.mark.parametrize(
+    ("header", "step", "n_rows"), [("decoder", 500, 17), ("decoder, step 1,000", 1000, 6)]
+)
+def test_the_decoder_structure_tables_are_the_jsons(header, step, n_rows):
+    """synthesis.md's decoders that see the AU features at every scale or render the finest
+    scale wider, at step 500 and trained on to 1,000: each row's cells from its
+    synthesis_quality JSON (and, for the D2CA runs, its `d2ca evaluate` JSON on the target's
+    test split)."""
+    doc = (ROOT / "docs/synthesis.md").read_text()
+    start = doc.index(f"  | {header} | seed | target F1 |")
+    rows = doc[start : doc.index("\n\n", start)].splitlines()[2:]
+    prefixes = (("D2CA, the grid's", "grid-"), ("D2CA, `dec_aux_au`", "auxau-"),
+                ("D2CA, finest", "widefine-"), ("alone, the grid's", "probe-fresh-"),
+                ("alone, `dec_aux_au`", "probe-auxau-"), ("alone, both", "probe-widefine-auxau-"),
+                ("alone, finest", "probe-widefine-"))  # fmt: skip
+    assert len(rows) == n_rows
+    for row in rows:
+        name, seed, *cells = (c.strip() for c in row.strip().strip("|").split("|"))
+        prefix = next(p for words, p in prefixes if words in name)
+        folder = f"docs/benchmark-synthetic/synthesis-decoder/{prefix}seed{seed}"
+        figures = _json(f"{folder}/step-{step}.json")
+        w, x = figures["within"], figures["cross_domain"]["ideal"]
+        f1 = "" if prefix.startswith("probe") else f"{folder}/target-test.json"
+        f1 = f1 and _json(f1 if step == 500 else f1.replace(".json", f"-{step}.json"))["avg_f1"]
+        assert cells == [
+            f1 and f"{100 * f1:.1f}",
+            f"{100 * w['transfer']['avg_f1']['swapped']:.1f}",
+            f"{100 * figures['cross_domain']['transfer']['avg_f1']['swapped']:.1f}",
+            f"{w['ideal']['reconstruction']['au_moved']:.2f}",
+            f"{w['ideal']['swap']['au_moved']:.2f}",
+            f"{x['swap']['au_moved']:.2f}",
+            f"{w['ideal']['reconstruction']['bands']['content_made'][0]:.2f}",
+        ], name
+
+
 def test_the_equal_steps_reading_is_the_jsons():
     """The reading of D2CA at the baselines' 2000 steps (docs/benchmark-synthetic.md) quotes
     the seed means at step 2000 of the equal-steps runs and of the grid's baselines."""

@@ -495,6 +495,8 @@ def test_model_card_names_warmup_and_synthetic_training(tmp_path):
     paper = D2CAConfig(aux_grad_e_au=1.0, norm_stats="all")
     tc_paper = TrainConfig(source="bp4d:a", target="disfa:b", steps=5, au_t_rampup=0)
     assert "the paper's routing and weights" in model_card(paper, tc_paper, {})
+    assert "Decoder" not in plain
+    assert "re-injects the AU features" in model_card(D2CAConfig(dec_aux_au=True), tc, {})
     baseline = TrainConfig(source="bp4d:a", target="disfa:b", steps=5, method="source-only")
     assert "Objective" not in model_card(D2CAConfig(), baseline, {})
 

@@ -85,6 +85,14 @@ def model_card(config: D2CAConfig, train_config: TrainConfig, metrics: dict[str,
             if prov.get("selected_step") not in (None, prov.get("steps"))
             else []
         ),
+        *(
+            [
+                "- Decoder: its auxiliary branch re-injects the AU features with the domain "
+                "features (`dec_aux_au`; not in the paper; docs/synthesis.md)."
+            ]
+            if config.dec_aux_au
+            else []
+        ),
         *_objective_lines(config, train_config),
         *_adaptation_lines(prov.get("adaptation")),
         "",

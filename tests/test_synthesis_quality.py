@@ -332,7 +332,8 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
     assert aux["fresh"] and aux["decoder"] == {"dec_aux_au": True}
     aux_model = load_folder(tmp_path / "aux")
     assert aux_model.config.dec_aux_au and not load_folder(src).config.dec_aux_au
-    assert aux_model.decoder.aux[0].in_channels == 2 * aux_model.config.dm_channels
+    cfg = aux_model.config
+    assert aux_model.decoder.aux[0].in_channels == cfg.au_channels + cfg.dm_channels
     # --au-map: the map of where the AUs act, mean 1, larger on the face than in the corners
     train, x = decoder_probe.training_faces(decoder_probe.common_args("").parse_args(argv[2:]),
                                             load_folder(src).config)  # fmt: skip

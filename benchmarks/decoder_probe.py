@@ -151,9 +151,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     with torch.no_grad():  # the frozen halves, computed once
         a = torch.cat([model.encode_au(x[i : i + 64]) for i in range(0, len(x), 64)])
         d = torch.cat([model.encode_dm(x[i : i + 64], "source") for i in range(0, len(x), 64)])
-    if args.decoder:
+    new = args.fresh or args.decoder is not None  # {}: a new decoder, no overrides
+    if args.decoder is not None:
         cfg = model.config = D2CAConfig.from_dict(cfg.to_dict() | args.decoder)
-    if args.fresh or args.decoder:
+    if new:
         model.decoder = Decoder(cfg)
     decoder = model.decoder.train()
 
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
         return rec_loss(x[idx], decoder(a[idx], d[idx]), args.loss)
 
-    probe = {"from": str(args.model), "loss": args.loss, "fresh": bool(args.fresh or args.decoder),
+    probe = {"from": str(args.model), "loss": args.loss, "fresh": new,
              "decoder": args.decoder,
              "au_from": None if args.au_from is None else str(args.au_from),
              "au_map": args.au_map}  # fmt: skip

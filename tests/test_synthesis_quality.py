@@ -330,6 +330,8 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
     other = ["--decoder", '{"dec_aux_au": true}']
     aux = decoder_probe.main([*argv[:5], str(tmp_path / "aux"), *argv[6:], *other])
     assert aux["fresh"] and aux["decoder"] == {"dec_aux_au": True}
+    same = decoder_probe.main([*argv[:5], str(tmp_path / "same"), *argv[6:], "--decoder", "{}"])
+    assert same["fresh"] and same["loss_first_10"] == fresh["loss_first_10"]  # {}: as --fresh
     aux_model = load_folder(tmp_path / "aux")
     assert aux_model.config.dec_aux_au and not load_folder(src).config.dec_aux_au
     cfg = aux_model.config

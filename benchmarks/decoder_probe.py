@@ -7,9 +7,9 @@ of ``synthesis_quality.py``'s renders of the source domain (subjects no checkpoi
 result is written as a checkpoint for ``synthesis_quality.py``, whose share of the AUs' change
 made (``benchmarks/ideal_swaps.py``) then says how much of the AUs the frozen features let a
 decoder render. ``--fresh`` starts the decoder from a new initialisation instead of the
-checkpoint's, ``--decoder '{"dec_aux_au": true}'`` a new one of another structure (config
-overrides); ``--au-from`` takes ``E_au`` and ``C`` from another checkpoint of the same network
-(an AU oracle, say), to compare what another encoder's AU features hold::
+checkpoint's, ``--decoder '{"dec_aux_au": true}'`` a new one of another structure (its
+``dec_*`` config keys); ``--au-from`` takes ``E_au`` and ``C`` from another checkpoint of the
+same network (an AU oracle, say), to compare what another encoder's AU features hold::
 
     python benchmarks/decoder_probe.py --model RUN/model --domain lab-b --out /tmp/probe/model
     python benchmarks/synthesis_quality.py --model /tmp/probe/model --domain lab-b --cross lab-a
@@ -140,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--au-map", type=float, default=0.0,
                    help="W: each pixel's error weighed by 1 + W m, m: au_map")  # fmt: skip
     args = p.parse_args(argv)
+    if args.decoder is not None and not (  # others would give a config its encoders don't have
+        isinstance(args.decoder, dict) and all(k.startswith("dec_") for k in args.decoder)
+    ):
+        p.error('--decoder takes a JSON object of decoder keys (dec_*), as {"dec_aux_au": true}')
     model = load_folder(args.model, device="cpu").eval()
     if args.au_from is not None:  # the other encoder's features, and its classifier
         other = load_folder(args.au_from, device="cpu")

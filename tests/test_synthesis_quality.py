@@ -332,6 +332,10 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
     assert aux["fresh"] and aux["decoder"] == {"dec_aux_au": True}
     same = decoder_probe.main([*argv[:5], str(tmp_path / "same"), *argv[6:], "--decoder", "{}"])
     assert same["fresh"] and same["loss_first_10"] == fresh["loss_first_10"]  # {}: as --fresh
+    for bad in ('{"enc_widths": [8]}', "[1]"):  # not the decoder's keys: refused, nothing written
+        with pytest.raises(SystemExit) as refused:
+            decoder_probe.main([*argv[:5], str(tmp_path / "bad"), *argv[6:], "--decoder", bad])
+        assert refused.value.code == 2 and not (tmp_path / "bad").exists()
     aux_model = load_folder(tmp_path / "aux")
     assert aux_model.config.dec_aux_au and not load_folder(src).config.dec_aux_au
     cfg = aux_model.config

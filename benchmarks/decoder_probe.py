@@ -150,16 +150,19 @@ def main(argv: Sequence[str] | None = None) -> dict:
         model.e_au.load_state_dict(other.e_au.state_dict())
         model.classifier.load_state_dict(other.classifier.state_dict())
     cfg = model.config
+    if args.decoder is not None:  # checked before the faces are encoded: a bad key ends here
+        try:
+            cfg = D2CAConfig.from_dict(cfg.to_dict() | args.decoder)
+        except (TypeError, ValueError) as e:
+            p.error(f"--decoder: {e}")
     train, x = training_faces(args, cfg)
     weight = 1 + args.au_map * au_map(train, x, cfg) if args.au_map else torch.ones(1)
     with torch.no_grad():  # the frozen halves, computed once
         a = torch.cat([model.encode_au(x[i : i + 64]) for i in range(0, len(x), 64)])
         d = torch.cat([model.encode_dm(x[i : i + 64], "source") for i in range(0, len(x), 64)])
     new = args.fresh or args.decoder is not None  # {}: a new decoder, no overrides
-    if args.decoder is not None:
-        cfg = model.config = D2CAConfig.from_dict(cfg.to_dict() | args.decoder)
     if new:
-        model.decoder = Decoder(cfg)
+        model.config, model.decoder = cfg, Decoder(cfg)
     decoder = model.decoder.train()
 
     rec_loss = weighted_reconstruction_loss(weight)  # Eq. 7 when au_map is 0

@@ -332,7 +332,8 @@ def test_the_decoder_probe_trains_the_decoder_alone(run, tmp_path):
     assert aux["fresh"] and aux["decoder"] == {"dec_aux_au": True}
     same = decoder_probe.main([*argv[:5], str(tmp_path / "same"), *argv[6:], "--decoder", "{}"])
     assert same["fresh"] and same["loss_first_10"] == fresh["loss_first_10"]  # {}: as --fresh
-    for bad in ('{"enc_widths": [8]}', "[1]"):  # not the decoder's keys: refused, nothing written
+    # not the decoder's keys, an unknown key or a wrong value: refused, nothing written
+    for bad in ('{"enc_widths": [8]}', "[1]", '{"dec_foo": 1}', '{"dec_aux_au": 2}'):
         with pytest.raises(SystemExit) as refused:
             decoder_probe.main([*argv[:5], str(tmp_path / "bad"), *argv[6:], "--decoder", bad])
         assert refused.value.code == 2 and not (tmp_path / "bad").exists()
